@@ -65,6 +65,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bind", "MODERATOR_BIND", "127.0.0.1:8000", "Address `moderator serve` listens on (HOST:PORT)."),
     Setting("workers", "MODERATOR_WORKERS", 2,
             "Number of gunicorn worker processes of `moderator serve`.", int),
+    # --- duplicate, near-duplicate and flood detection (issue #4): dedup*.py, ratelimit.py
+    Setting("dup_backend", "MODERATOR_DUP_BACKEND", "memory",
+            "Where the duplicate index and rate-limit counters live: memory (one process) or redis "
+            "(shared by several workers and instances)."),
+    Setting("dup_window_seconds", "MODERATOR_DUP_WINDOW_SECONDS", 86400,
+            "How long an author's comment counts when they post it again (same-author repeats).", int),
+    Setting("dup_threshold", "MODERATOR_DUP_THRESHOLD", 0.5,
+            "Jaccard similarity of the character 4-gram sets from which two comments are near-duplicates "
+            "(chosen by bench/dedup_bench.py).", float),
+    Setting("dup_min_chars", "MODERATOR_DUP_MIN_CHARS", 15,
+            "Letters and digits a comment needs before it can be a duplicate ('Thanks!' never is).", int),
+    Setting("dup_flood_min_chars", "MODERATOR_DUP_FLOOD_MIN_CHARS", 30,
+            "Letters and digits a comment needs before it can be a cross-author flood.", int),
+    Setting("dup_flood_authors", "MODERATOR_DUP_FLOOD_AUTHORS", 3,
+            "Distinct authors posting the same text (this one included) that make a cross-author flood.",
+            int),
+    Setting("dup_flood_window_seconds", "MODERATOR_DUP_FLOOD_WINDOW_SECONDS", 3600,
+            "Window in which those authors must post for a cross-author flood.", int),
+    Setting("dup_num_perm", "MODERATOR_DUP_NUM_PERM", 64,
+            "MinHash permutations per comment (the LSH bands follow from it and the threshold).", int),
+    Setting("dup_max_entries", "MODERATOR_DUP_MAX_ENTRIES", 1000000,
+            "Most comments the in-memory duplicate index holds; beyond it the oldest go first.", int),
+    Setting("rate_limit", "MODERATOR_RATE_LIMIT", "10/60",
+            "Most comments one author may submit: N/SECONDS or limits syntax (10 per minute); "
+            "empty or 0 turns the check off."),
+    Setting("redis_url", "MODERATOR_REDIS_URL", "redis://127.0.0.1:6379/0",
+            "Redis server used when MODERATOR_DUP_BACKEND=redis."),
+    Setting("dup_redis_prefix", "MODERATOR_DUP_REDIS_PREFIX", "moderator:dedup:",
+            "Prefix of every Redis key the duplicate detector and the rate limiter write."),
 )
 
 

@@ -1,15 +1,39 @@
 """Duplicate, near-duplicate and flood detection for submitted comments.
 
 This module is the seam between the submission flow (``POST /v1/comments``) and duplicate detection.
-The service only relies on :class:`DuplicateFinding`, :class:`RateDecision` and the
-:class:`DuplicateDetector` protocol below.
+The service only relies on :class:`DuplicateFinding`, :class:`RateDecision`, the
+:class:`DuplicateDetector` protocol and :func:`build_detector`.
+
+How a comment is compared (see ``docs/duplicates.md`` for the measurements behind the defaults):
+
+1. :func:`normalise` folds Unicode compatibility forms (NFKC), look-alike letters from other scripts
+   (Unicode's confusables table), accents and emoji (unidecode), case, punctuation and whitespace.
+2. :func:`fingerprint` hashes the normalised letters and digits: equal fingerprints are exact
+   (normalised) repeats, found with one dictionary / Redis look-up.
+3. :func:`shingles` are the hashed character ``k``-grams of the normalised text. A datasketch
+   :class:`~datasketch.MinHash` of them is cut into LSH bands; comments sharing a band are candidates,
+   and a candidate counts only when the *exact* Jaccard similarity of the two shingle sets reaches
+   the threshold (so the MinHash estimate never decides on its own).
+
+The index lives in-process (:class:`MemoryIndex`, the zero-set-up default) or in Redis
+(:class:`moderator.dedup_redis.RedisIndex`, shared by several workers); both expire entries with the
+window, so memory is bounded.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any, Literal, Protocol
+import heapq
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal, NamedTuple, Protocol
+
+import numpy as np
+import xxhash
 
 DuplicateKind = Literal["same_author", "cross_author_flood"]
 
@@ -46,3 +70,510 @@ class DuplicateDetector(Protocol):
 
     def record(self, comment_id: int, text: str, author_id: str, created_at: datetime) -> None:
         """Remember a stored comment (called after it is committed to the database)."""
+
+    def rebuild(self, rows: Iterable[tuple[int, str, str, datetime]], now: datetime | None = None) -> int:
+        """Re-index stored comments ``(comment_id, text, author_id, created_at)`` at start-up; returns
+        how many were indexed (rows older than the window are skipped)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """Effective duplicate-detection settings (see ``moderator.config.SETTINGS`` for the help texts)."""
+
+    backend: str = "memory"
+    window_seconds: int = 86_400
+    threshold: float = 0.5
+    min_chars: int = 15
+    flood_min_chars: int = 30
+    flood_authors: int = 3
+    flood_window_seconds: int = 3_600
+    num_perm: int = 64
+    shingle_size: int = 4
+    max_entries: int = 1_000_000
+    rate_limit: str = "10/60"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "moderator:dedup:"
+    lsh_bands: int = field(default=0)  # 0: derived from threshold and num_perm, see lsh_params()
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long an entry must be kept: the longer of the two windows."""
+        return max(self.window_seconds, self.flood_window_seconds)
+
+
+# setting name in moderator.config -> DedupSettings field
+_SETTING_FIELDS: dict[str, str] = {
+    "dup_backend": "backend",
+    "dup_window_seconds": "window_seconds",
+    "dup_threshold": "threshold",
+    "dup_min_chars": "min_chars",
+    "dup_flood_min_chars": "flood_min_chars",
+    "dup_flood_authors": "flood_authors",
+    "dup_flood_window_seconds": "flood_window_seconds",
+    "dup_num_perm": "num_perm",
+    "dup_max_entries": "max_entries",
+    "rate_limit": "rate_limit",
+    "redis_url": "redis_url",
+    "dup_redis_prefix": "redis_prefix",
+}
+
+
+def settings_from(config: Mapping[str, Any] | None = None) -> DedupSettings:
+    """Read the settings: a key named like the environment variable (``MODERATOR_DUP_WINDOW_SECONDS``)
+    in ``config`` wins, else the environment / default via :func:`moderator.config.env_value`."""
+    from moderator.config import SETTINGS, env_value
+
+    by_name = {s.name: s for s in SETTINGS}
+    values: dict[str, Any] = {}
+    for name, attr in _SETTING_FIELDS.items():
+        setting = by_name[name]
+        if config is not None and config.get(setting.env) not in (None, ""):
+            raw = config[setting.env]
+            values[attr] = setting.parse(raw) if isinstance(raw, str) else raw
+        else:
+            values[attr] = env_value(name)
+    s = DedupSettings(**values)
+    if s.backend not in {"memory", "redis"}:
+        raise ValueError(f"MODERATOR_DUP_BACKEND must be 'memory' or 'redis', not {s.backend!r}")
+    if not 0.0 < s.threshold <= 1.0:
+        raise ValueError(f"MODERATOR_DUP_THRESHOLD must be in (0, 1], not {s.threshold}")
+    if s.flood_authors < 2:
+        raise ValueError("MODERATOR_DUP_FLOOD_AUTHORS must be at least 2")
+    return s
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalisation, fingerprints, shingles (pure functions)
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+@cache
+def _confusables_table() -> dict[int, str]:
+    """Non-ASCII characters that Unicode's confusables table says look like one ASCII letter or digit."""
+    from confusable_homoglyphs import utils
+
+    table: dict[int, str] = {}
+    for char, glyphs in utils.load("confusables.json").items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for glyph in glyphs:
+            c = glyph["c"]
+            if len(c) == 1 and c.isascii() and c.isalnum():
+                table[ord(char)] = c
+                break
+    return table
+
+
+def normalise(text: str) -> str:
+    """Comparable form of a comment: lower-case ASCII letters and digits, single spaces between words.
+
+    NFKC first (full-width and styled letters), then look-alike letters from other scripts
+    (Cyrillic ``а`` -> ``a``), then the remaining accents and scripts are transliterated (emoji vanish),
+    case-folded, and every run of punctuation or whitespace becomes one space.
+
+    >>> normalise("  Ｈello,   WORLD!!! 😀 Café ")
+    'hello world cafe'
+    """
+    from unidecode import unidecode
+
+    folded = unicodedata.normalize("NFKC", text).translate(_confusables_table())
+    return _NON_ALNUM.sub(" ", unidecode(folded).casefold()).strip()
+
+
+def fingerprint(normalised: str) -> int:
+    """64-bit hash of the letters and digits of a normalised text (spaces dropped)."""
+    return xxhash.xxh3_64_intdigest(normalised.replace(" ", "").encode())
+
+
+def shingles(normalised: str, k: int = 4) -> np.ndarray:
+    """Sorted unique 32-bit hashes of the character ``k``-grams of a normalised text.
+
+    A text shorter than ``k`` is one shingle. Returned as a ``uint32`` array (compact, and the exact
+    Jaccard of two of them is one ``np.intersect1d``).
+    """
+    data = normalised.encode("ascii", "ignore")  # normalise() leaves ASCII only
+    h = xxhash.xxh32_intdigest
+    if len(data) <= k:
+        return np.array([h(data)], dtype=np.uint32)
+    return np.unique(np.fromiter((h(data[i : i + k]) for i in range(len(data) - k + 1)),
+                                 dtype=np.uint32, count=len(data) - k + 1))
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted unique shingle arrays."""
+    if a.size == 0 and b.size == 0:
+        return 1.0
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / (a.size + b.size - inter)
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+@cache
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """LSH ``(bands, rows)`` for a Jaccard threshold, weighted towards recall (candidates are verified
+    exactly, so a false candidate only costs time). Uses datasketch's parameter search."""
+    from datasketch.lsh import _optimal_param
+
+    return _optimal_param(threshold, num_perm, 0.2, 0.8)
+
+
+class Signature(NamedTuple):
+    """Everything the index needs about one text."""
+
+    normalised: str
+    fingerprint: int
+    shingles: np.ndarray
+    band_keys: tuple[int, ...]  # one 64-bit key per LSH band
+
+
+class Signer:
+    """Turns texts into :class:`Signature` s: datasketch MinHash over shingle hashes, cut into bands."""
+
+    def __init__(self, num_perm: int = 64, threshold: float = 0.5, shingle_size: int = 4,
+                 bands: int = 0) -> None:
+        from datasketch import MinHash
+
+        self.num_perm = num_perm
+        self.shingle_size = shingle_size
+        if bands:
+            self.bands, self.rows = bands, num_perm // bands
+        else:
+            self.bands, self.rows = lsh_params(threshold, num_perm)
+        # shingles are already 32-bit hashes: the MinHash hashes them with the identity
+        self._template = MinHash(num_perm=num_perm, seed=1, hashfunc=_identity)
+
+    def minhash_values(self, shingle_hashes: np.ndarray) -> np.ndarray:
+        m = self._template.copy()
+        m.update_batch(shingle_hashes.tolist())
+        return m.hashvalues
+
+    def band_keys(self, shingle_hashes: np.ndarray) -> tuple[int, ...]:
+        values = self.minhash_values(shingle_hashes)
+        r = self.rows
+        return tuple(
+            xxhash.xxh3_64_intdigest(values[i * r : (i + 1) * r].tobytes(), seed=i) for i in range(self.bands)
+        )
+
+    def sign(self, text: str) -> Signature:
+        norm = normalise(text)
+        sh = shingles(norm, self.shingle_size)
+        return Signature(norm, fingerprint(norm), sh, self.band_keys(sh))
+
+
+def _epoch(moment: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is taken to be UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+# --------------------------------------------------------------------------------------------------
+# Index storage
+
+
+class Entry(NamedTuple):
+    """One remembered comment."""
+
+    comment_id: int
+    author_id: str
+    ts: float  # created_at, seconds since the epoch
+    normalised: str
+    fingerprint: int
+
+
+class Index(Protocol):
+    """Where entries live. Implementations: :class:`MemoryIndex`, ``dedup_redis.RedisIndex``."""
+
+    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float) -> list[Entry]:
+        """Entries created at or after ``since`` with fingerprint ``fp`` or sharing an LSH band."""
+
+    def add(self, entry: Entry, band_keys: tuple[int, ...], now: float) -> None:
+        """Store an entry (idempotent per comment id) and drop entries expired at ``now``."""
+
+    def evict(self, now: float) -> int:
+        """Drop entries older than the retention window; returns how many were dropped."""
+
+    def clear(self) -> None:
+        """Forget everything."""
+
+    def __len__(self) -> int: ...
+
+
+def _push(table: dict[int, Any], key: int, cid: int) -> None:
+    """Add ``cid`` under ``key``: a single id is stored bare, several as a list (most buckets hold one)."""
+    cur = table.get(key)
+    if cur is None:
+        table[key] = cid
+    elif isinstance(cur, list):
+        cur.append(cid)
+    elif cur != cid:
+        table[key] = [cur, cid]
+
+
+def _drop(table: dict[int, Any], key: int, cid: int) -> None:
+    cur = table.get(key)
+    if cur is None:
+        return
+    if isinstance(cur, list):
+        if cid in cur:
+            cur.remove(cid)
+        if len(cur) == 1:
+            table[key] = cur[0]
+        elif not cur:
+            del table[key]
+    elif cur == cid:
+        del table[key]
+
+
+class MemoryIndex:
+    """In-process index: exact-fingerprint and LSH-band dictionaries plus an expiry heap.
+
+    Bounded: entries older than ``retention_seconds`` are evicted on every :meth:`add`, and beyond
+    ``max_entries`` the oldest go first. Not locked itself; :class:`Detector` holds the lock.
+    """
+
+    def __init__(self, retention_seconds: float, max_entries: int = 1_000_000) -> None:
+        self.retention_seconds = retention_seconds
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[Entry, bytes]] = {}  # id -> (entry, packed band keys)
+        self._exact: dict[int, Any] = {}
+        self._bands: dict[int, Any] = {}
+        self._heap: list[tuple[float, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float) -> list[Entry]:
+        ids: set[int] = set()
+        for table, keys in ((self._exact, (fp,)), (self._bands, band_keys)):
+            for key in keys:
+                hit = table.get(key)
+                if hit is None:
+                    continue
+                if isinstance(hit, list):
+                    ids.update(hit)
+                else:
+                    ids.add(hit)
+        out = []
+        for cid in ids:
+            item = self._entries.get(cid)
+            if item is not None and item[0].ts >= since:
+                out.append(item[0])
+        return out
+
+    def add(self, entry: Entry, band_keys: tuple[int, ...], now: float) -> None:
+        if entry.comment_id in self._entries:
+            self._remove(entry.comment_id)
+        if entry.ts < now - self.retention_seconds:
+            return
+        self._entries[entry.comment_id] = (entry, np.array(band_keys, dtype=np.uint64).tobytes())
+        _push(self._exact, entry.fingerprint, entry.comment_id)
+        for key in band_keys:
+            _push(self._bands, key, entry.comment_id)
+        heapq.heappush(self._heap, (entry.ts, entry.comment_id))
+        self.evict(now)
+
+    def _remove(self, cid: int) -> None:
+        entry, packed = self._entries.pop(cid)
+        _drop(self._exact, entry.fingerprint, cid)
+        for key in np.frombuffer(packed, dtype=np.uint64).tolist():
+            _drop(self._bands, key, cid)
+
+    def evict(self, now: float) -> int:
+        cutoff = now - self.retention_seconds
+        dropped = 0
+        heap = self._heap
+        while heap and (heap[0][0] < cutoff or len(self._entries) > self.max_entries):
+            ts, cid = heapq.heappop(heap)
+            item = self._entries.get(cid)
+            if item is not None and item[0].ts == ts:  # else a stale heap row of a re-added id
+                self._remove(cid)
+                dropped += 1
+        if len(heap) > 2 * len(self._entries) + 1024:  # stale rows from re-added ids: compact
+            self._heap = [(e.ts, e.comment_id) for e, _ in self._entries.values()]
+            heapq.heapify(self._heap)
+        return dropped
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._exact.clear()
+        self._bands.clear()
+        self._heap.clear()
+
+
+# --------------------------------------------------------------------------------------------------
+# The detector
+
+
+class Detector:
+    """Duplicate detection over an :class:`Index`, plus the rate limit. Thread-safe.
+
+    Parameters
+    ----------
+    settings : DedupSettings
+        Windows, threshold, minimum lengths and flood size.
+    index : Index, default=None
+        Where entries live; ``None`` means a new :class:`MemoryIndex`.
+    rate_limiter : moderator.ratelimit.RateLimiter, default=None
+        The rapid-fire check; ``None`` means one built from ``settings.rate_limit`` in memory.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> d = Detector(DedupSettings(rate_limit=""))
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> d.record(1, "Buy cheap watches at example dot com today", "alice", t)
+    >>> d.check("buy CHEAP watches at example.com today!!", "alice", t).kind
+    'same_author'
+    """
+
+    def __init__(self, settings: DedupSettings, index: Index | None = None,
+                 rate_limiter: Any | None = None) -> None:
+        from moderator.ratelimit import RateLimiter
+
+        self.settings = settings
+        self.signer = Signer(settings.num_perm, settings.threshold, settings.shingle_size, settings.lsh_bands)
+        self.index: Index = index if index is not None else MemoryIndex(
+            settings.retention_seconds, settings.max_entries)
+        self.rate_limiter = rate_limiter if rate_limiter is not None else RateLimiter(settings.rate_limit)
+        self._lock = threading.RLock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.index)
+
+    # -- the protocol ------------------------------------------------------------------------------
+
+    def rate_check(self, author_id: str, now: datetime | None = None) -> RateDecision:
+        """Count a submission by ``author_id``; ``allowed=False`` with ``retry_after`` seconds when it
+        exceeds ``MODERATOR_RATE_LIMIT``. The limits library keeps its own (wall) clock, so ``now`` is
+        accepted for the protocol and not used."""
+        return self.rate_limiter.hit(author_id)
+
+    def check(self, text: str, author_id: str, now: datetime) -> DuplicateFinding | None:
+        """The earlier comment ``text`` repeats, or None.
+
+        A ``cross_author_flood`` (the normalised text has at least ``flood_min_chars`` letters and
+        digits, and with this one ``flood_authors`` distinct authors posted it within
+        ``flood_window_seconds``) wins over a ``same_author`` repeat (at least ``min_chars``, within
+        ``window_seconds``). ``of`` is the most similar earlier comment for a repeat and the earliest
+        one of the flood; ``similarity`` is the exact Jaccard similarity of the shingle sets.
+        """
+        s = self.settings
+        sig = self.signer.sign(text)
+        length = len(sig.normalised) - sig.normalised.count(" ")
+        if length < s.min_chars:
+            return None
+        t = _epoch(now)
+        since_same, since_flood = t - s.window_seconds, t - s.flood_window_seconds
+        with self._lock:
+            found = self.index.candidates(sig.fingerprint, sig.band_keys, min(since_same, since_flood))
+        matches: list[tuple[float, Entry]] = []
+        for e in found:
+            sim = 1.0 if e.fingerprint == sig.fingerprint else jaccard(
+                sig.shingles, shingles(e.normalised, s.shingle_size))
+            if sim >= s.threshold:
+                matches.append((sim, e))
+        if not matches:
+            return None
+        if length >= s.flood_min_chars:
+            others = [(sim, e) for sim, e in matches if e.author_id != author_id and e.ts >= since_flood]
+            if len({e.author_id for _, e in others}) + 1 >= s.flood_authors:
+                sim, first = min(others, key=lambda m: (m[1].ts, m[1].comment_id))
+                return DuplicateFinding(True, "cross_author_flood", first.comment_id, round(sim, 4))
+        own = [(sim, e) for sim, e in matches if e.author_id == author_id and e.ts >= since_same]
+        if own:
+            sim, best = max(own, key=lambda m: (m[0], -m[1].ts))
+            return DuplicateFinding(True, "same_author", best.comment_id, round(sim, 4))
+        return None
+
+    def record(self, comment_id: int, text: str, author_id: str, created_at: datetime) -> None:
+        """Remember a stored comment. Texts shorter than ``min_chars`` are not indexed (never flagged)."""
+        sig = self.signer.sign(text)
+        if len(sig.normalised) - sig.normalised.count(" ") < self.settings.min_chars:
+            return
+        t = _epoch(created_at)
+        entry = Entry(int(comment_id), str(author_id), t, sig.normalised, sig.fingerprint)
+        with self._lock:
+            self.index.add(entry, sig.band_keys, t)
+
+    def rebuild(self, rows: Iterable[tuple[int, str, str, datetime]], now: datetime | None = None) -> int:
+        """Re-index stored comments after a restart. ``rows`` are ``(comment_id, text, author_id,
+        created_at)`` (e.g. the comments table, newest last); rows older than the retention window
+        before ``now`` (default: the current time) are skipped. The in-memory index is replaced;
+        a Redis index is added to (entries are keyed by comment id, so re-adding is harmless).
+        Returns the number of entries indexed."""
+        t_now = _epoch(now) if now is not None else _now_epoch()
+        cutoff = t_now - self.settings.retention_seconds
+        fresh: list[Entry] = []
+        keys: list[tuple[int, ...]] = []
+        for comment_id, text, author_id, created_at in rows:
+            t = _epoch(created_at)
+            if t < cutoff:
+                continue
+            sig = self.signer.sign(text)
+            if len(sig.normalised) - sig.normalised.count(" ") < self.settings.min_chars:
+                continue
+            fresh.append(Entry(int(comment_id), str(author_id), t, sig.normalised, sig.fingerprint))
+            keys.append(sig.band_keys)
+        with self._lock:
+            if isinstance(self.index, MemoryIndex):
+                self.index.clear()
+            for entry, band_keys in sorted(zip(fresh, keys, strict=True), key=lambda p: p[0].ts):
+                self.index.add(entry, band_keys, t_now)
+            return len(self.index) if isinstance(self.index, MemoryIndex) else len(fresh)
+
+    def evict(self, now: datetime | None = None) -> int:
+        """Drop expired entries now (``add`` does this anyway); returns how many were dropped."""
+        with self._lock:
+            return self.index.evict(_epoch(now) if now is not None else _now_epoch())
+
+    def clear(self) -> None:
+        """Forget every entry (and nothing about rate limits)."""
+        with self._lock:
+            self.index.clear()
+
+
+def _now_epoch() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+def build_detector(config: Mapping[str, Any] | None = None) -> Detector:
+    """The detector the service uses: settings from ``config`` (e.g. ``app.config``) or the environment;
+    ``MODERATOR_DUP_BACKEND=redis`` stores the index and the rate-limit counters in Redis."""
+    settings = settings_from(config)
+    if settings.backend == "redis":
+        from moderator.dedup_redis import build_redis_detector
+
+        return build_redis_detector(settings)
+    return Detector(settings)
+
+
+__all__ = [
+    "DedupSettings",
+    "Detector",
+    "DuplicateDetector",
+    "DuplicateFinding",
+    "DuplicateKind",
+    "Entry",
+    "Index",
+    "MemoryIndex",
+    "RateDecision",
+    "Signature",
+    "Signer",
+    "build_detector",
+    "fingerprint",
+    "jaccard",
+    "lsh_params",
+    "normalise",
+    "settings_from",
+    "shingles",
+]
