@@ -29,7 +29,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
+from itertools import islice
 from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
@@ -98,6 +99,8 @@ class DedupSettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "moderator:dedup:"
     lsh_bands: int = field(default=0)  # 0: derived from threshold and num_perm, see lsh_params()
+    candidate_limit: int = 100  # ids read per fingerprint / band bucket in one look-up
+    max_verify: int = 200  # exact Jaccard computations per look-up, at most
 
     @property
     def retention_seconds(self) -> int:
@@ -204,6 +207,14 @@ def shingles(normalised: str, k: int = 4) -> np.ndarray:
                                  dtype=np.uint32, count=len(data) - k + 1))
 
 
+@lru_cache(maxsize=16_384)
+def _cached_shingles(normalised: str, k: int) -> np.ndarray:
+    """:func:`shingles` of stored texts, cached: floods make the same candidates come back."""
+    arr = shingles(normalised, k)
+    arr.flags.writeable = False
+    return arr
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard similarity of two sorted unique shingle arrays."""
     if a.size == 0 and b.size == 0:
@@ -292,8 +303,11 @@ class Entry(NamedTuple):
 class Index(Protocol):
     """Where entries live. Implementations: :class:`MemoryIndex`, ``dedup_redis.RedisIndex``."""
 
-    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float) -> list[Entry]:
-        """Entries created at or after ``since`` with fingerprint ``fp`` or sharing an LSH band."""
+    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float,
+                   limit: int = 100) -> list[Entry]:
+        """Entries created at or after ``since`` with fingerprint ``fp`` (the oldest ``limit``) or
+        sharing an LSH band (the newest ``limit`` per band): a flood of thousands of copies must not
+        make every look-up read thousands of entries."""
 
     def add(self, entry: Entry, band_keys: tuple[int, ...], now: float) -> None:
         """Store an entry (idempotent per comment id) and drop entries expired at ``now``."""
@@ -308,29 +322,35 @@ class Index(Protocol):
 
 
 def _push(table: dict[int, Any], key: int, cid: int) -> None:
-    """Add ``cid`` under ``key``: a single id is stored bare, several as a list (most buckets hold one)."""
+    """Add ``cid`` under ``key``. Most buckets hold one id, stored bare (memory); several ids are kept
+    in an insertion-ordered dict (O(1) removal, oldest first)."""
     cur = table.get(key)
     if cur is None:
         table[key] = cid
-    elif isinstance(cur, list):
-        cur.append(cid)
+    elif isinstance(cur, dict):
+        cur[cid] = None
     elif cur != cid:
-        table[key] = [cur, cid]
+        table[key] = {cur: None, cid: None}
 
 
 def _drop(table: dict[int, Any], key: int, cid: int) -> None:
     cur = table.get(key)
     if cur is None:
         return
-    if isinstance(cur, list):
-        if cid in cur:
-            cur.remove(cid)
+    if isinstance(cur, dict):
+        cur.pop(cid, None)
         if len(cur) == 1:
-            table[key] = cur[0]
+            table[key] = next(iter(cur))
         elif not cur:
             del table[key]
     elif cur == cid:
         del table[key]
+
+
+def _ids(hit: Any, limit: int, newest: bool) -> Iterable[int]:
+    if not isinstance(hit, dict):
+        return (hit,)
+    return islice(reversed(hit) if newest else iter(hit), limit)
 
 
 class MemoryIndex:
@@ -351,17 +371,16 @@ class MemoryIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float) -> list[Entry]:
+    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float,
+                   limit: int = 100) -> list[Entry]:
         ids: set[int] = set()
-        for table, keys in ((self._exact, (fp,)), (self._bands, band_keys)):
-            for key in keys:
-                hit = table.get(key)
-                if hit is None:
-                    continue
-                if isinstance(hit, list):
-                    ids.update(hit)
-                else:
-                    ids.add(hit)
+        hit = self._exact.get(fp)
+        if hit is not None:
+            ids.update(_ids(hit, limit, newest=False))
+        for key in band_keys:
+            hit = self._bands.get(key)
+            if hit is not None:
+                ids.update(_ids(hit, limit, newest=True))
         out = []
         for cid in ids:
             item = self._entries.get(cid)
@@ -475,11 +494,20 @@ class Detector:
         t = _epoch(now)
         since_same, since_flood = t - s.window_seconds, t - s.flood_window_seconds
         with self._lock:
-            found = self.index.candidates(sig.fingerprint, sig.band_keys, min(since_same, since_flood))
+            found = self.index.candidates(sig.fingerprint, sig.band_keys, min(since_same, since_flood),
+                                          s.candidate_limit)
+        # exact repeats need no verification; then the author's own, then the newest
+        found.sort(key=lambda e: (e.fingerprint != sig.fingerprint, e.author_id != author_id, -e.ts))
         matches: list[tuple[float, Entry]] = []
+        budget = s.max_verify
         for e in found:
-            sim = 1.0 if e.fingerprint == sig.fingerprint else jaccard(
-                sig.shingles, shingles(e.normalised, s.shingle_size))
+            if e.fingerprint == sig.fingerprint:
+                sim = 1.0
+            elif budget > 0:
+                budget -= 1
+                sim = jaccard(sig.shingles, _cached_shingles(e.normalised, s.shingle_size))
+            else:
+                break
             if sim >= s.threshold:
                 matches.append((sim, e))
         if not matches:

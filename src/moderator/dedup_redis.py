@@ -53,10 +53,13 @@ class RedisIndex:
     def _keys(self, fp: int, band_keys: tuple[int, ...]) -> list[str]:
         return [f"{self.prefix}x:{fp:x}", *(f"{self.prefix}b:{k:x}" for k in band_keys)]
 
-    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float) -> list[Entry]:
+    def candidates(self, fp: int, band_keys: tuple[int, ...], since: float,
+                   limit: int = 100) -> list[Entry]:
         pipe = self.client.pipeline(transaction=False)
-        for key in self._keys(fp, band_keys):
-            pipe.zrangebyscore(key, since, "+inf")
+        exact, *bands = self._keys(fp, band_keys)
+        pipe.zrangebyscore(exact, since, "+inf", start=0, num=limit)  # the oldest repeats
+        for key in bands:
+            pipe.zrevrangebyscore(key, "+inf", since, start=0, num=limit)  # the newest neighbours
         ids = sorted({int(cid) for members in pipe.execute() for cid in members})
         if not ids:
             return []
