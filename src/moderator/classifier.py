@@ -1,0 +1,319 @@
+"""The moderation model: one fitted feature pipeline, a calibrated linear classifier per category.
+
+Behind a small typed interface (``version``, ``categories``, ``thresholds``, ``predict_proba``,
+``explain``) so the service never touches scikit-learn objects. Artifacts are ``models/<version>.joblib``
+(compressed) with a metadata sidecar ``models/<version>.json``; ``models/DEFAULT`` names the default.
+Loading checks the scikit-learn version recorded in the sidecar *before* unpickling, so an
+incompatible artifact fails with a clear message instead of a pickle error or silent drift.
+Only load artifacts you trust: joblib files can execute code when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from moderator import CATEGORIES
+from moderator.config import PROJECT_ROOT, env_value
+from moderator.features import Normalizer, Token
+
+MODELS_DIR = PROJECT_ROOT / "models"
+FORMAT_VERSION = 1
+
+
+class ModelLoadError(RuntimeError):
+    """The artifact is missing, corrupt, or was built with an incompatible library version."""
+
+
+# --------------------------------------------------------------------------- feature pipeline
+
+
+class NormalizeText(BaseEstimator, TransformerMixin):
+    """Pipeline step: raw comments -> normalised, space-joined tokens (see :mod:`moderator.features`)."""
+
+    def __init__(self, normalizer: Normalizer | None = None) -> None:
+        self.normalizer = normalizer
+
+    def fit(self, X: Sequence[str], y: Any = None) -> NormalizeText:
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:  # stateless here: the normaliser is fitted beforehand
+        return self.normalizer is not None
+
+    def transform(self, X: Sequence[str]) -> list[str]:
+        assert self.normalizer is not None
+        return self.normalizer.normalize_many(X)
+
+
+class LexiconCounts(BaseEstimator, TransformerMixin):
+    """Pipeline step: ``log1p`` of the number of obscenity-lexicon hits and of slur hits in normalised text."""
+
+    def __init__(self, normalizer: Normalizer | None = None) -> None:
+        self.normalizer = normalizer
+
+    def fit(self, X: Sequence[str], y: Any = None) -> LexiconCounts:
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.normalizer is not None
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.array(["lexicon_obscene", "lexicon_slur"], dtype=object)
+
+    def transform(self, X: Sequence[str]) -> sp.csr_matrix:
+        assert self.normalizer is not None
+        lex = self.normalizer.lexicon
+        rows = []
+        for text in X:
+            toks = text.split()
+            rows.append((len(lex.matches(toks)), sum(t in lex.slurs for t in toks)))
+        return sp.csr_matrix(np.log1p(np.asarray(rows, dtype=np.float64).reshape(-1, 2)))
+
+
+def _split_space(doc: str) -> list[str]:
+    return doc.split()
+
+
+def build_features(normalizer: Normalizer, *, max_char: int = 200_000, max_word: int = 150_000) -> Pipeline:
+    """Normalise, then character n-grams (within words), word uni/bigrams, and lexicon counts, side by side."""
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, max_features=max_char,
+                           sublinear_tf=True, dtype=np.float32, lowercase=False)
+    word = TfidfVectorizer(analyzer="word", tokenizer=_split_space, token_pattern=None, ngram_range=(1, 2),
+                           min_df=2, max_features=max_word, sublinear_tf=True, dtype=np.float32, lowercase=False)
+    return Pipeline([
+        ("normalize", NormalizeText(normalizer)),
+        ("features", FeatureUnion([("char", char), ("word", word), ("lexicon", LexiconCounts(normalizer))])),
+    ])
+
+
+# Which feature blocks each category's classifier sees. Obscenity is a property of words, so it sees
+# whole words only (never sub-word character n-grams): that is what keeps 'Scunthorpe' and 'cocktail' clean.
+CATEGORY_BLOCKS: dict[str, tuple[str, ...]] = {
+    "hate_speech": ("char", "word", "lexicon"),
+    "obscenity": ("word", "lexicon"),
+    "personal_attack": ("char", "word", "lexicon"),
+    "spam": ("char", "word", "lexicon"),
+}
+
+
+@dataclass
+class CategoryModel:
+    """A calibrated linear classifier over a contiguous slice of the feature columns."""
+
+    columns: tuple[int, int]  # [start, end) of the feature columns it uses
+    calibrated: Any  # CalibratedClassifierCV
+    coef_: np.ndarray  # linear weights (float32) of the underlying classifier, for explanations
+    intercept_: float
+
+    def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
+        a, b = self.columns
+        return self.calibrated.predict_proba(X[:, a:b])[:, 1]
+
+
+@dataclass
+class ModerationModel:
+    """The trained model. Build with :mod:`moderator.training`; load with :func:`load_model`."""
+
+    version: str
+    features: Pipeline
+    classifiers: dict[str, CategoryModel]
+    thresholds: dict[str, float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(c for c in CATEGORIES if c in self.classifiers)
+
+    @property
+    def normalizer(self) -> Normalizer:
+        return self.features.named_steps["normalize"].normalizer
+
+    def _union(self) -> FeatureUnion:
+        return self.features.named_steps["features"]
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return sp.csr_matrix(self.features.transform(list(texts)))
+
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Per-category probabilities in [0, 1], one dict per text, in input order."""
+        texts = list(texts)
+        if not texts:
+            return []
+        X = self.transform(texts)
+        probs = {c: self.classifiers[c].predict_proba(X) for c in self.categories}
+        return [{c: float(probs[c][i]) for c in self.categories} for i in range(len(texts))]
+
+    def flags(self, scores: dict[str, float]) -> list[str]:
+        """Categories whose probability reaches the model's threshold."""
+        return [c for c in self.categories if scores[c] >= self.thresholds[c]]
+
+    # ------------------------------------------------------------------ explanations
+    def explain(self, text: str, category: str, top: int = 10) -> list[dict[str, Any]]:
+        """The spans of ``text`` that pushed ``category``'s score up, strongest first.
+
+        Each item is ``{"start", "end", "text", "weight"}`` with offsets into the original ``text``.
+        A span's weight is the sum of its features' contributions (coefficient x feature value) to the
+        classifier's decision function: word uni/bigrams map to their tokens, each within-word character
+        n-gram to the token it came from, lexicon hits to the matched words.
+        """
+        if category not in self.classifiers:
+            raise KeyError(f"unknown category {category!r}; known: {', '.join(self.categories)}")
+        tokens = self.normalizer.tokens(text)
+        if not tokens:
+            return []
+        norm = " ".join(t.norm for t in tokens)
+        union = self._union()
+        x = sp.csr_matrix(union.transform([norm]))
+        clf = self.classifiers[category]
+        a, b = clf.columns
+        offsets = self._block_offsets()
+        contrib: dict[tuple[int, int], float] = {}
+
+        def add(span: tuple[int, int], value: float) -> None:
+            contrib[span] = contrib.get(span, 0.0) + value
+
+        def weight(col: int) -> float:
+            if not a <= col < b:
+                return 0.0
+            return float(clf.coef_[col - a]) * float(x[0, col])
+
+        blocks = dict(union.transformer_list)
+        if "char" in CATEGORY_BLOCKS.get(category, ()):
+            self._explain_chars(blocks["char"], offsets["char"], tokens, weight, add)
+        wvec: TfidfVectorizer = blocks["word"]
+        vocab = wvec.vocabulary_
+        norms = [t.norm for t in tokens]
+        for i, t in enumerate(tokens):
+            j = vocab.get(t.norm)
+            if j is not None:
+                add((t.start, t.end), weight(offsets["word"] + j))
+            if i + 1 < len(tokens):
+                j = vocab.get(f"{t.norm} {tokens[i + 1].norm}")
+                if j is not None:
+                    add((t.start, tokens[i + 1].end), weight(offsets["word"] + j))
+        hits = self.normalizer.lexicon.matches(norms)
+        if hits:
+            w = weight(offsets["lexicon"]) / len(hits)
+            for i, k in hits:
+                add((tokens[i].start, tokens[k - 1].end), w)
+        slur_idx = [i for i, n in enumerate(norms) if n in self.normalizer.lexicon.slurs]
+        if slur_idx:
+            w = weight(offsets["lexicon"] + 1) / len(slur_idx)
+            for i in slur_idx:
+                add((tokens[i].start, tokens[i].end), w)
+        items = [
+            {"start": s, "end": e, "text": text[s:e], "weight": round(v, 4)}
+            for (s, e), v in contrib.items() if v > 1e-6
+        ]
+        items.sort(key=lambda d: (-d["weight"], d["start"]))
+        return items[:top]
+
+    @staticmethod
+    def _explain_chars(vec: TfidfVectorizer, offset: int, tokens: list[Token], weight: Any, add: Any) -> None:
+        analyzer = vec.build_analyzer()
+        vocab = vec.vocabulary_
+        per_token = [analyzer(t.norm) for t in tokens]
+        total: dict[str, int] = {}
+        for grams in per_token:
+            for g in grams:
+                total[g] = total.get(g, 0) + 1
+        for t, grams in zip(tokens, per_token, strict=True):
+            v = 0.0
+            for g in grams:
+                j = vocab.get(g)
+                if j is not None:
+                    v += weight(offset + j) / total[g]
+            if v:
+                add((t.start, t.end), v)
+
+    def _block_offsets(self) -> dict[str, int]:
+        offsets, pos = {}, 0
+        for name, trans in self._union().transformer_list:
+            offsets[name] = pos
+            pos += len(trans.get_feature_names_out()) if name == "lexicon" else len(trans.vocabulary_)
+        return offsets
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path, make_default: bool = True) -> Path:
+        """Write ``<version>.joblib`` and ``<version>.json`` into ``directory``; optionally mark it default."""
+        import joblib
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.version}.joblib"
+        tmp = path.with_suffix(".joblib.tmp")
+        joblib.dump({"format": FORMAT_VERSION, "model": self}, tmp, compress=("xz", 6))
+        os.replace(tmp, path)
+        path.with_suffix(".json").write_text(json.dumps(self.metadata, indent=2, sort_keys=True) + "\n")
+        if make_default:
+            set_default(directory, self.version)
+        return path
+
+
+def set_default(directory: str | Path, version: str) -> None:
+    """Point ``directory/DEFAULT`` at ``version`` atomically."""
+    directory = Path(directory)
+    if not (directory / f"{version}.joblib").is_file():
+        raise ModelLoadError(f"no model {version!r} in {directory}")
+    tmp = directory / "DEFAULT.tmp"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, directory / "DEFAULT")
+
+
+def default_model_path(directory: str | Path = MODELS_DIR) -> Path:
+    directory = Path(directory)
+    marker = directory / "DEFAULT"
+    if not marker.is_file():
+        raise ModelLoadError(f"no default model: {marker} is missing (train one with `moderator train`)")
+    return directory / f"{marker.read_text().strip()}.joblib"
+
+
+def _check_versions(meta: dict[str, Any], path: Path) -> None:
+    import sklearn
+
+    built = meta.get("library_versions", {}).get("scikit-learn")
+    if built is None:
+        return
+    if built.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        raise ModelLoadError(
+            f"{path.name} was built with scikit-learn {built}, but {sklearn.__version__} is installed: "
+            f"install scikit-learn=={built} or retrain with `moderator train`"
+        )
+
+
+def load_model(path: str | os.PathLike[str] | None = None) -> ModerationModel:
+    """Load ``path``, else ``$MODERATOR_MODEL``, else ``models/DEFAULT``'s model."""
+    import joblib
+
+    chosen = path or env_value("model") or None
+    p = Path(chosen) if chosen else default_model_path()
+    if p.is_dir():
+        p = default_model_path(p)
+    if not p.is_file():
+        raise ModelLoadError(f"model file not found: {p}")
+    sidecar = p.with_suffix(".json")
+    if sidecar.is_file():
+        _check_versions(json.loads(sidecar.read_text()), p)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", category=UserWarning)  # sklearn's InconsistentVersionWarning
+            blob = joblib.load(p)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # corrupt file, or a library version the sidecar did not mention
+        raise ModelLoadError(f"cannot load model {p}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
+        raise ModelLoadError(f"{p} is not a moderator model artifact (format {FORMAT_VERSION})")
+    model: ModerationModel = blob["model"]
+    return model

@@ -1,0 +1,335 @@
+"""Fit, evaluate and write a model artifact. ``scripts/train.py`` and ``moderator train`` call :func:`train`.
+
+Stages (each with a progress bar): load corpora -> drop exact duplicate texts across corpora -> seeded,
+stratified validation split per corpus -> fit the normaliser's vocabulary -> weak obscenity labels ->
+features -> one calibrated logistic regression per category, on the rows that carry its label ->
+thresholds chosen on validation -> metrics, plots, model card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, precision_recall_curve, precision_score, recall_score, roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
+from tqdm.auto import tqdm
+
+from moderator import CATEGORIES, __version__
+from moderator.classifier import CATEGORY_BLOCKS, MODELS_DIR, CategoryModel, ModerationModel, build_features
+from moderator.config import PROJECT_ROOT, data_dir
+from moderator.datasets import SOURCES, Example, corpus_dir, file_hashes, load_corpus
+from moderator.features import Normalizer
+from moderator.lexicon import Lexicon
+from moderator.weak_labels import add_obscenity_labels
+
+OBSCENITY_EVAL = PROJECT_ROOT / "data" / "obscenity_eval.jsonl"
+# Files whose content defines what a training run produces; their hash is part of the model version.
+_CODE_FILES = ("datasets.py", "features.py", "lexicon.py", "weak_labels.py", "classifier.py", "training.py")
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str | None = None
+    output: str = str(MODELS_DIR)
+    seed: int = 20261126
+    categories: tuple[str, ...] = CATEGORIES
+    corpora: tuple[str, ...] = tuple(SOURCES)
+    val_fraction: float = 0.15
+    C: dict[str, float] = field(default_factory=lambda: {"hate_speech": 4.0, "obscenity": 4.0,
+                                                         "personal_attack": 4.0, "spam": 8.0})
+    max_char_features: int = 200_000
+    max_word_features: int = 150_000
+    sample: int | None = None  # rows per corpus, for quick runs and tests
+    make_default: bool = True
+    progress: bool = True
+    extra_examples: list[Example] = field(default_factory=list)  # e.g. moderators' decisions
+    extra_weight: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "categories": list(self.categories), "corpora": list(self.corpora),
+                "val_fraction": self.val_fraction, "C": self.C, "max_char_features": self.max_char_features,
+                "max_word_features": self.max_word_features, "sample": self.sample,
+                "extra_examples": len(self.extra_examples), "extra_weight": self.extra_weight}
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def text_key(text: str) -> str:
+    """The key for exact-duplicate removal: lower case, whitespace collapsed."""
+    return _SPACE.sub(" ", text.lower()).strip()
+
+
+def dedupe(corpora: dict[str, list[Example]]) -> tuple[dict[str, list[Example]], dict[str, int]]:
+    """Drop empty texts and exact duplicate texts, within and across corpora (first occurrence kept)."""
+    seen: set[str] = set()
+    out: dict[str, list[Example]] = {}
+    dropped: dict[str, int] = {}
+    for name, rows in corpora.items():
+        kept = []
+        for ex in rows:
+            key = text_key(ex.text)
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            kept.append(ex)
+        out[name] = kept
+        dropped[name] = len(rows) - len(kept)
+    return out, dropped
+
+
+def _strata(ex: Example) -> str:
+    if ex.corpus == "ruddit":
+        score = float(ex.raw_label)
+        return "hi" if score >= 0.33 else "mid" if score > 0 else "lo"
+    return ex.raw_label
+
+
+def split(rows: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Seeded split stratified by the corpus's own label; grouped where a corpus has groups (Stormfront posts)."""
+    if len(rows) < 10:
+        return rows, []
+    y = np.array([_strata(r) for r in rows])
+    # merge rare strata so stratification is possible
+    counts = Counter(y)
+    y = np.array([s if counts[s] >= 4 else "rare" for s in y])
+    grouped = rows[0].corpus == "stormfront_hate"
+    if grouped:
+        n_splits = max(2, round(1 / fraction))
+        sgkf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        groups = np.array([r.group for r in rows])
+        train_idx, val_idx = next(sgkf.split(np.zeros(len(rows)), y, groups))
+    else:
+        sss = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        train_idx, val_idx = next(sss.split(np.zeros(len(rows)), y))
+    return [rows[i] for i in sorted(train_idx)], [rows[i] for i in sorted(val_idx)]
+
+
+def _weights(rows: list[Example]) -> np.ndarray:
+    """Sample weights that keep one large corpus from drowning the others (square-root balancing)."""
+    sizes = Counter(r.corpus for r in rows)
+    mean = len(rows) / len(sizes)
+    w = np.array([(mean / sizes[r.corpus]) ** 0.5 for r in rows], dtype=np.float64)
+    return w * (len(rows) / w.sum())
+
+
+def code_digest() -> str:
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _CODE_FILES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+def _bar(cfg: TrainConfig, it: Any, desc: str, total: int | None = None) -> Any:
+    return tqdm(it, desc=desc, total=total, disable=not cfg.progress, leave=False)
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The probability threshold that maximises F1 on validation."""
+    precision, recall, thr = precision_recall_curve(y, p)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    best = int(np.argmax(f1[:-1])) if len(thr) else 0
+    return float(thr[best]) if len(thr) else 0.5
+
+
+def metrics_for(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    pred = (p >= threshold).astype(int)
+    out: dict[str, Any] = {"n": len(y), "positives": int(y.sum())}
+    out["roc_auc"] = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+    out["f1"] = float(f1_score(y, pred, zero_division=0))
+    out["precision"] = float(precision_score(y, pred, zero_division=0))
+    out["recall"] = float(recall_score(y, pred, zero_division=0))
+    return out
+
+
+def load_obscenity_eval(path: Path = OBSCENITY_EVAL) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate_obscenity_set(model: ModerationModel, path: Path = OBSCENITY_EVAL) -> dict[str, Any]:
+    """Metrics on the hand-written obscenity set, plus every obfuscation missed and every trap flagged."""
+    rows = load_obscenity_eval(path)
+    p = np.array([s["obscenity"] for s in model.predict_proba([r["text"] for r in rows])])
+    y = np.array([int(r["obscene"]) for r in rows])
+    thr = model.thresholds["obscenity"]
+    out = metrics_for(y, p, thr)
+    out["by_kind"] = {}
+    for kind in sorted({r["kind"] for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r["kind"] == kind]
+        out["by_kind"][kind] = {"n": len(idx), "flagged": int((p[idx] >= thr).sum())}
+    out["missed_obfuscations"] = [rows[i]["text"] for i in range(len(rows))
+                                  if rows[i]["kind"] == "obfuscated" and p[i] < thr]
+    out["flagged_traps"] = [rows[i]["text"] for i in range(len(rows))
+                            if rows[i]["kind"] == "scunthorpe" and p[i] >= thr]
+    return out
+
+
+def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
+    """Run the whole training and write the artifact; returns the model and its path."""
+    t0 = time.time()
+    stages = tqdm(total=8, desc="training", disable=not cfg.progress)
+
+    # 1. load
+    raw: dict[str, list[Example]] = {}
+    for name in _bar(cfg, cfg.corpora, "load corpora"):
+        rows = load_corpus(name, cfg.data_dir)
+        if cfg.sample:
+            rng = np.random.default_rng(cfg.seed)
+            idx = rng.permutation(len(rows))[: cfg.sample]
+            rows = [rows[i] for i in sorted(idx)]
+        raw[name] = rows
+    lexicon = Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir))
+    stages.update()
+
+    # 2. dedupe, 3. split
+    corpora, dropped = dedupe(raw)
+    train_rows: list[Example] = []
+    val_rows: list[Example] = []
+    for name, rows in corpora.items():
+        tr, va = split(rows, cfg.val_fraction, cfg.seed)
+        train_rows += tr
+        val_rows += va
+    extra = [e for e in cfg.extra_examples if text_key(e.text)]
+    stages.update()
+
+    # 4. normaliser vocabulary (training texts only)
+    normalizer = Normalizer(lexicon).fit(_bar(cfg, [e.text for e in train_rows + extra], "vocabulary"))
+    stages.update()
+
+    # 5. weak obscenity labels
+    weak_counts = add_obscenity_labels(train_rows + val_rows, normalizer)
+    stages.update()
+
+    # 6. features
+    features = build_features(normalizer, max_char=cfg.max_char_features, max_word=cfg.max_word_features)
+    all_train = train_rows + extra
+    norm_train = [normalizer.normalize(t) for t in _bar(cfg, [e.text for e in all_train], "normalise train")]
+    norm_val = [normalizer.normalize(t) for t in _bar(cfg, [e.text for e in val_rows], "normalise val")]
+    union = features.named_steps["features"]
+    X_train = sp.csr_matrix(union.fit_transform(norm_train))
+    X_val = sp.csr_matrix(union.transform(norm_val))
+    for name, trans in union.transformer_list:
+        if hasattr(trans, "stop_words_"):
+            trans.stop_words_ = None  # only needed for introspection; it would bloat the artifact
+    sizes = [len(t.vocabulary_) if n != "lexicon" else 2 for n, t in union.transformer_list]
+    starts = dict(zip([n for n, _ in union.transformer_list], np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
+    ends = {n: starts[n] + s for n, s in zip(starts, sizes, strict=True)}
+    stages.update()
+
+    # 7. classifiers
+    classifiers: dict[str, CategoryModel] = {}
+    weights_all = np.ones(len(all_train))
+    weights_all[len(train_rows):] = cfg.extra_weight
+    for cat in _bar(cfg, cfg.categories, "classifiers"):
+        idx = [i for i, e in enumerate(all_train) if cat in e.labels]
+        y = np.array([all_train[i].labels[cat] for i in idx])
+        blocks = CATEGORY_BLOCKS[cat]
+        a, b = min(starts[k] for k in blocks), max(ends[k] for k in blocks)
+        X = X_train[idx][:, a:b]
+        w = _weights([all_train[i] for i in idx]) * weights_all[idx]
+        base = LogisticRegression(C=cfg.C.get(cat, 4.0), solver="liblinear", max_iter=1000, class_weight="balanced")
+        cal = CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False)
+        cal.fit(X, y, sample_weight=w)
+        est = cal.calibrated_classifiers_[0].estimator
+        classifiers[cat] = CategoryModel((a, b), cal, est.coef_.ravel().astype(np.float32), float(est.intercept_[0]))
+    stages.update()
+
+    # 8. thresholds and metrics
+    probs = {cat: classifiers[cat].predict_proba(X_val) for cat in cfg.categories}
+    thresholds: dict[str, float] = {}
+    metrics: dict[str, Any] = {"validation": {}}
+    for cat in cfg.categories:
+        idx = [i for i, e in enumerate(val_rows) if cat in e.labels]
+        y = np.array([val_rows[i].labels[cat] for i in idx])
+        p = probs[cat][idx]
+        thresholds[cat] = round(choose_threshold(y, p), 4) if len(set(y)) == 2 else 0.5
+        per: dict[str, Any] = {"all": metrics_for(y, p, thresholds[cat])}
+        by_corpus: dict[str, list[int]] = defaultdict(list)
+        for k, i in enumerate(idx):
+            by_corpus[val_rows[i].corpus].append(k)
+        for corpus, ks in sorted(by_corpus.items()):
+            per[corpus] = metrics_for(y[ks], p[ks], thresholds[cat])
+        metrics["validation"][cat] = per
+    ruddit = [i for i, e in enumerate(val_rows) if e.corpus == "ruddit"]
+    if ruddit:
+        score = np.array([float(val_rows[i].raw_label) for i in ruddit])
+        worst = np.max(np.vstack([probs[c][ruddit] for c in cfg.categories if c != "spam"]), axis=0)
+        keep = (score >= 0.33) | (score <= 0)
+        if keep.any() and 0 < (score[keep] >= 0.33).sum() < keep.sum():
+            metrics["ruddit_offensive_vs_clean_auc"] = float(roc_auc_score(score[keep] >= 0.33, worst[keep]))
+    stages.update()
+
+    data_hashes = file_hashes(cfg.corpora, cfg.data_dir)
+    digest = hashlib.sha256(json.dumps({"code": code_digest(), "config": cfg.to_dict(), "data": data_hashes,
+                                        "extra": [e.text for e in extra][:1000]}, sort_keys=True).encode())
+    version = f"{__version__}-{digest.hexdigest()[:10]}"  # deterministic: same code, options and data
+    model = ModerationModel(version, features, classifiers, thresholds)
+    if "obscenity" in cfg.categories and OBSCENITY_EVAL.is_file():
+        metrics["obscenity_handwritten"] = evaluate_obscenity_set(model)
+
+    import joblib
+    import matplotlib
+    import scipy
+    import sklearn
+
+    model.metadata = {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "moderator_version": __version__,
+        "library_versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
+                             "scipy": scipy.__version__, "joblib": joblib.__version__,
+                             "matplotlib": matplotlib.__version__, "python": platform.python_version()},
+        "categories": list(cfg.categories),
+        "thresholds": thresholds,
+        "config": cfg.to_dict(),
+        "command": "python scripts/train.py" + ("" if cfg.seed == TrainConfig.seed else f" --seed {cfg.seed}"),
+        "data_dir": str(data_dir(cfg.data_dir)),
+        "input_sha256": data_hashes,
+        "rows": {name: {"loaded": len(raw[name]), "after_dedup": len(corpora[name]),
+                        "duplicates_dropped": dropped[name],
+                        "train": sum(e.corpus == name for e in train_rows),
+                        "validation": sum(e.corpus == name for e in val_rows)} for name in raw},
+        "training_rows_per_category": {c: sum(c in e.labels for e in all_train) for c in cfg.categories},
+        "weak_obscenity_labels": weak_counts,
+        "feedback_rows": len(extra),
+        "features": {n: s for n, s in zip(starts, sizes, strict=True)},
+        "metrics": metrics,
+        "training_seconds": round(time.time() - t0, 1),
+        "code_sha256": code_digest(),
+    }
+    path = model.save(cfg.output, make_default=cfg.make_default)
+    stages.update()
+    stages.close()
+    model.metadata["artifact_bytes"] = path.stat().st_size
+    path.with_suffix(".json").write_text(json.dumps(model.metadata, indent=2, sort_keys=True) + "\n")
+    return model, path
+
+
+def validation_rows(cfg: TrainConfig) -> list[Example]:
+    """The validation split exactly as :func:`train` makes it (for benchmarks and comparisons)."""
+    raw = {name: load_corpus(name, cfg.data_dir) for name in cfg.corpora}
+    corpora, _ = dedupe(raw)
+    out: list[Example] = []
+    for rows in corpora.values():
+        out += split(rows, cfg.val_fraction, cfg.seed)[1]
+    return out
+
+
+def label_validation(rows: Sequence[Example], model: ModerationModel) -> None:
+    """Give validation rows their weak obscenity labels with ``model``'s normaliser (as training did)."""
+    add_obscenity_labels(list(rows), model.normalizer)
