@@ -1,0 +1,156 @@
+"""The Flask application: ``create_app(test_config=None)`` builds everything.
+
+Configuration comes from the settings table (``moderator.config.SETTINGS``, i.e. ``MODERATOR_*`` and
+``DATABASE_URL`` environment variables); ``test_config`` overrides any key. Keys besides the settings:
+
+``MODEL``               a loaded model object (default: ``load_model(MODEL_PATH or None)``)
+``POLICY``              a :class:`~moderator.policy.Policy` or a mapping layered over the model thresholds
+                        (default: ``Policy.from_env``)
+``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default ``moderator.dedup.build_detector(app.config)``
+``CLOCK``               a callable returning an aware UTC ``datetime`` (tests inject one)
+``AUTO_MIGRATE``        create/upgrade the database at start-up (default True; cheap when already current)
+``VALIDATE_RESPONSES``  validate every response against its documented schema (tests)
+
+The model, policy, engine, session factory, detector, clock and metrics live on
+``app.extensions["moderator"]`` (a :class:`ServiceState`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from moderator import config as settings
+from moderator.db import make_engine, make_sessionmaker, migrate, resolve_url
+from moderator.metrics import Metrics
+from moderator.policy import Policy
+
+log = logging.getLogger("moderator.app")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceState:
+    model: Any
+    policy: Policy
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+    detector: Any
+    clock: Callable[[], datetime]
+    metrics: Metrics
+    database_url: str
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        "MODERATOR_HOME": settings.env_value("home"),
+        "DATABASE_URL": settings.env_value("database_url"),
+        "MODEL_PATH": settings.env_value("model"),
+        "MAX_TEXT_CHARS": settings.env_value("max_text_chars"),
+        "MAX_CONTENT_LENGTH": settings.env_value("max_content_length"),
+        "CLAIM_TTL": settings.env_value("claim_ttl"),
+        "AUTO_MIGRATE": True,
+        "VALIDATE_RESPONSES": False,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(_defaults())
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    home = Path(app.config["MODERATOR_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    url = resolve_url(app.config["DATABASE_URL"], home)
+    if app.config["AUTO_MIGRATE"]:
+        migrate(url)
+
+    model = app.config.get("MODEL")
+    if model is None:
+        from moderator import load_model
+
+        model = load_model(app.config["MODEL_PATH"] or None)
+
+    policy = app.config.get("POLICY")
+    if policy is None:
+        policy = Policy.from_env(model.thresholds, categories=model.categories)
+    elif not isinstance(policy, Policy):
+        policy = Policy.from_mapping(policy, model.thresholds)
+
+    has_detector = "DUPLICATE_DETECTOR" in app.config
+    detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(app.config)
+
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+
+    def queue_depth() -> int:
+        from moderator.review import pending_count
+
+        with factory() as session:
+            return pending_count(session)
+
+    state = ServiceState(
+        model=model,
+        policy=policy,
+        engine=engine,
+        sessionmaker=factory,
+        detector=detector,
+        clock=app.config.get("CLOCK") or utcnow,
+        metrics=Metrics(queue_depth, lambda: str(model.version)),
+        database_url=url,
+    )
+    app.extensions["moderator"] = state
+    if detector is not None:
+        _rebuild_detector(state)
+
+    from moderator import api
+
+    api.register(app)
+    return app
+
+
+def _default_detector(config: Mapping[str, Any]) -> Any:
+    try:
+        from moderator import dedup
+    except ImportError:  # pragma: no cover - the seam module ships with the package
+        return None
+    build = getattr(dedup, "build_detector", None)
+    return build(config) if build is not None else None
+
+
+def _rebuild_detector(state: ServiceState) -> None:
+    """Re-index recent comments after a restart (when the detector supports it)."""
+    rebuild = getattr(state.detector, "rebuild", None)
+    if rebuild is None:
+        return
+    from moderator.models import Comment
+
+    now = state.clock()
+    retention = getattr(getattr(state.detector, "settings", None), "retention_seconds", 86400)
+    since = now - timedelta(seconds=float(retention))
+    with state.sessionmaker() as session:
+        rows = session.execute(
+            select(Comment.id, Comment.text, Comment.author_id, Comment.created_at)
+            .where(Comment.created_at >= since).order_by(Comment.id)
+        )
+        try:
+            rebuild(((r[0], r[1], r[2], r[3]) for r in rows), now)
+        except Exception:
+            log.exception("could not rebuild the duplicate index")
+
+
+__all__ = ["ServiceState", "create_app", "utcnow"]

@@ -1,0 +1,244 @@
+"""Request and response bodies of the JSON API (pydantic). The OpenAPI document is generated from these.
+
+Requests are validated strictly (``extra="forbid"``, strict types: ``"1"`` is not an int, ``1`` is not a
+string). Response models document what the API returns; tests validate real responses against them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from moderator import CATEGORIES
+
+Category = Literal["hate_speech", "obscenity", "personal_attack", "spam"]
+assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
+
+MAX_BATCH = 100
+ID_MAX = 200
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# ---------------------------------------------------------------- requests
+
+
+class ScoreRequest(Strict):
+    """Exactly one of ``text`` or ``texts`` (1 to 100)."""
+
+    text: str | None = None
+    texts: list[str] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    explain: bool = False
+
+
+class SubmitRequest(Strict):
+    text: str
+    author_id: str = Field(min_length=1, max_length=ID_MAX)
+    thread_id: str = Field(min_length=1, max_length=ID_MAX)
+    external_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
+    author_ip: str | None = Field(default=None, max_length=64, description="IPv4 or IPv6 address")
+    metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object, stored as given")
+
+    @field_validator("author_ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError("not an IP address") from None
+
+
+class ClaimRequest(Strict):
+    """An empty object (or no body)."""
+
+
+class DecisionRequest(Strict):
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=2000)
+    categories: list[Category] | None = Field(default=None, max_length=len(CATEGORIES))
+    version: int | None = Field(default=None, ge=1, description="Expected item version (optimistic lock)")
+
+
+# ---------------------------------------------------------------- responses
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Open):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorResponse(Open):
+    error: ErrorDetail
+
+
+class Span(Open):
+    start: int
+    end: int
+    text: str
+    weight: float
+
+
+class ScoreResult(Open):
+    scores: dict[str, float]
+    flags: list[str]
+    explanations: dict[str, list[Span]] | None = None
+
+
+class ScoreResponse(Open):
+    model_version: str
+    results: list[ScoreResult]
+
+
+class Duplicate(Open):
+    is_duplicate: bool
+    kind: str
+    of: int
+    similarity: float
+
+
+class SubmitResponse(Open):
+    id: int
+    status: Literal["published", "held", "rejected"]
+    decision: Literal["publish", "hold", "reject"]
+    scores: dict[str, float]
+    flags: list[str]
+    reasons: list[str]
+    duplicate: Duplicate | None
+    priority: float | None
+    model_version: str
+    created_at: str
+
+
+class ReviewState(Open):
+    status: Literal["pending", "approved", "rejected"]
+    priority: float
+    version: int
+    claimed_by: str | None
+    claimed_until: str | None
+
+
+class DecisionOut(Open):
+    decision: Literal["approve", "reject"]
+    reason: str | None
+    categories: list[str]
+    actor: str
+    actor_name: str
+    at: str
+
+
+class HistoryOut(Open):
+    action: str
+    actor: str
+    from_status: str | None
+    to_status: str | None
+    data: dict[str, Any] | None
+    at: str
+
+
+class CommentDetail(Open):
+    id: int
+    external_id: str | None
+    author_id: str
+    thread_id: str
+    author_ip: str | None
+    text: str
+    metadata: dict[str, Any] | None
+    status: Literal["published", "held", "rejected"]
+    decision: Literal["publish", "hold", "reject"]
+    reasons: list[str]
+    flags: list[str]
+    duplicate: Duplicate | None
+    scores: dict[str, float]
+    model_version: str
+    created_at: str
+    updated_at: str
+    review: ReviewState | None
+    decisions: list[DecisionOut]
+    history: list[HistoryOut]
+
+
+class QueueItem(Open):
+    id: int = Field(description="The comment id")
+    priority: float
+    status: Literal["pending", "approved", "rejected"]
+    scores: dict[str, float]
+    flags: list[str]
+    reasons: list[str]
+    duplicate: Duplicate | None
+    text: str
+    author_id: str
+    thread_id: str
+    external_id: str | None
+    created_at: str
+    version: int
+    claimed_by: str | None
+    claimed_until: str | None
+
+
+class QueueResponse(Open):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class ClaimResponse(Open):
+    id: int
+    status: Literal["pending"]
+    version: int
+    claimed_by: str
+    claimed_until: str
+
+
+class DecisionResponse(Open):
+    id: int
+    status: Literal["approved", "rejected"]
+    comment_status: Literal["published", "rejected"]
+    version: int
+    decision: DecisionOut
+
+
+class AuditEventOut(Open):
+    id: int
+    at: str
+    actor: str
+    actor_name: str
+    action: str
+    target_type: str | None
+    target_id: str | None
+    data: dict[str, Any] | None
+
+
+class AuditResponse(Open):
+    items: list[AuditEventOut]
+    next_cursor: str | None
+
+
+class PolicyResponse(Open):
+    mode: Literal["premoderation", "postmoderation"]
+    thresholds: dict[str, float]
+    reject: dict[str, float]
+    duplicate_action: Literal["hold", "reject"]
+    rate_limit_action: Literal["reject", "hold"]
+    priority: str
+    model_version: str
+
+
+class HealthResponse(Open):
+    status: Literal["ok"]
+
+
+class ReadyResponse(Open):
+    status: Literal["ready", "unavailable"]
+    model: str | None
+    database: str
+
