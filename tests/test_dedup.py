@@ -90,6 +90,21 @@ def test_shingles_and_exact_jaccard():
     assert shingles("ab", 4).size == 1  # shorter than k: one shingle
 
 
+def test_shingle_codes_are_exact_base37_numbers():
+    assert shingles("ab c", 4).tolist() == [((11 * 37 + 12) * 37 + 0) * 37 + 13]  # a=11 b=12 ' '=0 c=13
+    assert len(set(shingles("abcdefghij klmnop", 6).tolist())) == 12
+    with pytest.raises(ValueError):
+        shingles("abcdefgh", 7)
+
+
+@pytest.mark.parametrize("text", ["", "ab", "a much longer text about the weather " * 20, BASE])
+def test_vectorised_minhash_equals_datasketch_update_batch(text):
+    signer = dedup.Signer(num_perm=64)
+    assert signer._fast
+    codes = shingles(normalise(text))
+    assert signer.minhash_values(codes).tolist() == signer.minhash(codes).hashvalues.tolist()
+
+
 def test_lsh_params_fit_num_perm():
     bands, rows = dedup.lsh_params(0.5, 64)
     assert bands >= 2 and bands * rows <= 64

@@ -193,18 +193,34 @@ def fingerprint(normalised: str) -> int:
     return xxhash.xxh3_64_intdigest(normalised.replace(" ", "").encode())
 
 
-def shingles(normalised: str, k: int = 4) -> np.ndarray:
-    """Sorted unique 32-bit hashes of the character ``k``-grams of a normalised text.
+# normalise() leaves 37 symbols (space, 0-9, a-z): a k-gram is a k-digit base-37 number, exact for
+# k <= 6 in 32 bits (37**6 < 2**32), so shingles need no hashing and no Python loop.
+_DIGIT = np.zeros(256, dtype=np.uint32)
+for _i, _c in enumerate(" 0123456789abcdefghijklmnopqrstuvwxyz"):
+    _DIGIT[ord(_c)] = _i
+MAX_SHINGLE_SIZE = 6
 
-    A text shorter than ``k`` is one shingle. Returned as a ``uint32`` array (compact, and the exact
-    Jaccard of two of them is one ``np.intersect1d``).
+
+def shingles(normalised: str, k: int = 4) -> np.ndarray:
+    """Sorted unique codes of the character ``k``-grams of a normalised text (``k`` <= 6).
+
+    Each code is the gram read as a base-37 number, so two different grams never share a code. A text
+    shorter than ``k`` is one shingle. Returned as a ``uint32`` array (compact, and the exact Jaccard of
+    two of them is one ``np.intersect1d``).
     """
-    data = normalised.encode("ascii", "ignore")  # normalise() leaves ASCII only
-    h = xxhash.xxh32_intdigest
-    if len(data) <= k:
-        return np.array([h(data)], dtype=np.uint32)
-    return np.unique(np.fromiter((h(data[i : i + k]) for i in range(len(data) - k + 1)),
-                                 dtype=np.uint32, count=len(data) - k + 1))
+    if not 1 <= k <= MAX_SHINGLE_SIZE:
+        raise ValueError(f"shingle size must be 1..{MAX_SHINGLE_SIZE}, not {k}")
+    digits = _DIGIT[np.frombuffer(normalised.encode("ascii", "ignore"), dtype=np.uint8)]
+    if digits.size <= k:  # one shingle: the whole (short) text
+        code = 0
+        for d in digits.tolist():
+            code = code * 37 + d
+        return np.array([code], dtype=np.uint32)
+    n = digits.size - k + 1
+    codes = np.zeros(n, dtype=np.uint32)
+    for j in range(k):
+        codes = codes * np.uint32(37) + digits[j : j + n]
+    return np.unique(codes)
 
 
 @lru_cache(maxsize=16_384)
@@ -258,13 +274,28 @@ class Signer:
             self.bands, self.rows = bands, num_perm // bands
         else:
             self.bands, self.rows = lsh_params(threshold, num_perm)
-        # shingles are already 32-bit hashes: the MinHash hashes them with the identity
+        # shingle codes are already 32-bit integers: the MinHash takes them through the identity
         self._template = MinHash(num_perm=num_perm, seed=1, hashfunc=_identity)
+        self._fast = _vectorised_minhash_matches(self._template)
 
-    def minhash_values(self, shingle_hashes: np.ndarray) -> np.ndarray:
+    def minhash(self, shingle_codes: np.ndarray) -> Any:
+        """The datasketch :class:`~datasketch.MinHash` of a shingle array (``update_batch``)."""
         m = self._template.copy()
-        m.update_batch(shingle_hashes.tolist())
-        return m.hashvalues
+        m.update_batch(shingle_codes.tolist())
+        return m
+
+    def minhash_values(self, shingle_codes: np.ndarray) -> np.ndarray:
+        """``self.minhash(codes).hashvalues``, computed as one numpy expression with the MinHash's own
+        permutations and pre-mix (``update_batch`` spends most of its time in a Python loop calling the
+        hash function per value). Checked against ``update_batch`` once per Signer; if datasketch ever
+        changes its scheme the slow path is used."""
+        if not self._fast or shingle_codes.size == 0:
+            return self.minhash(shingle_codes).hashvalues
+        from datasketch.minhash import _fmix
+
+        a, b = self._template.permutations
+        hv = _fmix(shingle_codes.astype(np.uint32).reshape(-1, 1), 32)
+        return np.minimum(self._template.hashvalues, (hv * a + b).min(axis=0))
 
     def band_keys(self, shingle_hashes: np.ndarray) -> tuple[int, ...]:
         values = self.minhash_values(shingle_hashes)
@@ -277,6 +308,21 @@ class Signer:
         norm = normalise(text)
         sh = shingles(norm, self.shingle_size)
         return Signature(norm, fingerprint(norm), sh, self.band_keys(sh))
+
+
+def _vectorised_minhash_matches(template: Any) -> bool:
+    try:
+        from datasketch.minhash import _fmix
+    except ImportError:  # pragma: no cover - another datasketch layout
+        return False
+    if template.scheme != "affine32":  # pragma: no cover
+        return False
+    probe = np.array([0, 1, 7, 2**31 + 5, 2**32 - 1, 123_456_789], dtype=np.uint32)
+    m = template.copy()
+    m.update_batch(probe.tolist())
+    a, b = template.permutations
+    fast = np.minimum(template.hashvalues, (_fmix(probe.reshape(-1, 1), 32) * a + b).min(axis=0))
+    return bool(np.array_equal(fast, m.hashvalues))
 
 
 def _epoch(moment: datetime) -> float:
