@@ -3,7 +3,8 @@
 Key layout (``P`` is ``MODERATOR_DUP_REDIS_PREFIX``, default ``moderator:dedup:``):
 
 ``P e:<comment id>``
-    hash ``{a: author id, t: created_at epoch seconds, n: normalised text, f: fingerprint}``
+    hash ``{a: author id, t: created_at epoch seconds, n: normalised text, f: fingerprint (hex),
+    s: MinHash values (hex of num_perm little-endian uint32)}``
 ``P x:<fingerprint hex>``
     sorted set of comment ids scored by created_at: the exact (normalised) repeats
 ``P b:<band key hex>``
@@ -65,12 +66,12 @@ class RedisIndex:
             return []
         pipe = self.client.pipeline(transaction=False)
         for cid in ids:
-            pipe.hmget(self._entry_key(cid), "a", "t", "n", "f")
+            pipe.hmget(self._entry_key(cid), "a", "t", "n", "f", "s")
         out = []
-        for cid, (author, ts, norm, fp_hex) in zip(ids, pipe.execute(), strict=True):
+        for cid, (author, ts, norm, fp_hex, sig_hex) in zip(ids, pipe.execute(), strict=True):
             if ts is None or float(ts) < since:  # expired between the two round trips
                 continue
-            out.append(Entry(cid, author, float(ts), norm, int(fp_hex, 16)))
+            out.append(Entry(cid, author, float(ts), norm, int(fp_hex, 16), bytes.fromhex(sig_hex or "")))
         return out
 
     def add(self, entry: Entry, band_keys: tuple[int, ...], now: float) -> None:
@@ -81,7 +82,7 @@ class RedisIndex:
         pipe = self.client.pipeline(transaction=True)
         ekey = self._entry_key(entry.comment_id)
         pipe.hset(ekey, mapping={"a": entry.author_id, "t": repr(entry.ts), "n": entry.normalised,
-                                 "f": f"{entry.fingerprint:x}"})
+                                 "f": f"{entry.fingerprint:x}", "s": entry.signature.hex()})
         pipe.expire(ekey, ttl)
         for key in self._keys(entry.fingerprint, band_keys):
             pipe.zadd(key, {str(entry.comment_id): entry.ts})
