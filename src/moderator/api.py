@@ -379,26 +379,26 @@ def submit() -> Response:
     verdict = st.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited)
     session = write_db()
     try:
-        comment, item = comments.store(
+        stored = comments.store(
             session, actor=actor, now=t, text=body.text, author_id=body.author_id, thread_id=body.thread_id,
             scores=scores, model_version=st.model.version, verdict=verdict, duplicate=duplicate,
             external_id=body.external_id, author_ip=body.author_ip, metadata=body.metadata,
         )
         payload = {
-            "id": comment.id,
-            "status": comment.status,
+            "id": stored.id,
+            "status": stored.status,
             "decision": verdict.decision,
             "scores": scores,
             "flags": list(verdict.flags),
             "reasons": list(verdict.reasons),
             "duplicate": duplicate,
-            "priority": item.priority if item is not None else None,
+            "priority": stored.priority,
             "model_version": st.model.version,
             "created_at": t.isoformat(),
         }
         if idem is not None and actor.key_id is not None:
             session.add(IdempotencyKey(api_key_id=actor.key_id, key=idem, request_hash=request_hash,
-                                       comment_id=comment.id, response=payload, created_at=t))
+                                       comment_id=stored.id, response=payload, created_at=t))
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -411,9 +411,9 @@ def submit() -> Response:
         return replay
     if detector is not None:
         try:
-            detector.record(comment.id, body.text, body.author_id, t)
+            detector.record(stored.id, body.text, body.author_id, t)
         except Exception:  # the comment is stored; a detector failure must not turn that into an error
-            log.exception("duplicate detector failed to record comment %s", comment.id)
+            log.exception("duplicate detector failed to record comment %s", stored.id)
     st.metrics.decision("submission", verdict.decision)
     return ok(SubmitResponse, payload, 201)
 

@@ -91,10 +91,12 @@ def authenticate(session: Session, token: str) -> Actor | None:
     """The actor for a clear-text token, or None when unknown or revoked."""
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
         return None
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
-    if key is None or key.revoked_at is not None:
+    t = ApiKey.__table__.c
+    row = session.execute(select(t.id, t.name, t.role, t.prefix, t.revoked_at)
+                          .where(t.key_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
         return None
-    return actor_for(key)
+    return Actor(ref=f"key:{row.id}", name=f"{row.name} ({row.prefix})", role=row.role, key_id=row.id)
 
 
 def role_allows(role: str, allowed: tuple[str, ...]) -> bool:

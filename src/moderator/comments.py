@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from moderator import audit, review
+from moderator import review
 from moderator.audit import Actor
-from moderator.models import Comment, CommentScore, ReviewItem
+from moderator.models import AuditEvent, Comment, CommentScore, HistoryEvent, ReviewItem
 from moderator.policy import Verdict
 
 STATUS_FOR_DECISION = {"publish": "published", "hold": "held", "reject": "rejected"}
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    status: str
+    priority: float | None
 
 
 def store(
@@ -32,42 +40,37 @@ def store(
     external_id: str | None = None,
     author_ip: str | None = None,
     metadata: dict[str, Any] | None = None,
-) -> tuple[Comment, ReviewItem | None]:
-    """Insert the comment, its scores, its queue item (when held), history and audit rows; flushes."""
-    comment = Comment(
-        external_id=external_id,
-        author_id=author_id,
-        thread_id=thread_id,
-        author_ip=author_ip,
-        text=text,
-        meta=metadata,
-        status=STATUS_FOR_DECISION[verdict.decision],
-        decision=verdict.decision,
-        reasons=list(verdict.reasons),
-        flags=list(verdict.flags),
-        duplicate=duplicate,
-        model_version=model_version,
-        submitted_by=actor.ref,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(comment)
-    session.flush()
+) -> Stored:
+    """Insert the comment, its scores, its queue item (when held), history and audit rows.
+
+    Core INSERTs (no ORM unit of work): this is the hot path of the service.
+    """
+    status = STATUS_FOR_DECISION[verdict.decision]
+    cid = session.execute(
+        insert(Comment.__table__).returning(Comment.__table__.c.id),
+        {
+            "external_id": external_id, "author_id": author_id, "thread_id": thread_id, "author_ip": author_ip,
+            "text": text, "metadata": metadata, "status": status, "decision": verdict.decision,
+            "reasons": list(verdict.reasons), "flags": list(verdict.flags), "duplicate": duplicate,
+            "model_version": model_version, "submitted_by": actor.ref, "created_at": now, "updated_at": now,
+        },
+    ).scalar_one()
     flags = set(verdict.flags)
-    session.add_all(
-        CommentScore(comment_id=comment.id, category=c, probability=float(p), flagged=c in flags,
-                     model_version=model_version)
+    session.execute(insert(CommentScore.__table__), [
+        {"comment_id": cid, "category": c, "probability": float(p), "flagged": c in flags,
+         "model_version": model_version}
         for c, p in scores.items()
-    )
-    session.add(review._history(comment.id, "submitted", actor, None, comment.status, now,
-                                {"decision": verdict.decision, "reasons": list(verdict.reasons)}))
-    item = None
+    ])
+    session.execute(insert(HistoryEvent.__table__), review._history_row(
+        cid, "submitted", actor, None, status, now, {"decision": verdict.decision, "reasons": list(verdict.reasons)}))
     if verdict.needs_review:
-        item = review.needs_review(session, comment, verdict.priority, actor, now, verdict.reasons)
-    audit.record(session, actor, "comment.submit", now, "comment", comment.id,
-                 {"decision": verdict.decision, "author_id": author_id, "thread_id": thread_id})
-    session.flush()
-    return comment, item
+        review.enqueue_new(session, cid, thread_id, verdict.priority, actor, now, verdict.reasons)
+    session.execute(insert(AuditEvent.__table__), {
+        "created_at": now, "actor": actor.ref, "actor_name": actor.name, "action": "comment.submit",
+        "target_type": "comment", "target_id": str(cid),
+        "data": {"decision": verdict.decision, "author_id": author_id, "thread_id": thread_id},
+    })
+    return Stored(cid, status, verdict.priority if verdict.needs_review else None)
 
 
 def scores_for(session: Session, comment_ids: Sequence[int]) -> dict[int, dict[str, float]]:
@@ -159,4 +162,4 @@ def queue_entry(item: ReviewItem, comment: Comment, scores: dict[str, float]) ->
     }
 
 
-__all__ = ["detail", "item_summary", "queue_entry", "scores_for", "store"]
+__all__ = ["Stored", "detail", "item_summary", "queue_entry", "scores_for", "store"]

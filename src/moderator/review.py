@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from moderator import audit
@@ -75,19 +75,8 @@ def needs_review(
     """Put ``comment`` in the queue (pending), creating its item or re-opening the existing one."""
     item = session.scalar(select(ReviewItem).where(ReviewItem.comment_id == comment.id))
     if item is None:
-        item = ReviewItem(
-            comment_id=comment.id,
-            status="pending",
-            priority=priority,
-            thread_id=comment.thread_id,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(item)
-        session.add(_history(comment.id, "queued", actor, None, "pending", now, {"reasons": list(reasons),
-                                                                                  "priority": priority}))
-        return item
+        enqueue_new(session, comment.id, comment.thread_id, priority, actor, now, reasons)
+        return get_item(session, comment.id)
     previous = item.status
     item.status, item.priority, item.version = "pending", priority, item.version + 1
     item.claimed_by = item.claimed_until = None
@@ -96,6 +85,18 @@ def needs_review(
     comment.updated_at = now
     session.add(_history(comment.id, "reopened", actor, previous, "pending", now, {"reasons": list(reasons)}))
     return item
+
+
+def enqueue_new(session: Session, comment_id: int, thread_id: str, priority: float, actor: Actor, now: datetime,
+                reasons: Sequence[str] = ()) -> None:
+    """Fast path of :func:`needs_review` for a comment that was just inserted (so has no item yet): two
+    Core INSERTs, no SELECT. A second call for the same comment fails on the unique ``comment_id``."""
+    session.execute(insert(ReviewItem.__table__), {
+        "comment_id": comment_id, "status": "pending", "priority": priority, "thread_id": thread_id,
+        "version": 1, "claimed_by": None, "claimed_until": None, "created_at": now, "updated_at": now,
+    })
+    session.execute(insert(HistoryEvent.__table__), _history_row(
+        comment_id, "queued", actor, None, "pending", now, {"reasons": list(reasons), "priority": priority}))
 
 
 # ---------------------------------------------------------------- reading
@@ -299,6 +300,12 @@ def _history(comment_id: int, action: str, actor: Actor, from_status: str | None
                         to_status=to_status, data=data, created_at=now)
 
 
+def _history_row(comment_id: int, action: str, actor: Actor, from_status: str | None, to_status: str | None,
+                 now: datetime, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"comment_id": comment_id, "action": action, "actor": actor.ref, "from_status": from_status,
+            "to_status": to_status, "data": data, "created_at": now}
+
+
 def history(session: Session, comment_id: int) -> list[HistoryEvent]:
     return list(session.scalars(select(HistoryEvent).where(HistoryEvent.comment_id == comment_id)
                                 .order_by(HistoryEvent.id)))
@@ -322,6 +329,7 @@ __all__ = [
     "decisions",
     "decode_cursor",
     "encode_cursor",
+    "enqueue_new",
     "get_item",
     "history",
     "list_queue",
