@@ -85,6 +85,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         model = load_model(app.config["MODEL_PATH"] or None)
 
+    model.predict_proba(["warm-up"])  # first call pays lazy initialisation, not the first request
+
     policy = app.config.get("POLICY")
     if policy is None:
         policy = Policy.from_env(model.thresholds, categories=model.categories)

@@ -95,6 +95,10 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
         "accesslog": None,
         "loglevel": "info",
     }
+    from gunicorn.config import Config
+
+    if "control_socket_disable" in Config().settings:  # gunicorn >= 25: one control socket per user otherwise
+        options["control_socket_disable"] = True
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
