@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import html
 import json
 import os
 import platform
@@ -81,8 +82,8 @@ def _youtube(root: Path) -> list[tuple[str, str, str]]:
     for path in sorted((root / "youtube_spam").glob("Youtube*.csv")):
         with open(path, encoding="utf-8", newline="") as f:
             for row in csv.DictReader(f):
-                out.append((path.stem, re.sub(r"<[^>]+>", " ", row["CONTENT"]).replace("\ufeff", ""),
-                            row["CLASS"]))
+                text = html.unescape(re.sub(r"<[^>]+>", " ", row["CONTENT"])).replace("\ufeff", "")
+                out.append((path.stem, text, row["CLASS"]))
     return out
 
 
@@ -160,7 +161,7 @@ def perturb(rng: random.Random, text: str, kind: str) -> str:
     if kind == "whitespace":
         return "  " + re.sub(r" ", lambda _: rng.choice([" ", "  ", "\n", " \t "]), text) + "\n"
     if kind == "punctuation":
-        stripped = re.sub(r"[^\w\s]", "", text)
+        stripped = re.sub(r"[!-/:-@\[-`{-~]", "", text)  # ASCII punctuation only
         return rng.choice([stripped, text + "!!!", text.replace(" ", ", ", 1) + "?!", "..." + stripped])
     if kind == "typo":
         out = _typo(rng, text)

@@ -71,7 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(shared by several workers and instances)."),
     Setting("dup_window_seconds", "MODERATOR_DUP_WINDOW_SECONDS", 86400,
             "How long an author's comment counts when they post it again (same-author repeats).", int),
-    Setting("dup_threshold", "MODERATOR_DUP_THRESHOLD", 0.5,
+    Setting("dup_threshold", "MODERATOR_DUP_THRESHOLD", 0.6,
             "Jaccard similarity of the character 4-gram sets from which two comments are near-duplicates "
             "(chosen by bench/dedup_bench.py).", float),
     Setting("dup_min_chars", "MODERATOR_DUP_MIN_CHARS", 15,

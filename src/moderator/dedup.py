@@ -88,7 +88,7 @@ class DedupSettings:
 
     backend: str = "memory"
     window_seconds: int = 86_400
-    threshold: float = 0.5
+    threshold: float = 0.6
     min_chars: int = 15
     flood_min_chars: int = 30
     flood_authors: int = 3
@@ -183,6 +183,8 @@ def normalise(text: str) -> str:
     >>> normalise("  Ｈello,   WORLD!!! 😀 Café ")
     'hello world cafe'
     """
+    if text.isascii():  # the common case: nothing to fold but case and punctuation
+        return _NON_ALNUM.sub(" ", text.lower()).strip()
     from unidecode import unidecode
 
     folded = unicodedata.normalize("NFKC", text).translate(_confusables_table())
