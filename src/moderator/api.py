@@ -30,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES, audit, auth, comments, review
 from moderator.db import begin_write
+from moderator.dedup import RateDecision
 from moderator.models import IdempotencyKey
 from moderator.schemas import (
     AuditResponse,
@@ -258,7 +259,7 @@ def int_arg(args: dict[str, str], name: str, default: int, lo: int, hi: int) -> 
     raw = args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not lo <= int(raw) <= hi:
         raise ApiError(422, "invalid_value", f"{name} must be an integer from {lo} to {hi}", name)
     return int(raw)
 
@@ -283,7 +284,7 @@ def ok(model: type[BaseModel], payload: dict[str, Any], status: int = 200) -> Re
 
 
 def comment_id_arg(comment_id: str) -> int:
-    if not comment_id.isdigit() or len(comment_id) > 18:
+    if not (comment_id.isascii() and comment_id.isdigit()) or len(comment_id) > 18:
         raise ApiError(404, "not_found", f"no comment {comment_id[:40]!r}", "id")
     return int(comment_id)
 
@@ -366,7 +367,11 @@ def submit() -> Response:
     detector = st.detector
     rate_limited = False
     if detector is not None:
-        decision = detector.rate_check(body.author_id, t)
+        try:
+            decision = detector.rate_check(body.author_id, t)
+        except Exception:  # degrade: a detector outage (e.g. Redis down) must not stop comment intake
+            log.exception("rate check failed; accepting the comment without it")
+            decision = RateDecision(True)
         if not decision.allowed:
             if st.policy.rate_limit_action == "reject":
                 retry = max(1, math.ceil(decision.retry_after))
@@ -374,7 +379,12 @@ def submit() -> Response:
                                "author_id", headers={"Retry-After": str(retry)})
             rate_limited = True
     scores = {c: float(v) for c, v in st.model.predict_proba([body.text])[0].items()}
-    finding = detector.check(body.text, body.author_id, t) if detector is not None else None
+    finding = None
+    if detector is not None:
+        try:
+            finding = detector.check(body.text, body.author_id, t)
+        except Exception:
+            log.exception("duplicate check failed; accepting the comment without it")
     duplicate = finding.to_dict() if finding is not None and finding.is_duplicate else None
     verdict = st.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited)
     session = write_db()

@@ -65,7 +65,7 @@ def find_key(session: Session, ident: str) -> ApiKey:
     if ident.startswith(KEY_PREFIX):
         ident = ident[len(KEY_PREFIX):].split("_", 1)[0]
     key = None
-    if ident.isdigit():
+    if ident.isascii() and ident.isdigit():
         key = session.get(ApiKey, int(ident))
     if key is None:
         key = session.scalar(select(ApiKey).where(ApiKey.prefix == ident))
