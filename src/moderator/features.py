@@ -32,8 +32,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nltk.tokenize.casual import EMOTICON_RE  # nltk's TweetTokenizer emoticon table, no data download
-
 from moderator.lexicon import Lexicon
 
 # --------------------------------------------------------------------------- 1. folding
@@ -110,17 +108,25 @@ LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "@
 LEET_ALT = {"1": "l", "|": "i", "!": "l"}
 _WORD_CHARS = "a-z0-9"
 _SYM = r"@$*!|+"
-_TOKEN_RE = re.compile(
-    r"(?P<url>(?:https?://|www\.)\S+|\b[a-z0-9][a-z0-9-]*\.(?:com|net|org|ly|io|co|uk|tv|me|info|biz|us|ca|de)"
-    r"\b(?:/\S*)?)"
-    r"|(?P<user>(?<![a-z0-9])@[a-z0-9_]{2,30})"
-    r"|(?P<emoticon>" + EMOTICON_RE.pattern + r")"
-    r"|(?P<word>[" + _SYM + r"]*[" + _WORD_CHARS + r"](?:[" + _WORD_CHARS + _SYM + r"'-]*[" + _WORD_CHARS + r"])?"
-    r"\**)"
-    r"|(?P<punct>[!?]+)"
-    r"|(?P<other>[^\sa-z0-9.,;:()\[\]{}\"'`~^_=<>/\\&#%-])",
-    re.VERBOSE if False else 0,
-)
+
+
+@functools.cache
+def _token_re() -> re.Pattern[str]:
+    """The token regex; built on first use so that importing this module does not import nltk."""
+    from nltk.tokenize.casual import EMOTICON_RE  # TweetTokenizer's emoticon table; no data download
+
+    return re.compile(
+        r"(?P<url>(?:https?://|www\.)\S+|\b[a-z0-9][a-z0-9-]*\.(?:com|net|org|ly|io|co|uk|tv|me|info|biz|us|ca|de)"
+        r"\b(?:/\S*)?)"
+        r"|(?P<user>(?<![a-z0-9])@[a-z0-9_]{2,30})"
+        r"|(?P<emoticon>" + EMOTICON_RE.pattern + r")"
+        r"|(?P<word>[" + _SYM + r"]*[" + _WORD_CHARS + r"](?:[" + _WORD_CHARS + _SYM + r"'-]*[" + _WORD_CHARS + r"])?"
+        r"\**)"
+        r"|(?P<punct>[!?]+)"
+        r"|(?P<other>[^\sa-z0-9.,;:()\[\]{}\"'`~^_=<>/\\&#%-])",
+    )
+
+
 _SEP_RE = re.compile(r"^[\s.\-_*]{1,2}$")
 
 
@@ -140,7 +146,7 @@ def tokenize(text: str) -> list[Token]:
     """Raw tokens of the folded text with spans in the original ``text`` (no vocabulary needed)."""
     folded, origin = fold(text)
     tokens: list[Token] = []
-    for m in _TOKEN_RE.finditer(folded):
+    for m in _token_re().finditer(folded):
         kind = m.lastgroup or "other"
         s, e = m.start(), m.end()
         surface = m.group(0)
@@ -305,6 +311,11 @@ class Normalizer:
     @functools.lru_cache(maxsize=100_000)  # noqa: B019 -- bounded; one Normalizer per model
     def resolve(self, word: str) -> str:
         """The normalised form of one word-like token."""
+        if word in self.lexicon.words:
+            return word
+        respelled = next((v for v in _spelling_variants(word) if v in self.lexicon.words), None)
+        if respelled and word.isalpha():  # 'fvck', 'phuck': common enough to be in the vocabulary, still evasion
+            return respelled
         if word in self.vocabulary_:
             return word
         plain = word.replace("'", "")
@@ -316,8 +327,7 @@ class Normalizer:
         if plain.isalpha():
             if plain in self.vocabulary_ or plain in self.lexicon.words:
                 return plain
-            best = self._best(_squeeze_variants(word)) or next(
-                (v for v in _spelling_variants(word) if v in self.lexicon.words), None)
+            best = self._best(_squeeze_variants(word))
             if best:
                 return best
             if self.lexicon.is_obscene_word(plain):
@@ -400,11 +410,10 @@ class Normalizer:
                     for k in range(j, start + 1, -1):
                         word = "".join(t.raw for t in toks[start:k + 1])
                         resolved = self.resolve(word)
-                        if len(word) >= 3 and (resolved in self.vocabulary_ or resolved in self.lexicon.words):
-                            found = (start, k, resolved, word)
+                        if resolved in self.vocabulary_ or resolved in self.lexicon.words:
+                            if found is None or len(word) > len(found[3]):
+                                found = (start, k, resolved, word)
                             break
-                    if found:
-                        break
             if found:
                 start, k, resolved, word = found
                 out.extend(toks[i:start])

@@ -39,7 +39,8 @@ CORE_TERMS: frozenset[str] = frozenset({
     "bullshit", "shits", "asshole", "assholes", "ass", "arse", "arsehole", "bitch", "bitches", "cunt", "cunts",
     "dick", "dicks", "dickhead", "cock", "cocks", "cocksucker", "pussy", "piss", "pissed", "wanker", "wank",
     "twat", "bastard", "slut", "whore", "tits", "jizz", "cum", "dildo", "blowjob", "handjob", "boner", "horseshit",
-    "dipshit", "jackass", "shite", "shitting", "fucktard", "wankers", "twats", "pissing", "dumbass", "shithead", "fuckwit", "bollocks", "prick", "skank",
+    "dipshit", "jackass", "shite", "shitting", "fucktard", "wankers", "twats", "pissing",
+    "dumbass", "shithead", "fuckwit", "bollocks", "prick", "skank",
 })
 
 

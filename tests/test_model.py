@@ -1,0 +1,143 @@
+"""The shipped model through the public interface other components rely on."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moderator import CATEGORIES, load_model
+from moderator.classifier import ModelLoadError, default_model_path
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def test_interface(model) -> None:
+    assert isinstance(model.version, str) and model.version
+    assert model.categories == ("hate_speech", "obscenity", "personal_attack", "spam")
+    assert set(model.thresholds) == set(CATEGORIES)
+    assert all(0.0 < t < 1.0 for t in model.thresholds.values())
+
+
+def test_predict_proba_shape_and_order(model) -> None:
+    texts = ["Thanks for the thoughtful article.", "you are a fucking idiot", "CHECK OUT MY CHANNEL subscribe"]
+    out = model.predict_proba(texts)
+    assert len(out) == 3
+    for scores in out:
+        assert set(scores) == set(CATEGORIES)
+        assert all(0.0 <= v <= 1.0 and not math.isnan(v) for v in scores.values())
+    # order is preserved: each text scores highest where it should
+    assert out[1]["obscenity"] > out[0]["obscenity"]
+    assert out[1]["personal_attack"] > out[0]["personal_attack"]
+    assert out[2]["spam"] > out[0]["spam"]
+    assert model.predict_proba([]) == []
+    assert model.predict_proba([texts[1]])[0] == pytest.approx(out[1])
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("you are a pathetic moron and everyone here knows it", "personal_attack"),
+        ("what a load of f*cking bullsh1t", "obscenity"),
+        ("Check out my channel and subscribe, free iPhone giveaway at my page http://bit.ly/xyz", "spam"),
+    ],
+)
+def test_clear_cases_are_flagged(model, text: str, category: str) -> None:
+    scores = model.predict_proba([text])[0]
+    assert scores[category] >= model.thresholds[category], scores
+
+
+def test_clean_comment_is_not_flagged(model) -> None:
+    scores = model.predict_proba(["I enjoyed the recipe; the lemon cake came out moist and light."])[0]
+    assert model.flags(scores) == [], scores
+
+
+def test_explain_spans(model) -> None:
+    text = "Honestly you are a st*pid f\u200buck1ng idiot, go away"
+    spans = model.explain(text, "obscenity")
+    assert spans, "an obscene comment must have a span that drove the score"
+    top = spans[0]
+    assert set(top) == {"start", "end", "text", "weight"}
+    assert text[top["start"]:top["end"]] == top["text"]
+    assert "f\u200buck1ng" in top["text"]
+    assert [s["weight"] for s in spans] == sorted((s["weight"] for s in spans), reverse=True)
+    assert all(s["weight"] > 0 for s in spans)
+    attack = model.explain(text, "personal_attack")
+    assert any("idiot" in s["text"] for s in attack[:3])
+    with pytest.raises(KeyError):
+        model.explain(text, "nonsense")
+
+
+def test_explain_clean_text_has_no_strong_obscenity_span(model) -> None:
+    spans = model.explain("Scunthorpe United signed a new striker", "obscenity")
+    assert all("Scunthorpe" not in s["text"] for s in spans[:1]) or not spans
+
+
+def test_model_env_var_and_path(tmp_path: Path, monkeypatch) -> None:
+    src = default_model_path()
+    dst = tmp_path / src.name
+    shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))
+    monkeypatch.setenv("MODERATOR_MODEL", str(dst))
+    assert load_model().version == load_model(str(src)).version
+
+
+def test_incompatible_sklearn_version_fails_clearly(tmp_path: Path) -> None:
+    src = default_model_path()
+    dst = tmp_path / src.name
+    shutil.copy(src, dst)
+    meta = json.loads(src.with_suffix(".json").read_text())
+    meta["library_versions"]["scikit-learn"] = "0.24.2"
+    dst.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match=r"scikit-learn 0\.24\.2.*installed"):
+        load_model(str(dst))
+
+
+def test_missing_or_corrupt_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_model(str(tmp_path / "nope.joblib"))
+    bad = tmp_path / "bad.joblib"
+    bad.write_bytes(b"not a joblib file")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_model(str(bad))
+
+
+def test_shipped_artifact_is_small_and_described() -> None:
+    path = default_model_path()
+    assert path.stat().st_size < 20_000_000
+    meta = json.loads(path.with_suffix(".json").read_text())
+    for key in ("version", "created_at", "library_versions", "categories", "thresholds", "input_sha256",
+                "rows", "metrics", "command"):
+        assert key in meta, key
+    assert Path(path.parent / "README.md").is_file()
+
+
+def test_cli_score_reads_lines_and_json_lines() -> None:
+    stdin = 'hello there, nice post\n{"text": "you absolute f*cking moron"}\n\n'
+    out = subprocess.run([sys.executable, "-m", "moderator", "score"], input=stdin, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    rows = [json.loads(line) for line in out]
+    assert [r["text"] for r in rows] == ["hello there, nice post", "you absolute f*cking moron"]
+    assert rows[1]["scores"]["obscenity"] > rows[0]["scores"]["obscenity"]
+    assert "obscenity" in rows[1]["flags"]
+
+
+def test_cli_score_rejects_bad_json_line() -> None:
+    proc = subprocess.run([sys.executable, "-m", "moderator", "score"], input='{"txt": 1}\n',
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "text" in proc.stderr
+
+
+def test_cli_evaluate_prints_metrics() -> None:
+    out = subprocess.run([sys.executable, "-m", "moderator", "evaluate"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "impermium_insults" in out and "hand-written set" in out

@@ -1,0 +1,99 @@
+"""A small end-to-end training run on a sample of the real corpora produces a loadable, working model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from moderator import CATEGORIES, load_model
+from moderator.datasets import Example, data_available
+from moderator.training import TrainConfig, choose_threshold, dedupe, split, train
+from moderator.weak_labels import obscenity_label
+
+needs_corpora = pytest.mark.skipif(not data_available(),
+                                   reason="labelled corpora not found (set MODERATOR_DATA_DIR); CI has them")
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    cfg = TrainConfig(output=str(out), sample=400, progress=False, max_char_features=20_000,
+                      max_word_features=10_000)
+    model, path = train(cfg)
+    return model, path
+
+
+@needs_corpora
+def test_training_writes_a_loadable_artifact(small_model) -> None:
+    model, path = small_model
+    assert path.is_file() and path.suffix == ".joblib"
+    assert (path.parent / "DEFAULT").read_text().strip() == model.version
+    loaded = load_model(str(path))
+    assert loaded.version == model.version
+    assert loaded.categories == CATEGORIES
+    texts = ["you stupid f*cking idiot", "lovely photo of the harbour"]
+    assert loaded.predict_proba(texts) == model.predict_proba(texts)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["rows"]["olid"]["loaded"] == 400
+    assert set(meta["input_sha256"]) >= {"olid/olid-training-v1.0.tsv", "impermium_insults/train.csv"}
+    assert meta["metrics"]["validation"]["spam"]["youtube_spam"]["roc_auc"] > 0.8
+    assert loaded.explain(texts[0], "obscenity")
+
+
+@needs_corpora
+def test_training_is_deterministic(small_model, tmp_path) -> None:
+    model, _ = small_model
+    cfg = TrainConfig(output=str(tmp_path), sample=400, progress=False, max_char_features=20_000,
+                      max_word_features=10_000)
+    again, _ = train(cfg)
+    assert again.version == model.version
+    assert again.thresholds == model.thresholds
+
+
+def test_dedupe_drops_exact_repeats_across_corpora() -> None:
+    a = [Example("Hello  World", "a", {}, "0"), Example("hello world", "a", {}, "0"), Example(" ", "a", {}, "0")]
+    b = [Example("HELLO WORLD", "b", {}, "1"), Example("something else", "b", {}, "1")]
+    out, dropped = dedupe({"a": a, "b": b})
+    assert [e.text for e in out["a"]] == ["Hello  World"]
+    assert [e.text for e in out["b"]] == ["something else"]
+    assert dropped == {"a": 2, "b": 1}
+
+
+def test_split_is_seeded_stratified_and_grouped() -> None:
+    rows = [Example(f"text {i}", "x", {}, str(i % 4 == 0)) for i in range(400)]
+    tr1, va1 = split(rows, 0.15, seed=1)
+    tr2, va2 = split(rows, 0.15, seed=1)
+    assert [e.text for e in va1] == [e.text for e in va2]
+    assert len(va1) == 60 and len(tr1) == 340
+    assert sum(e.raw_label == "True" for e in va1) == 15  # stratified: a quarter are positive
+    storm = [Example(f"s {i}", "stormfront_hate", {}, "hate" if i % 5 == 0 else "noHate", group=str(i // 4))
+             for i in range(400)]
+    tr, va = split(storm, 0.15, seed=3)
+    assert {e.group for e in tr}.isdisjoint({e.group for e in va})
+
+
+def test_threshold_maximises_f1() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.6, 0.55, 0.8, 0.9])
+    assert choose_threshold(y, p) == pytest.approx(0.55)
+
+
+@pytest.mark.parametrize(
+    ("corpus", "raw", "hit", "expected"),
+    [
+        ("olid", "OFF/UNT/NULL", False, 1),
+        ("olid", "NOT/NULL/NULL", True, None),
+        ("olid", "NOT/NULL/NULL", False, 0),
+        ("olid", "OFF/TIN/IND", False, None),
+        ("davidson_hate_offensive", "1", True, 1),
+        ("davidson_hate_offensive", "1", False, None),
+        ("davidson_hate_offensive", "2", True, None),
+        ("davidson_hate_offensive", "2", False, 0),
+        ("impermium_insults", "1", True, 1),
+        ("impermium_insults", "1", False, 0),
+    ],
+)
+def test_weak_obscenity_label_rules(corpus: str, raw: str, hit: bool, expected: int | None) -> None:
+    assert obscenity_label(Example("t", corpus, {}, raw), hit) == expected
