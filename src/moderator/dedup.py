@@ -568,31 +568,54 @@ class Detector:
         with self._lock:
             found = self.index.candidates(sig.fingerprint, sig.band_keys, min(since_same, since_flood),
                                           s.candidate_limit)
-        matches: list[tuple[float, Entry]] = []
-        near: list[Entry] = []
+        flood_possible = length >= s.flood_min_chars
+        own: list[tuple[float, Entry]] = []  # this author's matches, within the repeat window
+        others: list[tuple[float, Entry]] = []  # other authors' matches, within the flood window
+        near_own: list[Entry] = []
+        near_others: list[Entry] = []
         for e in found:
-            if e.fingerprint == sig.fingerprint:
-                matches.append((1.0, e))  # an exact repeat needs no verification
+            mine = e.author_id == author_id
+            if (mine and e.ts < since_same) or (not mine and (not flood_possible or e.ts < since_flood)):
+                continue
+            if e.fingerprint == sig.fingerprint:  # an exact repeat needs no verification
+                (own if mine else others).append((1.0, e))
             else:
-                near.append(e)
-        if near:
-            # MinHash estimate first (one numpy comparison for all), exact Jaccard for the likely ones
-            estimates = self._estimates(sig.minhash, near)
-            order = sorted((i for i in range(len(near)) if estimates[i] >= self.prefilter),
-                           key=lambda i: (near[i].author_id != author_id, -estimates[i]))
-            for i in order[: s.max_verify]:
-                e = near[i]
+                (near_own if mine else near_others).append(e)
+        budget = s.max_verify
+        # near candidates: MinHash estimate first (one numpy comparison for all of them), then the exact
+        # Jaccard for the likely ones; the author's own all (the most similar is reported) ...
+        if near_own:
+            est = self._estimates(sig.minhash, near_own)
+            for i in sorted((i for i in range(len(near_own)) if est[i] >= self.prefilter), key=lambda i: -est[i]):
+                if budget <= 0:
+                    break
+                budget -= 1
+                sim = jaccard(sig.shingles, _cached_shingles(near_own[i].normalised, s.shingle_size))
+                if sim >= s.threshold:
+                    own.append((sim, near_own[i]))
+        # ... other authors' oldest first, only until enough distinct authors make a flood
+        need = s.flood_authors - 1
+        authors = {e.author_id for _, e in others}
+        if near_others and len(authors) < need:
+            est = self._estimates(sig.minhash, near_others)
+            likely = sorted((i for i in range(len(near_others)) if est[i] >= self.prefilter),
+                            key=lambda i: (near_others[i].ts, near_others[i].comment_id))
+            for i in likely:
+                e = near_others[i]
+                if e.author_id in authors:
+                    continue
+                if budget <= 0:
+                    break
+                budget -= 1
                 sim = jaccard(sig.shingles, _cached_shingles(e.normalised, s.shingle_size))
                 if sim >= s.threshold:
-                    matches.append((sim, e))
-        if not matches:
-            return None
-        if length >= s.flood_min_chars:
-            others = [(sim, e) for sim, e in matches if e.author_id != author_id and e.ts >= since_flood]
-            if len({e.author_id for _, e in others}) + 1 >= s.flood_authors:
-                sim, first = min(others, key=lambda m: (m[1].ts, m[1].comment_id))
-                return DuplicateFinding(True, "cross_author_flood", first.comment_id, round(sim, 4))
-        own = [(sim, e) for sim, e in matches if e.author_id == author_id and e.ts >= since_same]
+                    others.append((sim, e))
+                    authors.add(e.author_id)
+                    if len(authors) >= need:
+                        break
+        if flood_possible and len(authors) >= need:
+            sim, first = min(others, key=lambda m: (m[1].ts, m[1].comment_id))
+            return DuplicateFinding(True, "cross_author_flood", first.comment_id, round(sim, 4))
         if own:
             sim, best = max(own, key=lambda m: (m[0], -m[1].ts))
             return DuplicateFinding(True, "same_author", best.comment_id, round(sim, 4))
