@@ -400,6 +400,24 @@ def latency(pool, size, settings: DedupSettings, n_queries, seed, detector=None)
     return res, d
 
 
+def traced_bytes_per_entry(pool, settings: DedupSettings, n: int = 20_000, seed: int = 4) -> dict:
+    """Python heap per stored comment, by tracemalloc (RSS deltas depend on what the allocator kept)."""
+    import tracemalloc
+
+    texts = list(synthesise(pool, n, seed))
+    gc.collect()
+    tracemalloc.start()
+    d = Detector(settings)
+    before = tracemalloc.get_traced_memory()[0]
+    for i, text in enumerate(texts):
+        d.record(i, text, f"user{i % 50_000}", T0)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return {"entries": len(d), "bytes_per_entry": round((after - before) / len(d)),
+            "mean_text_chars": round(sum(map(len, texts)) / n)}
+
+
 def redis_latency(pool, size, settings, n_queries, seed):
     import redis
 
@@ -456,7 +474,12 @@ def _quality_markdown(report) -> list[str]:
 
 
 def _latency_markdown(report) -> list[str]:
-    lines = ["", "Look-up latency and memory (in-process unless noted; wall clock and thread CPU time):", "",
+    lines = ["", "Look-up latency and memory (in-process unless noted; wall clock and thread CPU time):", ""]
+    if "memory_tracemalloc" in report:
+        m = report["memory_tracemalloc"]
+        lines += [f"Python heap per stored comment (tracemalloc, {m['entries']:,} entries, mean text "
+                  f"{m['mean_text_chars']} chars): {m['bytes_per_entry']} bytes.", ""]
+    lines += [
               "| backend | stored | check p50 ms | check p99 ms | CPU p50 / p99 ms | p99 near-dup / new ms | "
               "record µs | memory |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in report["latency"]:
@@ -529,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     report["latency"] = []
     sizes = [int(x) for x in args.sizes.split(",")]
     settings = replace(defaults, rate_limit="", max_entries=max(sizes) + 1)
+    report["memory_tracemalloc"] = traced_bytes_per_entry(pool, settings)
+    print("  tracemalloc:", report["memory_tracemalloc"], flush=True)
     for size in sizes:
         print(f"latency with {size:,} stored", flush=True)
         res, d = latency(pool, size, settings, args.queries // 2, args.seed)
