@@ -1,0 +1,204 @@
+"""Shared fixtures for the service tests (flaskr / datasette style).
+
+* ``model``: the real shipped model (``load_model()``), loaded once per session.
+* ``db_url``: parametrised over SQLite and PostgreSQL. SQLite: a migrated template file copied per test.
+  PostgreSQL (``MODERATOR_TEST_POSTGRES_URL``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``):
+  one schema unique to this run (dropped at the end), migrated once, tables emptied before each test;
+  skipped, with the reason, only when no server answers.
+* ``make_app(**config)``: an app on that database with an injected clock and no duplicate detector unless
+  given; ``service``: a ready app with a client and one API key per role.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_URL = os.environ.get("MODERATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+TABLES = ("idempotency_keys", "decisions", "history_events", "review_items", "comment_scores", "comments",
+          "audit_events", "api_keys")
+
+
+@pytest.fixture(scope="session")
+def model() -> Any:
+    from moderator import load_model
+
+    try:
+        return load_model()
+    except Exception as exc:  # DEVSTUB
+        if os.environ.get("MODERATOR_TEST_STUB"):  # DEVSTUB
+            import sys  # DEVSTUB
+            sys.path.insert(0, os.environ["MODERATOR_TEST_STUB"])  # DEVSTUB
+            from stub_model import StubModel  # DEVSTUB
+            return StubModel()  # DEVSTUB
+        pytest.skip(f"no shipped model yet ({exc}); service tests need it")  # DEVSTUB
+
+
+# ---------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from moderator.db import migrate
+
+    path = tmp_path_factory.mktemp("template") / "moderator.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}): PostgreSQL tests skipped")
+    schema = f"moderator_test_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    from moderator.db import migrate
+
+    migrate(url)
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "db" / "moderator.db"
+        target.parent.mkdir()
+        shutil.copy(template, target)
+        return f"sqlite:///{target}"
+    url = request.getfixturevalue("pg_schema_url")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:  # DELETE + setval: much faster than TRUNCATE on small tables
+        conn.execute(text("; ".join(f"DELETE FROM {t}" for t in TABLES)))
+        conn.execute(text("SELECT " + ", ".join(f"setval(pg_get_serial_sequence('{t}', 'id'), 1, false)"
+                                                for t in TABLES)))
+    engine.dispose()
+    return url
+
+
+# ---------------------------------------------------------------- app
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now = self.now + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[Callable[..., Any]]:
+    from moderator.app import create_app
+
+    apps: list[Any] = []
+
+    def factory(**config: Any) -> Any:
+        cfg: dict[str, Any] = {
+            "TESTING": True,
+            "MODERATOR_HOME": str(tmp_path / "home"),
+            "DATABASE_URL": db_url,
+            "MODEL": model,
+            "CLOCK": clock,
+            "DUPLICATE_DETECTOR": None,
+            "VALIDATE_RESPONSES": True,
+        }
+        cfg.update(config)
+        app = create_app(cfg)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.extensions["moderator"].engine.dispose()
+
+
+def create_key(app: Any, role: str, name: str | None = None) -> str:
+    from moderator import auth
+    from moderator.audit import Actor
+    from moderator.db import write_session
+
+    st = app.extensions["moderator"]
+    with write_session(st.sessionmaker) as session:
+        _, token = auth.create_key(session, name or f"test {role}", role, Actor("cli:test", "tests", "admin"),
+                                   st.clock())
+    return token
+
+
+@dataclass
+class Service:
+    """An app, its test client and one key per role (plus a second moderator)."""
+
+    app: Any
+    client: Any
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, role: str | None) -> dict[str, str]:
+        return {} if role is None else {"Authorization": f"Bearer {self.keys[role]}"}
+
+    def call(self, method: str, url: str, role: str | None = "admin", **kw: Any) -> Any:
+        headers = {**self.headers(role), **kw.pop("headers", {})}
+        return self.client.open(url, method=method, headers=headers, **kw)
+
+    def submit(self, text: str = "Thanks for the thoughtful article, I learned a lot.", role: str = "submit",
+               **fields: Any) -> Any:
+        body = {"text": text, "author_id": "author-1", "thread_id": "thread-1", **fields}
+        return self.call("POST", "/v1/comments", role, json=body)
+
+    @property
+    def state(self) -> Any:
+        return self.app.extensions["moderator"]
+
+
+def make_service(app: Any) -> Service:
+    svc = Service(app, app.test_client())
+    for role in ("submit", "review", "admin"):
+        svc.keys[role] = create_key(app, role)
+    svc.keys["review2"] = create_key(app, "review", "second moderator")
+    return svc
+
+
+@pytest.fixture
+def service(make_app: Callable[..., Any]) -> Service:
+    return make_service(make_app())
+
+
+@pytest.fixture
+def make_service_fixture(make_app: Callable[..., Any]) -> Callable[..., Service]:
+    def factory(**config: Any) -> Service:
+        return make_service(make_app(**config))
+
+    return factory
