@@ -379,7 +379,7 @@ def latency(pool, size, settings: DedupSettings, n_queries, seed, detector=None)
     both = np.array(timings_dup + timings_new) / 1e6
     cpu_ms = np.array(cpu) / 1e6
     res = {
-        "stored": len(d), "build_seconds": round(build_s, 1), "record_us_mean": round(1e6 * build_s / size, 1),
+        "stored": d.size(), "build_seconds": round(build_s, 1), "record_us_mean": round(1e6 * build_s / size, 1),
         "check_ms_p50": round(float(np.percentile(both, 50)), 3),
         "check_ms_p99": round(float(np.percentile(both, 99)), 3),
         "check_ms_max": round(float(both.max()), 3),
@@ -395,7 +395,7 @@ def latency(pool, size, settings: DedupSettings, n_queries, seed, detector=None)
     if detector is None:  # bounded: everything goes once the window has passed
         t = time.perf_counter()
         dropped = d.evict(now + timedelta(days=2))
-        res["after_window"] = {"evicted": dropped, "left": len(d),
+        res["after_window"] = {"evicted": dropped, "left": d.size(),
                                "evict_seconds": round(time.perf_counter() - t, 1)}
     return res, d
 
@@ -414,7 +414,7 @@ def traced_bytes_per_entry(pool, settings: DedupSettings, n: int = 20_000, seed:
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    return {"entries": len(d), "bytes_per_entry": round((after - before) / len(d)),
+    return {"entries": d.size(), "bytes_per_entry": round((after - before) / d.size()),
             "mean_text_chars": round(sum(map(len, texts)) / n)}
 
 

@@ -133,6 +133,11 @@ def test_same_author_points_at_the_most_similar_earlier_comment(detector):
     assert finding.to_dict() == {"is_duplicate": True, "kind": "same_author", "of": 2, "similarity": 1.0}
 
 
+def test_an_empty_detector_is_truthy(detector):
+    assert detector.size() == 0
+    assert bool(detector)  # `app.extensions.get("dedup") or ...` must not rebuild an empty detector
+
+
 def test_another_author_once_is_not_a_duplicate(detector):
     detector.record(1, BASE, "alice", T0)
     assert detector.check(BASE, "bob", T0 + timedelta(minutes=1)) is None
@@ -152,7 +157,7 @@ def test_short_common_replies_are_never_flagged(detector):
         assert detector.check(reply, author, T0) is None
         detector.record(i + 1, reply, author, T0)
         assert detector.check(reply, author, T0) is None  # not even a repeat by the same author
-    assert len(detector) == 0  # too short to be indexed at all
+    assert detector.size() == 0  # too short to be indexed at all
 
 
 # ------------------------------------------------------------------------------------------------
@@ -232,11 +237,11 @@ def test_rebuild_restores_the_index_after_a_restart():
     restarted = make()  # a new process: empty until rebuilt
     assert restarted.check(PARAPHRASES[0], "dave", T0) is None
     assert restarted.rebuild(iter(rows), now=T0) == 3
-    assert len(restarted) == 3
+    assert restarted.size() == 3
     assert restarted.check(PARAPHRASES[0], "dave", T0) == DuplicateFinding(True, "same_author", 5, 1.0)
     assert restarted.check(SPAM, "bot3", T0).kind == "cross_author_flood"
     assert restarted.check(BASE, "alice", T0) is None
-    assert restarted.rebuild([], now=T0) == 0 and len(restarted) == 0  # replaced, not merged
+    assert restarted.rebuild([], now=T0) == 0 and restarted.size() == 0  # replaced, not merged
 
 
 def test_rebuild_accepts_naive_utc_datetimes():
@@ -251,29 +256,29 @@ def test_index_is_bounded_after_expiry():
     for i in range(500):
         d.record(i, f"comment number {i} about the bridge repairs and the traffic they cause", f"u{i}",
                  T0 + timedelta(seconds=i))
-    assert len(d) == 500
+    assert d.size() == 500
     index = d.index
     assert isinstance(index, MemoryIndex)
     assert len(index._exact) == 500 and len(index._bands) > 0
     later = T0 + timedelta(hours=2)
     d.record(10_000, BASE, "alice", later)  # adding evicts everything older than the window
-    assert len(d) == 1
+    assert d.size() == 1
     assert len(index._exact) == 1 and len(index._bands) <= d.signer.bands and len(index._heap) == 1
-    assert d.evict(later + timedelta(hours=2)) == 1 and len(d) == 0
+    assert d.evict(later + timedelta(hours=2)) == 1 and d.size() == 0
 
 
 def test_max_entries_caps_the_index():
     d = make(max_entries=50)
     for i in range(120):
         d.record(i, f"note {i}: the library opens late on Sundays from now on", "u", T0 + timedelta(seconds=i))
-    assert len(d) == 50
+    assert d.size() == 50
     assert d.check("note 119: the library opens late on Sundays from now on", "u", T0).of == 119
 
 
 def test_re_recording_an_id_replaces_its_text(detector):
     detector.record(1, BASE, "alice", T0)
     detector.record(1, SPAM, "alice", T0)
-    assert len(detector) == 1
+    assert detector.size() == 1
     assert detector.check(BASE, "alice", T0) is None
     assert detector.check(SPAM, "alice", T0).of == 1
 
@@ -299,7 +304,7 @@ def test_detector_is_thread_safe():
     for t in threads:
         t.join()
     assert errors == []
-    assert len(d) == 360
+    assert d.size() == 360
 
 
 # ------------------------------------------------------------------------------------------------

@@ -126,9 +126,9 @@ def test_rebuild_into_redis_after_a_restart(settings):
     (fresh,) = workers(settings, n=1)  # another process sees what was rebuilt
     assert fresh.check(SPAM, "bot1", T0).of == 2
     assert fresh.check(BASE, "alice", T0) is None
-    assert len(fresh) == 1
+    assert fresh.size() == 1
     fresh.clear()
-    assert len(d) == 0
+    assert d.size() == 0
 
 
 def test_a_flood_of_copies_keeps_lookups_bounded(settings):

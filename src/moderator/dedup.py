@@ -28,6 +28,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -535,9 +536,11 @@ class Detector:
         # estimate (at J=0.5) under the threshold
         self.prefilter = settings.threshold - 1.75 / math.sqrt(settings.num_perm)
         self.rate_limiter = rate_limiter if rate_limiter is not None else RateLimiter(settings.rate_limit)
-        self._lock = threading.RLock()
+        # the in-memory index needs a lock; Redis does its own (the client has a connection pool)
+        self._lock: Any = threading.RLock() if isinstance(self.index, MemoryIndex) else nullcontext()
 
-    def __len__(self) -> int:
+    def size(self) -> int:
+        """Entries in the index. (Not ``__len__``: an empty detector must not be falsy.)"""
         with self._lock:
             return len(self.index)
 

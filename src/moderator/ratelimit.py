@@ -59,6 +59,10 @@ class RateLimiter:
                  key_prefix: str = "moderator:dedup:rate") -> None:
         self.rate = rate
         self.item = parse_rate(rate)
+        self.storage: Any = None
+        self.limiter: Any = None
+        if self.item is None:  # no limit: no storage (the memory one starts a timer thread)
+            return
         options: dict[str, Any] = {}
         if storage_uri.startswith(("redis://", "rediss://", "unix://", "redis+unix://")):
             options["key_prefix"] = key_prefix
