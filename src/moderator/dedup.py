@@ -269,7 +269,7 @@ class Signature(NamedTuple):
 class Signer:
     """Turns texts into :class:`Signature` s: datasketch MinHash over shingle hashes, cut into bands."""
 
-    def __init__(self, num_perm: int = 64, threshold: float = 0.5, shingle_size: int = 4,
+    def __init__(self, num_perm: int = 64, threshold: float = 0.6, shingle_size: int = 4,
                  bands: int = 0) -> None:
         from datasketch import MinHash
 
