@@ -61,10 +61,12 @@ def store(
          "model_version": model_version}
         for c, p in scores.items()
     ])
-    session.execute(insert(HistoryEvent.__table__), review._history_row(
-        cid, "submitted", actor, None, status, now, {"decision": verdict.decision, "reasons": list(verdict.reasons)}))
+    submitted = review._history_row(cid, "submitted", actor, None, status, now,
+                                    {"decision": verdict.decision, "reasons": list(verdict.reasons)})
     if verdict.needs_review:
-        review.enqueue_new(session, cid, thread_id, verdict.priority, actor, now, verdict.reasons)
+        review.enqueue_new(session, cid, thread_id, verdict.priority, actor, now, verdict.reasons, [submitted])
+    else:
+        session.execute(insert(HistoryEvent.__table__), submitted)
     session.execute(insert(AuditEvent.__table__), {
         "created_at": now, "actor": actor.ref, "actor_name": actor.name, "action": "comment.submit",
         "target_type": "comment", "target_id": str(cid),
