@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime
 
 from sqlalchemy import select
@@ -76,6 +77,7 @@ def find_key(session: Session, ident: str) -> ApiKey:
 
 def revoke_key(session: Session, ident: str, actor: Actor, now: datetime) -> ApiKey:
     key = find_key(session, ident)
+    clear_cache()
     if key.revoked_at is None:
         key.revoked_at = now
         audit.record(session, actor, "key.revoke", now, "api_key", key.id, {"name": key.name,
@@ -87,21 +89,46 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-def authenticate(session: Session, token: str) -> Actor | None:
+# Successful lookups are remembered for AUTH_CACHE_SECONDS per process (by hash, never the clear key), which
+# takes a database round trip off every request; a revocation made elsewhere (the CLI, another worker) is
+# therefore refused within that many seconds. Revoking in this process clears the cache at once.
+AUTH_CACHE_SECONDS = 2.0
+_cache: dict[str, tuple[float, Actor]] = {}
+_CACHE_MAX = 10_000
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def authenticate(session: Session, token: str, use_cache: bool = True) -> Actor | None:
     """The actor for a clear-text token, or None when unknown or revoked."""
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
         return None
+    digest = hash_token(token)
+    now = time.monotonic()
+    if use_cache:
+        hit = _cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
     t = ApiKey.__table__.c
-    row = session.execute(select(t.id, t.name, t.role, t.prefix, t.revoked_at)
-                          .where(t.key_hash == hash_token(token))).first()
+    row = session.connection().execute(select(t.id, t.name, t.role, t.prefix, t.revoked_at)
+                                       .where(t.key_hash == digest)).first()
     if row is None or row.revoked_at is not None:
+        _cache.pop(digest, None)
         return None
-    return Actor(ref=f"key:{row.id}", name=f"{row.name} ({row.prefix})", role=row.role, key_id=row.id)
+    actor = Actor(ref=f"key:{row.id}", name=f"{row.name} ({row.prefix})", role=row.role, key_id=row.id)
+    if use_cache:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[digest] = (now + AUTH_CACHE_SECONDS, actor)
+    return actor
 
 
 def role_allows(role: str, allowed: tuple[str, ...]) -> bool:
     return role == "admin" or role in allowed
 
 
-__all__ = ["ROLES", "UnknownKeyError", "actor_for", "authenticate", "create_key", "find_key", "hash_token",
+__all__ = ["AUTH_CACHE_SECONDS", "ROLES", "UnknownKeyError", "actor_for", "authenticate", "clear_cache",
+           "create_key", "find_key", "hash_token",
            "list_keys", "revoke_key", "role_allows"]

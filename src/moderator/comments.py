@@ -46,7 +46,8 @@ def store(
     Core INSERTs (no ORM unit of work): this is the hot path of the service.
     """
     status = STATUS_FOR_DECISION[verdict.decision]
-    cid = session.execute(
+    conn = session.connection()  # Core statements straight on the connection: no ORM execute overhead
+    cid = conn.execute(
         insert(Comment.__table__).returning(Comment.__table__.c.id),
         {
             "external_id": external_id, "author_id": author_id, "thread_id": thread_id, "author_ip": author_ip,
@@ -56,7 +57,7 @@ def store(
         },
     ).scalar_one()
     flags = set(verdict.flags)
-    session.execute(insert(CommentScore.__table__), [
+    conn.execute(insert(CommentScore.__table__), [
         {"comment_id": cid, "category": c, "probability": float(p), "flagged": c in flags,
          "model_version": model_version}
         for c, p in scores.items()
@@ -66,8 +67,8 @@ def store(
     if verdict.needs_review:
         review.enqueue_new(session, cid, thread_id, verdict.priority, actor, now, verdict.reasons, [submitted])
     else:
-        session.execute(insert(HistoryEvent.__table__), submitted)
-    session.execute(insert(AuditEvent.__table__), {
+        conn.execute(insert(HistoryEvent.__table__), submitted)
+    conn.execute(insert(AuditEvent.__table__), {
         "created_at": now, "actor": actor.ref, "actor_name": actor.name, "action": "comment.submit",
         "target_type": "comment", "target_id": str(cid),
         "data": {"decision": verdict.decision, "author_id": author_id, "thread_id": thread_id},

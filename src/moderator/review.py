@@ -92,11 +92,12 @@ def enqueue_new(session: Session, comment_id: int, thread_id: str, priority: flo
     """Fast path of :func:`needs_review` for a comment that was just inserted (so has no item yet): two
     Core INSERTs, no SELECT. A second call for the same comment fails on the unique ``comment_id``.
     ``earlier_history`` rows (e.g. ``submitted``) are inserted in the same statement, before ``queued``."""
-    session.execute(insert(ReviewItem.__table__), {
+    conn = session.connection()
+    conn.execute(insert(ReviewItem.__table__), {
         "comment_id": comment_id, "status": "pending", "priority": priority, "thread_id": thread_id,
         "version": 1, "claimed_by": None, "claimed_until": None, "created_at": now, "updated_at": now,
     })
-    session.execute(insert(HistoryEvent.__table__), [*earlier_history, _history_row(
+    conn.execute(insert(HistoryEvent.__table__), [*earlier_history, _history_row(
         comment_id, "queued", actor, None, "pending", now, {"reasons": list(reasons), "priority": priority})])
 
 
