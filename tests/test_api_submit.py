@@ -242,3 +242,20 @@ def test_policy_endpoint_reports_mode_and_thresholds(make_service_fixture: Any, 
     assert body["mode"] == mode
     assert body["thresholds"] == dict(service.state.model.thresholds)
     assert body["model_version"] == service.state.model.version
+
+
+def test_readyz_reports_an_unreachable_database(service: Any) -> None:
+    from moderator.db import make_engine, make_sessionmaker
+
+    assert service.call("GET", "/readyz", None).get_json()["status"] == "ready"
+    good = service.state.sessionmaker
+    bad_engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    service.state.sessionmaker = make_sessionmaker(bad_engine)
+    try:
+        resp = service.call("GET", "/readyz", None)
+    finally:
+        service.state.sessionmaker = good
+        bad_engine.dispose()
+    assert resp.status_code == 503
+    assert resp.get_json() == {"status": "unavailable", "model": service.state.model.version, "database": "unreachable"}
+    assert service.call("GET", "/healthz", None).status_code == 200
