@@ -62,7 +62,6 @@ def _defaults() -> dict[str, Any]:
         "CLAIM_TTL": settings.env_value("claim_ttl"),
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
-        "JSON_SORT_KEYS": False,
     }
 
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moderator import review
 from moderator.audit import Actor
+from moderator.db import insert_rows
 from moderator.models import AuditEvent, Comment, CommentScore, HistoryEvent, ReviewItem
 from moderator.policy import Verdict
 
@@ -46,18 +47,14 @@ def store(
     Core INSERTs (no ORM unit of work): this is the hot path of the service.
     """
     status = STATUS_FOR_DECISION[verdict.decision]
-    conn = session.connection()  # Core statements straight on the connection: no ORM execute overhead
-    cid = conn.execute(
-        insert(Comment.__table__).returning(Comment.__table__.c.id),
-        {
-            "external_id": external_id, "author_id": author_id, "thread_id": thread_id, "author_ip": author_ip,
-            "text": text, "metadata": metadata, "status": status, "decision": verdict.decision,
-            "reasons": list(verdict.reasons), "flags": list(verdict.flags), "duplicate": duplicate,
-            "model_version": model_version, "submitted_by": actor.ref, "created_at": now, "updated_at": now,
-        },
-    ).scalar_one()
+    cid = insert_rows(session, Comment.__table__, [{
+        "external_id": external_id, "author_id": author_id, "thread_id": thread_id, "author_ip": author_ip,
+        "text": text, "metadata": metadata, "status": status, "decision": verdict.decision,
+        "reasons": list(verdict.reasons), "flags": list(verdict.flags), "duplicate": duplicate,
+        "model_version": model_version, "submitted_by": actor.ref, "created_at": now, "updated_at": now,
+    }], returning="id")
     flags = set(verdict.flags)
-    conn.execute(insert(CommentScore.__table__), [
+    insert_rows(session, CommentScore.__table__, [
         {"comment_id": cid, "category": c, "probability": float(p), "flagged": c in flags,
          "model_version": model_version}
         for c, p in scores.items()
@@ -67,12 +64,12 @@ def store(
     if verdict.needs_review:
         review.enqueue_new(session, cid, thread_id, verdict.priority, actor, now, verdict.reasons, [submitted])
     else:
-        conn.execute(insert(HistoryEvent.__table__), submitted)
-    conn.execute(insert(AuditEvent.__table__), {
+        insert_rows(session, HistoryEvent.__table__, [submitted])
+    insert_rows(session, AuditEvent.__table__, [{
         "created_at": now, "actor": actor.ref, "actor_name": actor.name, "action": "comment.submit",
         "target_type": "comment", "target_id": str(cid),
         "data": {"decision": verdict.decision, "author_id": author_id, "thread_id": thread_id},
-    })
+    }])
     return Stored(cid, status, verdict.priority if verdict.needs_review else None)
 
 

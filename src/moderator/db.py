@@ -93,6 +93,76 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
+# ---------------------------------------------------------------- fast inserts (the submission hot path)
+
+
+class FastInsert:
+    """An INSERT run straight on the DBAPI cursor, with SQLAlchemy's own bind processors for each column (so
+    the stored values are byte-for-byte what a Core insert would store: JSON text, naive-UTC timestamps).
+
+    Only for ``qmark`` drivers (SQLite), where it is about five times cheaper than a Core execute; other
+    databases use Core (see :func:`fast_inserts_for`).
+    """
+
+    _cache: dict[tuple[Any, ...], FastInsert] = {}  # noqa: RUF012 - a process-wide cache on purpose
+
+    def __init__(self, table: Any, columns: tuple[str, ...], dialect: Any, returning: str | None = None) -> None:
+        quote = dialect.identifier_preparer.quote
+        self.columns = columns
+        self.processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+        self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                    f"VALUES ({', '.join('?' for _ in columns)})" + (f" RETURNING {quote(returning)}" if returning
+                                                                     else ""))
+
+    @classmethod
+    def get(cls, table: Any, columns: tuple[str, ...], dialect: Any, returning: str | None = None) -> FastInsert:
+        key = (table.name, columns, dialect.name, returning)
+        found = cls._cache.get(key)
+        if found is None:
+            found = cls._cache[key] = cls(table, columns, dialect, returning)
+        return found
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[c] if p is None else p(row[c]) for c, p in zip(self.columns, self.processors, strict=True))
+
+
+def raw_cursor(session: Session) -> Any | None:
+    """A DBAPI cursor inside the session's transaction when the fast path applies (SQLite), else None."""
+    conn = session.connection()
+    if conn.dialect.paramstyle != "qmark":
+        return None
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]], returning: str | None = None) -> Any:
+    """INSERT ``rows`` (all with the same keys) into ``table``; returns the ``returning`` value of the first row.
+
+    SQLite: the raw cursor with SQLAlchemy's bind processors; elsewhere: a Core insert on the connection.
+    """
+    from sqlalchemy import insert
+
+    columns = tuple(rows[0])
+    cursor = raw_cursor(session)
+    if cursor is None:
+        conn = session.connection()
+        if returning is not None:
+            return conn.execute(insert(table).returning(table.c[returning]), rows[0]).scalar_one()
+        conn.execute(insert(table), rows)
+        return None
+    try:
+        stmt = FastInsert.get(table, columns, session.connection().dialect, returning)
+        if returning is not None:
+            cursor.execute(stmt.sql, stmt.params(rows[0]))
+            return cursor.fetchone()[0]
+        if len(rows) == 1:
+            cursor.execute(stmt.sql, stmt.params(rows[0]))
+        else:
+            cursor.executemany(stmt.sql, [stmt.params(r) for r in rows])
+        return None
+    finally:
+        cursor.close()
+
+
 # ---------------------------------------------------------------- migrations
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -151,10 +221,12 @@ def _null_pool() -> Any:
 
 
 __all__ = [
+    "FastInsert",
     "begin_write",
     "current_revision",
     "default_url",
     "head_revision",
+    "insert_rows",
     "make_engine",
     "make_sessionmaker",
     "migrate",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from moderator import audit
@@ -92,12 +92,13 @@ def enqueue_new(session: Session, comment_id: int, thread_id: str, priority: flo
     """Fast path of :func:`needs_review` for a comment that was just inserted (so has no item yet): two
     Core INSERTs, no SELECT. A second call for the same comment fails on the unique ``comment_id``.
     ``earlier_history`` rows (e.g. ``submitted``) are inserted in the same statement, before ``queued``."""
-    conn = session.connection()
-    conn.execute(insert(ReviewItem.__table__), {
+    from moderator.db import insert_rows
+
+    insert_rows(session, ReviewItem.__table__, [{
         "comment_id": comment_id, "status": "pending", "priority": priority, "thread_id": thread_id,
         "version": 1, "claimed_by": None, "claimed_until": None, "created_at": now, "updated_at": now,
-    })
-    conn.execute(insert(HistoryEvent.__table__), [*earlier_history, _history_row(
+    }])
+    insert_rows(session, HistoryEvent.__table__, [*earlier_history, _history_row(
         comment_id, "queued", actor, None, "pending", now, {"reasons": list(reasons), "priority": priority})])
 
 
