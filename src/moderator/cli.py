@@ -16,6 +16,8 @@ from moderator import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "moderator.model_commands",
     "moderator.service_commands",
+    "moderator.user_commands",
+    "moderator.feedback_commands",
 )
 
 
