@@ -111,16 +111,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         sessionmaker=factory,
         detector=detector,
         clock=app.config.get("CLOCK") or utcnow,
-        metrics=Metrics(queue_depth, lambda: str(model.version)),
+        metrics=Metrics(queue_depth, lambda: str(app.extensions["moderator"].model.version)),  # follows reloads
         database_url=url,
     )
     app.extensions["moderator"] = state
     if detector is not None:
         _rebuild_detector(state)
 
-    from moderator import api
+    from moderator import api, model_reload  # model_reload adds POST /v1/admin/reload-model to the blueprint
 
     api.register(app)
+    model_reload.install(app)  # follow a new default model (models/DEFAULT) without a restart
     return app
 
 
