@@ -102,7 +102,7 @@ class DedupSettings:
     redis_prefix: str = "moderator:dedup:"
     lsh_bands: int = field(default=0)  # 0: derived from threshold and num_perm, see lsh_params()
     candidate_limit: int = 100  # ids read per fingerprint / band bucket in one look-up
-    max_verify: int = 200  # exact Jaccard computations per look-up, at most
+    max_verify: int = 64  # exact Jaccard computations per look-up, at most
 
     @property
     def retention_seconds(self) -> int:
@@ -596,13 +596,13 @@ class Detector:
                 sim = jaccard(sig.shingles, _cached_shingles(near_own[i].normalised, s.shingle_size))
                 if sim >= s.threshold:
                     own.append((sim, near_own[i]))
-        # ... other authors' oldest first, only until enough distinct authors make a flood
+        # ... other authors' most likely first, only until enough distinct authors make a flood
         need = s.flood_authors - 1
         authors = {e.author_id for _, e in others}
         if near_others and len(authors) < need:
             est = self._estimates(sig.minhash, near_others)
             likely = sorted((i for i in range(len(near_others)) if est[i] >= self.prefilter),
-                            key=lambda i: (near_others[i].ts, near_others[i].comment_id))
+                            key=lambda i: (-est[i], near_others[i].ts))
             for i in likely:
                 e = near_others[i]
                 if e.author_id in authors:
