@@ -188,7 +188,7 @@ def export_rows(session: Any, since: datetime | None = None, until: datetime | N
             }
         pending.clear()
 
-    for d, c in session.execute(stmt).tuples():
+    for d, c in session.execute(stmt):
         pending.append((d, c))
         if len(pending) >= batch_size:
             yield from flush()
