@@ -105,6 +105,16 @@ def test_vectorised_minhash_equals_datasketch_update_batch(text):
     assert signer.minhash_values(codes).tolist() == signer.minhash(codes).hashvalues.tolist()
 
 
+def test_long_texts_minhash_a_prefix_but_verify_the_whole_text(detector):
+    assert dedup.MINHASH_CHARS < 1500
+    words = " ".join(f"word{i}" for i in range(400))  # ~3,000 characters, one distinct text
+    detector.record(1, words, "alice", T0)
+    assert detector.check(words.replace("word399", "word399 and more"), "alice", T0).of == 1
+    # the same first 1,000 characters, then something else entirely: candidates, but not a match
+    other = words[:1200] + " " + " ".join(f"other{i}" for i in range(400))
+    assert detector.check(other, "alice", T0) is None
+
+
 def test_lsh_params_fit_num_perm():
     bands, rows = dedup.lsh_params(0.5, 64)
     assert bands >= 2 and bands * rows <= 64
