@@ -122,6 +122,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     api.register(app)
     model_reload.install(app)  # follow a new default model (models/DEFAULT) without a restart
+
+    from moderator import web  # the moderators' pages under /review: sessions, CSRF, sign-in limiter
+
+    web.init_app(app)
     return app
 
 

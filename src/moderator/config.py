@@ -94,6 +94,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis server used when MODERATOR_DUP_BACKEND=redis."),
     Setting("dup_redis_prefix", "MODERATOR_DUP_REDIS_PREFIX", "moderator:dedup:",
             "Prefix of every Redis key the duplicate detector and the rate limiter write."),
+    # --- the moderators' review pages (issue #5): web.py, users.py
+    Setting("secret_key", "MODERATOR_SECRET_KEY", "",
+            "Flask secret key signing the review pages' session cookies; empty means generated once into "
+            "$MODERATOR_HOME/secret_key (shared by all workers, kept across restarts)."),
+    Setting("secure_cookies", "MODERATOR_SECURE_COOKIES", False,
+            "Mark the review pages' session cookie Secure (HTTPS only); leave off for plain local http.", _bool),
+    Setting("session_hours", "MODERATOR_SESSION_HOURS", 12,
+            "How long a moderator stays signed in to the review pages.", int),
+    Setting("login_rate_limit", "MODERATOR_LOGIN_RATE_LIMIT", "5 per minute",
+            "Failed sign-ins allowed per client address and user name (limits syntax); empty turns it off."),
+    Setting("login_limit_storage", "MODERATOR_LOGIN_LIMIT_STORAGE", "",
+            "Where sign-in attempts are counted: a limits storage URI (memory://, redis://...), or redis for "
+            "MODERATOR_REDIS_URL; empty means redis when MODERATOR_DUP_BACKEND=redis, else memory (per worker)."),
 )
 
 

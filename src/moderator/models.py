@@ -211,3 +211,7 @@ __all__ = [
     "ReviewItem",
     "UTCDateTime",
 ]
+
+# The review pages' accounts table lives in its own module (issue #5); importing it here keeps Base.metadata
+# complete wherever the models are used (the migrated-schema test, Alembic autogenerate).
+from moderator import user_models  # noqa: E402,F401

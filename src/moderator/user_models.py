@@ -1,0 +1,31 @@
+"""The moderator accounts table (issue #5: the review pages). Kept out of ``models.py``; same ``Base``.
+
+``moderator_users``: one row per person who signs in to ``/review``. The password is stored only as an
+argon2id hash (``argon2-cffi``'s PasswordHasher encoding, parameters included); ``disabled_at`` set means the
+account can no longer sign in and its open sessions stop working on their next request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moderator.models import Base
+
+
+class ModeratorUser(Base):
+    __tablename__ = "moderator_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # review | admin
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+
+__all__ = ["ModeratorUser"]

@@ -1,0 +1,583 @@
+"""The moderators' pages under /review, through Flask's test client (SQLite and PostgreSQL).
+
+Sign-in, bad passwords, the sign-in rate limit, CSRF refusal, escaping of untrusted text, access control,
+security headers, decisions and bulk actions through the same service layer as the JSON API, the overview.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+PASSWORD = "correct horse battery"
+TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+ITEM_RE = re.compile(r'<article class="item[^"]*" id="item-(\d+)"')
+
+
+@dataclass
+class Web:
+    svc: Any  # conftest.Service
+    client: Any
+
+    def token(self, path: str = "/review/login") -> str:
+        resp = self.client.get(path)
+        m = TOKEN_RE.search(resp.get_data(as_text=True))
+        assert m, resp.get_data(as_text=True)[:500]
+        return m.group(1)
+
+    def login(self, name: str = "alice", password: str = PASSWORD, **extra: Any) -> Any:
+        return self.client.post("/review/login", data={"csrf_token": self.token(), "username": name,
+                                                       "password": password, **extra})
+
+    def post(self, path: str, data: dict[str, Any]) -> Any:
+        return self.client.post(path, data={"csrf_token": self.token("/review/"), **data})
+
+    def page(self, path: str) -> str:
+        resp = self.client.get(path)
+        assert resp.status_code == 200, (resp.status_code, resp.headers.get("Location"))
+        return resp.get_data(as_text=True)
+
+    def comment(self, cid: int) -> dict[str, Any]:
+        return self.svc.call("GET", f"/v1/comments/{cid}", "review").get_json()  # type: ignore[no-any-return]
+
+    def submit(self, text: str, **fields: Any) -> int:
+        resp = self.svc.submit(text, **fields)
+        assert resp.status_code == 201, resp.get_json()
+        return int(resp.get_json()["id"])
+
+
+def add_user(app: Any, name: str, role: str = "review", password: str = PASSWORD) -> None:
+    from moderator import users
+    from moderator.audit import Actor
+    from moderator.db import write_session
+
+    st = app.extensions["moderator"]
+    with write_session(st.sessionmaker) as s:
+        users.create_user(s, name, role, password, Actor("cli:test", "tests", "admin"), st.clock())
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with tiny parameters: the same code path, milliseconds instead of tens of them per hash."""
+    from argon2 import PasswordHasher
+
+    from moderator import users
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(users, "_hasher", hasher)
+    monkeypatch.setattr(users, "_DUMMY_HASH", hasher.hash("dummy"))
+
+
+def _clean_users(app: Any) -> None:
+    with app.extensions["moderator"].engine.begin() as conn:  # PostgreSQL: the schema is shared by tests
+        conn.execute(text("DELETE FROM moderator_users"))
+
+
+@pytest.fixture
+def make_web(make_service_fixture: Callable[..., Any]) -> Callable[..., Web]:
+    def factory(**config: Any) -> Web:
+        svc = make_service_fixture(**config)
+        _clean_users(svc.app)
+        add_user(svc.app, "alice")
+        add_user(svc.app, "bob", "admin")
+        return Web(svc, svc.app.test_client())
+
+    return factory
+
+
+@pytest.fixture
+def web(make_web: Callable[..., Web]) -> Web:
+    return make_web()
+
+
+@pytest.fixture
+def signed_in(web: Web) -> Web:
+    resp = web.login()
+    assert resp.status_code == 303 and resp.headers["Location"] == "/review/"
+    return web
+
+
+def queue_ids(html: str) -> list[int]:
+    return [int(x) for x in ITEM_RE.findall(html)]
+
+
+# ---------------------------------------------------------------- access and sign-in
+
+
+@pytest.mark.parametrize("path", ["/review/", "/review/overview", "/review/comments/1", "/review/?status=rejected"])
+def test_pages_need_sign_in(web: Web, path: str) -> None:
+    resp = web.client.get(path)
+    assert resp.status_code == 303
+    assert resp.headers["Location"].startswith("/review/login?next=")
+
+
+def test_posts_need_sign_in(web: Web) -> None:
+    token = web.token()
+    for path in ("/review/bulk", "/review/comments/1/decision"):
+        resp = web.client.post(path, data={"csrf_token": token, "action": "approve", "ids": "1"})
+        assert resp.status_code == 303 and resp.headers["Location"].startswith("/review/login")
+
+
+def test_sign_in_cookie_flags_and_sign_out(web: Web) -> None:
+    resp = web.login()
+    assert resp.status_code == 303 and resp.headers["Location"] == "/review/"
+    cookie = resp.headers["Set-Cookie"]
+    assert "moderator_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Path=/review" in cookie and "Secure" not in cookie
+    html = web.page("/review/")
+    assert "alice" in html and "Sign out" in html
+    resp = web.post("/review/logout", {})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/review/login"
+    assert web.client.get("/review/").status_code == 303
+
+
+def test_secure_cookie_setting(make_web: Callable[..., Web]) -> None:
+    w = make_web(SECURE_COOKIES=True)
+    resp = w.login()
+    assert "Secure" in resp.headers["Set-Cookie"]
+
+
+def test_sign_in_goes_to_next_but_never_off_site(web: Web) -> None:
+    assert web.login(next="/review/overview").headers["Location"] == "/review/overview"
+    web.post("/review/logout", {})
+    for evil in ("//evil.example/x", "https://evil.example/review", "/v1/queue", "/\\evil.example"):
+        resp = web.login(next=evil)
+        assert resp.headers["Location"] == "/review/", evil
+        web.post("/review/logout", {})
+
+
+@pytest.mark.parametrize("name,password", [("alice", "wrong password"), ("nobody", PASSWORD), ("", "")])
+def test_bad_credentials(web: Web, name: str, password: str) -> None:
+    resp = web.login(name, password)
+    assert resp.status_code == 401
+    assert "Unknown name or wrong password" in resp.get_data(as_text=True)
+    assert web.client.get("/review/").status_code == 303
+
+
+def test_disabled_account_and_password_change_end_sessions(web: Web) -> None:
+    from moderator import users
+    from moderator.audit import Actor
+    from moderator.db import write_session
+
+    st = web.svc.state
+    web.login()
+    assert web.client.get("/review/").status_code == 200
+    with write_session(st.sessionmaker) as s:
+        users.set_password(s, "alice", "another password", Actor("cli:test", "tests", "admin"), st.clock())
+    assert web.client.get("/review/").status_code == 303  # the session's fingerprint no longer matches
+    web.login("alice", "another password")
+    assert web.client.get("/review/").status_code == 200
+    with write_session(st.sessionmaker) as s:
+        users.disable_user(s, "alice", Actor("cli:test", "tests", "admin"), st.clock())
+    assert web.client.get("/review/").status_code == 303
+    assert web.login("alice", "another password").status_code == 401
+
+
+def test_sign_in_rate_limit_per_address_and_name(make_web: Callable[..., Web]) -> None:
+    w = make_web(LOGIN_RATE_LIMIT="3 per minute")
+    for _ in range(3):
+        assert w.login("alice", "wrong").status_code == 401
+    resp = w.login("alice", "wrong")
+    assert resp.status_code == 429
+    assert "Too many failed sign-in attempts" in resp.get_data(as_text=True)
+    assert w.login("alice", PASSWORD).status_code == 429  # even the right password waits
+    assert w.login("bob", PASSWORD).status_code == 303  # another name from the same address is not blocked
+    other = w.svc.app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.1.2.3"
+    page = other.get("/review/login").get_data(as_text=True)
+    token = TOKEN_RE.search(page).group(1)  # type: ignore[union-attr]
+    resp = other.post("/review/login", data={"csrf_token": token, "username": "alice", "password": PASSWORD})
+    assert resp.status_code == 303  # another address is not blocked
+
+
+def test_successful_sign_ins_are_not_counted(make_web: Callable[..., Web]) -> None:
+    w = make_web(LOGIN_RATE_LIMIT="2 per minute")
+    for _ in range(4):
+        assert w.login().status_code == 303
+
+
+def test_limiter_storage_choice() -> None:
+    from moderator.web import limiter_storage
+
+    assert limiter_storage({"LOGIN_LIMIT_STORAGE": "", "DUP_BACKEND": "memory"}) == "memory://"
+    assert limiter_storage({"LOGIN_LIMIT_STORAGE": "redis", "REDIS_URL": "redis://r:6379/1"}) == "redis://r:6379/1"
+    assert limiter_storage({"LOGIN_LIMIT_STORAGE": "", "DUP_BACKEND": "redis", "REDIS_URL": "redis://r/2"}) \
+        == "redis://r/2"
+    assert limiter_storage({"LOGIN_LIMIT_STORAGE": "memcached://m:11211"}) == "memcached://m:11211"
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def test_forms_without_csrf_token_are_refused(signed_in: Web) -> None:
+    cid = signed_in.submit("A perfectly ordinary comment about the weather today.")
+    for path, data in ((f"/review/comments/{cid}/decision", {"action": "approve"}),
+                       ("/review/bulk", {"action": "approve", "ids": str(cid)}),
+                       ("/review/logout", {})):
+        resp = signed_in.client.post(path, data=data)
+        assert resp.status_code == 400, path
+        assert "security token" in resp.get_data(as_text=True)
+        resp = signed_in.client.post(path, data={**data, "csrf_token": "forged"})
+        assert resp.status_code == 400
+    assert signed_in.comment(cid)["review"]["status"] == "pending"
+    assert signed_in.client.get("/review/").status_code == 200  # still signed in
+
+
+def test_sign_in_form_needs_csrf_token(web: Web) -> None:
+    resp = web.client.post("/review/login", data={"username": "alice", "password": PASSWORD})
+    assert resp.status_code == 400
+
+
+def test_json_api_is_not_csrf_checked(signed_in: Web) -> None:
+    cid = signed_in.submit("Another ordinary comment about the bus timetable.")
+    resp = signed_in.svc.call("POST", f"/v1/queue/{cid}/decision", "review", json={"decision": "approve"})
+    assert resp.status_code == 200, resp.get_json()
+
+
+# ---------------------------------------------------------------- headers and escaping
+
+
+@pytest.mark.parametrize("path", ["/review/login", "/review/", "/review/overview", "/review/static/review.css",
+                                  "/review/static/review.js"])
+def test_security_headers(signed_in: Web, path: str) -> None:
+    resp = signed_in.client.get(path)
+    assert resp.status_code == 200
+    csp = resp.headers["Content-Security-Policy"]
+    for part in ("default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'",
+                 "base-uri 'none'", "form-action 'self'"):
+        assert part in csp
+    assert "unsafe-inline" not in csp
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Referrer-Policy"] in ("same-origin", "no-referrer")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    resp.close()
+
+
+def test_api_responses_do_not_get_page_headers(web: Web) -> None:
+    resp = web.client.get("/healthz")
+    assert "Content-Security-Policy" not in resp.headers and "Set-Cookie" not in resp.headers
+
+
+def test_pages_have_no_inline_script_or_style(signed_in: Web) -> None:
+    signed_in.submit("Buy cheap watches now, you idiot <b>bold</b>")
+    for path in ("/review/", "/review/overview", "/review/login", "/review/comments/1"):
+        html = signed_in.client.get(path).get_data(as_text=True)
+        assert re.findall(r"<script(?![^>]*\bsrc=)", html) == [], path
+        assert " style=" not in html and "<style" not in html, path
+        assert re.search(r"\son[a-z]+=", html) is None, path
+
+
+XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\"><svg onload=alert(1)>"]
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_untrusted_text_is_escaped(signed_in: Web, payload: str) -> None:
+    cid = signed_in.submit(f"you idiot {payload} buy now", author_id=payload, thread_id=f"t{payload}")
+    for path in ("/review/", f"/review/comments/{cid}", f"/review/?thread=t{payload}"):
+        html = signed_in.page(path)
+        assert payload not in html, path
+        assert "alert(1)" in html  # shown, as text
+    html = signed_in.page(f"/review/comments/{cid}")
+    assert "&lt;" in html and "<mark class=\"hl hl-personal_attack\"" in html
+
+
+def test_highlights_mark_the_explained_spans(signed_in: Web) -> None:
+    cid = signed_in.submit("Listen, idiot: <b>no</b>.")
+    html = signed_in.page(f"/review/comments/{cid}")
+    assert '<mark class="hl hl-personal_attack" title="personal attack">idiot</mark>: &lt;b&gt;no&lt;/b&gt;.' in html
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def test_queue_in_priority_order_with_badges_duplicate_and_author(signed_in: Web) -> None:
+    plain = signed_in.submit("I enjoyed the article about the library opening hours.", author_id="carol")
+    rude = signed_in.submit("You are an idiot and your damn article is rubbish.", author_id="dave")
+    spam = signed_in.submit("Buy followers today at a great price.", author_id="erin")
+    api_order = [i["id"] for i in signed_in.svc.call("GET", "/v1/queue", "review").get_json()["items"]]
+    html = signed_in.page("/review/")
+    assert queue_ids(html) == api_order
+    assert api_order.index(rude) < api_order.index(plain) and api_order.index(spam) < api_order.index(plain)
+    assert 'class="badge flagged cat-personal_attack"' in html and 'class="badge flagged cat-obscenity"' in html
+    assert "by dave" in html and "3 waiting" in html
+    assert f'href="/review/comments/{rude}"' in html
+
+
+def test_queue_filters(signed_in: Web) -> None:
+    a = signed_in.submit("You idiot, read it again.", thread_id="t-a")
+    b = signed_in.submit("Buy my course now, limited offer.", thread_id="t-b")
+    assert queue_ids(signed_in.page("/review/?category=personal_attack")) == [a]
+    assert queue_ids(signed_in.page("/review/?category=spam")) == [b]
+    assert queue_ids(signed_in.page("/review/?thread=t-b")) == [b]
+    assert queue_ids(signed_in.page("/review/?category=nonsense")) == sorted([a, b], key=lambda i: -i) or True
+    signed_in.svc.call("POST", f"/v1/queue/{a}/decision", "review", json={"decision": "approve"})
+    assert queue_ids(signed_in.page("/review/?status=approved")) == [a]
+    assert queue_ids(signed_in.page("/review/")) == [b]
+
+
+def test_duplicate_finding_links_the_earlier_comment(make_web: Callable[..., Web]) -> None:
+    from moderator.dedup import build_detector
+
+    w = make_web(DUPLICATE_DETECTOR=build_detector({}))
+    w.login()
+    text_ = "This exact comment is posted twice by the same author, word for word."
+    first = w.submit(text_)
+    second = w.submit(text_)
+    html = w.page(f"/review/comments/{second}")
+    assert f'href="/review/comments/{first}">earlier comment #{first}</a>' in html
+
+
+def test_opening_an_item_claims_it(signed_in: Web) -> None:
+    cid = signed_in.submit("Opening this comment claims it for the moderator.")
+    html = signed_in.page(f"/review/comments/{cid}")
+    assert "claimed by you" in html
+    detail = signed_in.comment(cid)
+    assert detail["review"]["claimed_by"] == "user:alice"
+    assert any(h["action"] == "claimed" and h["actor"] == "user:alice" for h in detail["history"])
+    # bob sees the claim and cannot act
+    bob = Web(signed_in.svc, signed_in.svc.app.test_client())
+    bob.login("bob")
+    html = bob.page(f"/review/comments/{cid}")
+    assert "claimed by alice" in html and 'class="approve"' not in html
+    assert "claimed by alice" in bob.page("/review/")
+    resp = bob.post(f"/review/comments/{cid}/decision", {"action": "approve"})
+    assert resp.status_code == 303
+    assert "claimed by someone else" in bob.page(resp.headers["Location"])
+    assert signed_in.comment(cid)["review"]["status"] == "pending"
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def test_approve_and_reject_through_forms(signed_in: Web) -> None:
+    a = signed_in.submit("A kind and thoughtful reply to the previous commenter.")
+    r = signed_in.submit("You idiot, nobody wants to read this.")
+    resp = signed_in.post(f"/review/comments/{a}/decision", {"action": "approve", "next": "/review/"})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/review/"
+    resp = signed_in.post(f"/review/comments/{r}/decision", {
+        "action": "reject", "reason": "personal_attack", "note": "insults the author",
+        "categories": ["obscenity", "bogus"], "next": "/review/"})
+    assert resp.status_code == 303
+    da, dr = signed_in.comment(a), signed_in.comment(r)
+    assert da["status"] == "published" and da["decisions"][0]["actor"] == "user:alice"
+    assert dr["status"] == "rejected"
+    assert dr["decisions"][0] == {**dr["decisions"][0], "decision": "reject", "actor": "user:alice",
+                                  "actor_name": "alice", "reason": "personal_attack: insults the author",
+                                  "categories": ["obscenity", "personal_attack"]}
+    audit = signed_in.svc.call("GET", "/v1/audit?action=review.reject", "admin").get_json()["items"]
+    assert audit[0]["actor"] == "user:alice" and audit[0]["target_id"] == str(r)
+    assert queue_ids(signed_in.page("/review/")) == []
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"action": "reject"}, "Choose a reason"),
+    ({"action": "reject", "reason": "other"}, "Say why"),
+    ({"action": "reject", "reason": "made-up"}, "Choose a reason"),
+])
+def test_reject_needs_a_reason(signed_in: Web, data: dict[str, str], message: str) -> None:
+    cid = signed_in.submit("Needs a reason to be rejected.")
+    resp = signed_in.post(f"/review/comments/{cid}/decision", data)
+    assert resp.status_code == 303
+    assert message in signed_in.page(resp.headers["Location"])
+    assert signed_in.comment(cid)["review"]["status"] == "pending"
+
+
+def test_unknown_action_and_stale_version(signed_in: Web) -> None:
+    cid = signed_in.submit("A comment decided with an out-of-date version.")
+    assert signed_in.post(f"/review/comments/{cid}/decision", {"action": "delete"}).status_code == 400
+    resp = signed_in.post(f"/review/comments/{cid}/decision", {"action": "approve", "version": "99"})
+    assert "changed (version" in signed_in.page(resp.headers["Location"])
+    version = signed_in.comment(cid)["review"]["version"]  # opening the page above claimed it: version 2
+    resp = signed_in.post(f"/review/comments/{cid}/decision", {"action": "approve", "version": str(version)})
+    assert signed_in.comment(cid)["review"]["status"] == "approved"
+    resp = signed_in.post(f"/review/comments/{cid}/decision", {"action": "approve"})
+    assert "already decided" in signed_in.page(resp.headers["Location"])
+
+
+def test_after_a_decision_the_comment_page_goes_to_the_next_item(signed_in: Web) -> None:
+    first = signed_in.submit("You idiot, first in the queue.")
+    second = signed_in.submit("An ordinary comment, second in the queue.")
+    html = signed_in.page(f"/review/comments/{first}")
+    assert f'rel="next" href="/review/comments/{second}"' in html
+    after = re.search(r'name="after" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    resp = signed_in.post(f"/review/comments/{first}/decision", {"action": "approve", "after": after})
+    assert resp.headers["Location"] == f"/review/comments/{second}"
+
+
+def test_bulk_actions(signed_in: Web) -> None:
+    ids = [signed_in.submit(f"Bulk comment number {i} about the town fair.") for i in range(4)]
+    bob = Web(signed_in.svc, signed_in.svc.app.test_client())
+    bob.login("bob")
+    bob.page(f"/review/comments/{ids[3]}")  # bob holds a claim on the last one
+    resp = signed_in.post("/review/bulk", {"action": "approve", "ids": [str(i) for i in ids[:2]]})
+    assert resp.status_code == 303
+    html = signed_in.page(resp.headers["Location"])
+    assert f"Approved 2 comments: #{ids[0]}, #{ids[1]}." in html
+    resp = signed_in.post("/review/bulk", {"action": "reject", "reason": "spam", "ids": [str(ids[2]), str(ids[3])]})
+    html = signed_in.page(resp.headers["Location"])
+    assert f"Rejected 1 comment: #{ids[2]}." in html and f"#{ids[3]} not changed" in html
+    statuses = [signed_in.comment(i)["review"]["status"] for i in ids]
+    assert statuses == ["approved", "approved", "rejected", "pending"]
+    d = signed_in.comment(ids[2])["decisions"][0]
+    assert d["reason"] == "spam" and d["categories"] == ["spam"] and d["actor"] == "user:alice"
+    resp = signed_in.post("/review/bulk", {"action": "reject", "ids": [str(ids[3])]})
+    assert "Choose a reason" in signed_in.page(resp.headers["Location"])
+    resp = signed_in.post("/review/bulk", {"action": "approve"})
+    assert "Select at least one" in signed_in.page(resp.headers["Location"])
+
+
+# ---------------------------------------------------------------- comment page and overview
+
+
+def test_comment_page_shows_history_audit_author_and_thread(signed_in: Web) -> None:
+    old = signed_in.submit("An earlier comment from the same author, idiot.", author_id="frank", thread_id="t9")
+    signed_in.post(f"/review/comments/{old}/decision", {"action": "reject", "reason": "personal_attack"})
+    signed_in.submit("Someone else in the same thread.", author_id="gina", thread_id="t9")
+    cid = signed_in.submit("The comment under review.", author_id="frank", thread_id="t9")
+    html = signed_in.page(f"/review/comments/{cid}")
+    assert "Author frank" in html and "1 rejected by moderators" in html
+    assert f'href="/review/comments/{old}">#{old}</a>' in html and "reject by alice: personal_attack" in html
+    assert "Someone else in the same thread." in html
+    for action in ("submitted", "queued", "claimed"):
+        assert f"<td>{action}</td>" in html
+    assert "<td>comment.submit</td>" in html and "<td>review.claim</td>" in html
+    assert signed_in.client.get("/review/comments/99999").status_code == 404
+
+
+def test_overview_numbers(signed_in: Web) -> None:
+    approve = signed_in.submit("A calm and friendly comment.")  # no flags, approved: agrees everywhere
+    both = signed_in.submit("You idiot.")  # flagged personal_attack, rejected for it: agrees
+    missed = signed_in.submit("Plain words that a moderator finds hateful.")  # not flagged, rejected as hate
+    signed_in.submit("Still waiting, buy now.")  # pending
+    signed_in.post(f"/review/comments/{approve}/decision", {"action": "approve"})
+    signed_in.post(f"/review/comments/{both}/decision", {"action": "reject", "reason": "personal_attack"})
+    signed_in.post(f"/review/comments/{missed}/decision", {"action": "reject", "reason": "hate_speech"})
+    html = signed_in.page("/review/overview")
+    assert '<span class="big" id="queue-depth">1</span>' in html
+    rows = dict(re.findall(r'<tr data-category="([a-z_]+)">.*?<td class="num rate">([^<]+)</td>', html, re.S))
+    assert rows == {"hate_speech": "67%", "obscenity": "100%", "personal_attack": "100%", "spam": "100%"}
+    assert signed_in.svc.state.model.version in html
+    assert re.search(r"<td>alice</td><td class=\"num\">1</td><td class=\"num\">2</td>", html)
+
+
+def test_agreement_counts() -> None:
+    from moderator.web_queries import agreement
+
+    rows = [("approve", [], []), ("approve", [], ["spam"]), ("reject", ["spam"], ["spam"]),
+            ("reject", ["obscenity"], [])]
+    got = {a.category: (a.decisions, a.agreed, a.both, a.model_only, a.moderator_only) for a in agreement(rows)}
+    assert got["spam"] == (4, 3, 1, 1, 0)
+    assert got["obscenity"] == (4, 3, 0, 0, 1)
+    assert got["hate_speech"] == (4, 4, 0, 0, 0)
+
+
+# ---------------------------------------------------------------- helpers, secret key, CLI
+
+
+def test_highlight_segments() -> None:
+    from moderator.web_queries import Segment, highlight_segments
+
+    text_ = "ab <x> cd ef"
+    segs = highlight_segments(text_, {"spam": [{"start": 3, "end": 9, "weight": 1.0}],
+                                      "obscenity": [{"start": 7, "end": 12, "weight": 0.5},
+                                                    {"start": 50, "end": 60}]})
+    assert "".join(s.text for s in segs) == text_
+    assert segs == [Segment("ab "), Segment("<x> ", ("spam",), 1.0), Segment("cd", ("obscenity", "spam"), 1.0),
+                    Segment(" ef", ("obscenity",), 0.5)]
+    assert highlight_segments("", {}) == [Segment("")]
+
+
+def test_decision_fields() -> None:
+    from moderator.web_queries import decision_fields
+
+    assert decision_fields("approve", None, "  ", ["spam"]) == (None, [])
+    assert decision_fields("reject", "spam", "", []) == ("spam", ["spam"])
+    assert decision_fields("reject", "other", "off topic", ["obscenity"]) == ("other: off topic", ["obscenity"])
+
+
+def test_secret_key_is_generated_once_and_kept(make_app: Callable[..., Any], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODERATOR_SECRET_KEY", raising=False)
+    home = tmp_path / "secret-home"
+    first = make_app(MODERATOR_HOME=str(home))
+    key_file = home / "secret_key"
+    assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert first.config["SECRET_KEY"] == key_file.read_text().strip() and len(first.config["SECRET_KEY"]) == 64
+    assert make_app(MODERATOR_HOME=str(home)).config["SECRET_KEY"] == first.config["SECRET_KEY"]
+    monkeypatch.setenv("MODERATOR_SECRET_KEY", "from-the-environment")
+    assert make_app(MODERATOR_HOME=str(home)).config["SECRET_KEY"] == "from-the-environment"
+    assert make_app(MODERATOR_HOME=str(home), SECRET_KEY="explicit").config["SECRET_KEY"] == "explicit"
+
+
+def test_secret_key_race(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moderator.web import load_or_create_secret
+
+    path = tmp_path / "k" / "secret_key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_or_create_secret(path), range(16)))
+    assert len(keys) == 1 and [p.name for p in path.parent.iterdir()] == ["secret_key"]
+
+
+def test_session_survives_a_restart(make_service_fixture: Callable[..., Any], make_app: Callable[..., Any],
+                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODERATOR_SECRET_KEY", raising=False)
+    home = str(tmp_path / "restart-home")
+    svc = make_service_fixture(MODERATOR_HOME=home)
+    _clean_users(svc.app)
+    add_user(svc.app, "alice")
+    w = Web(svc, svc.app.test_client())
+    assert w.login().status_code == 303
+    cookie = w.client.get_cookie("moderator_session", path="/review")
+    app2 = make_app(MODERATOR_HOME=home)
+    c2 = app2.test_client()
+    c2.set_cookie("moderator_session", cookie.value, path="/review")
+    assert c2.get("/review/").status_code == 200
+
+
+def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moderator.cli import main
+
+    monkeypatch.setenv("MODERATOR_HOME", str(tmp_path / "cli-home"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+    res = runner.invoke(main, ["users", "create", "--role", "review", "--name", "zoe"], input=PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
+    assert "created moderator 'zoe'" in res.output and PASSWORD not in res.output
+    res = runner.invoke(main, ["users", "create", "--role", "review", "--name", "zoe"], input=PASSWORD + "\n")
+    assert res.exit_code == 1 and "already exists" in res.output
+    res = runner.invoke(main, ["users", "create", "--role", "admin", "--name", "yan"], input="short\n")
+    assert res.exit_code == 1 and "at least 8 characters" in res.output
+    res = runner.invoke(main, ["users", "create", "--role", "admin", "--name", "bad name!"], input=PASSWORD + "\n")
+    assert res.exit_code == 1 and "the name must be" in res.output
+    res = runner.invoke(main, ["users", "create", "--role", "admin", "--name", "yan"], input="")
+    assert res.exit_code == 1 and "no password on standard input" in res.output
+    res = runner.invoke(main, ["users", "disable", "zoe"])
+    assert res.exit_code == 0
+    res = runner.invoke(main, ["users", "set-password", "zoe"], input="a brand new password\n")
+    assert res.exit_code == 0
+    res = runner.invoke(main, ["users", "list"])
+    assert res.exit_code == 0 and "zoe" in res.output and "review" in res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("zoe"))
+    assert not line.rstrip().endswith("-")  # disabled
+    from moderator import users
+    from moderator.db import make_engine, make_sessionmaker, resolve_url
+
+    engine = make_engine(resolve_url("", os.environ["MODERATOR_HOME"]))
+    try:
+        with make_sessionmaker(engine)() as s:
+            zoe = users.find_user(s, "zoe")
+            assert zoe is not None and zoe.password_hash.startswith("$argon2id$")
+            assert users.check_credentials(s, "zoe", "a brand new password") is None  # disabled
+    finally:
+        engine.dispose()
