@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from moderator.config import env_value
 from moderator.promotion import DEFAULT_MIN_SUPPORT, DEFAULT_TOLERANCE
 
 
@@ -186,6 +187,10 @@ def promote(candidate: str, models_dir: str | None, feedback: str | None, data_d
     from moderator.service_commands import _cli_actor
 
     directory = promotion.models_dir(models_dir)
+    served = env_value("model")
+    if served and not models_dir and Path(served).is_file():
+        click.echo(f"warning: MODERATOR_MODEL names the file {served}: services started with it keep serving it; "
+                   f"this promotes in {directory}", err=True)
     cand, cand_path = _load(candidate, directory)
     previous = current_version(directory)
     if previous == cand.version:
