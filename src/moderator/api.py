@@ -48,6 +48,7 @@ from moderator.schemas import (
     SubmitRequest,
     SubmitResponse,
 )
+from moderator.scoring import BatchScorer
 
 log = logging.getLogger("moderator.api")
 
@@ -134,6 +135,16 @@ def write_db() -> Session:
         session.rollback()
     begin_write(session)
     return session
+
+
+def scorer() -> BatchScorer:
+    """The app's shared scorer (model calls batched across this worker's threads)."""
+    ext = current_app.extensions
+    found = ext.get("moderator_scorer")
+    if found is None:
+        st = state()
+        found = ext.setdefault("moderator_scorer", BatchScorer(lambda: st.model))
+    return found
 
 
 def now() -> datetime:
@@ -303,7 +314,7 @@ def score() -> Response:
     for i, t in enumerate(texts):
         check_text(t, "text" if body.text is not None else f"texts.{i}")
     st = state()
-    probs = st.model.predict_proba(texts)
+    version, probs = scorer().score(texts)
     results = []
     for t, p in zip(texts, probs, strict=True):
         scores = {c: float(v) for c, v in p.items()}
@@ -312,7 +323,7 @@ def score() -> Response:
         if body.explain:
             result["explanations"] = {c: [_span(s) for s in st.model.explain(t, c)] for c in flags}
         results.append(result)
-    return ok(ScoreResponse, {"model_version": st.model.version, "results": results})
+    return ok(ScoreResponse, {"model_version": version, "results": results})
 
 
 def _span(s: Any) -> dict[str, Any]:
@@ -378,7 +389,8 @@ def submit() -> Response:
                 raise ApiError(429, "rate_limited", f"too many comments from this author; retry in {retry} s",
                                "author_id", headers={"Retry-After": str(retry)})
             rate_limited = True
-    scores = {c: float(v) for c, v in st.model.predict_proba([body.text])[0].items()}
+    version, probs = scorer().score([body.text])
+    scores = probs[0]
     finding = None
     if detector is not None:
         try:
@@ -391,7 +403,7 @@ def submit() -> Response:
     try:
         stored = comments.store(
             session, actor=actor, now=t, text=body.text, author_id=body.author_id, thread_id=body.thread_id,
-            scores=scores, model_version=st.model.version, verdict=verdict, duplicate=duplicate,
+            scores=scores, model_version=version, verdict=verdict, duplicate=duplicate,
             external_id=body.external_id, author_ip=body.author_ip, metadata=body.metadata,
         )
         payload = {
@@ -403,7 +415,7 @@ def submit() -> Response:
             "reasons": list(verdict.reasons),
             "duplicate": duplicate,
             "priority": stored.priority,
-            "model_version": st.model.version,
+            "model_version": version,
             "created_at": t.isoformat(),
         }
         if idem is not None and actor.key_id is not None:
