@@ -7,7 +7,7 @@ a ``submit`` key with the CLI, then POSTs comments (mostly unique texts, 2% verb
 and reports throughput, latency percentiles and errors. Afterwards it checks that every comment id
 answered with a 2xx is in the database.
 
-    python bench/load_submit.py --duration 60 --workers 3 --concurrency 16
+    python bench/load_submit.py --duration 60 --workers 3 --threads 4 --concurrency 16
 
 Only 127.0.0.1 is used; the number of requests in flight is bounded by ``--concurrency``.
 """
@@ -137,8 +137,8 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds excluded from latency stats (default 3)")
     ap.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
-    ap.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (default 1: sync)")
-    ap.add_argument("--concurrency", type=int, default=8, help="client threads (default 8, max 64)")
+    ap.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4; 1: sync)")
+    ap.add_argument("--concurrency", type=int, default=16, help="client threads (default 16, max 64)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary MODERATOR_HOME")
     ap.add_argument("--moderator", default=str(Path(sys.executable).parent / "moderator"),
                     help="the moderator command to run (default: the one next to this Python)")

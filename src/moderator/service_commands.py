@@ -65,8 +65,9 @@ def init() -> None:
               help="HOST:PORT to listen on.")
 @click.option("--workers", type=click.IntRange(1, 64), default=lambda: env_value("workers"), show_default="2",
               help="Gunicorn worker processes.")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Threads per worker (more than 1 uses gunicorn's gthread worker, with keep-alive).")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Threads per worker: gunicorn's gthread worker (keep-alive; concurrent requests share model "
+                   "calls); 1 means the sync worker.")
 @click.option("--timeout", type=int, default=30, show_default=True, help="Worker timeout in seconds.")
 def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
     """Run the service with gunicorn (migrates the database once, before the workers start)."""
@@ -112,7 +113,7 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
 
     host = bind.rsplit(":", 1)[0] if ":" in bind else bind
     port = bind.rsplit(":", 1)[1] if ":" in bind else "8000"
-    click.echo(f"moderator: serving on http://{host}:{port} ({workers} worker(s))", err=True)
+    click.echo(f"moderator: serving on http://{host}:{port} ({workers} worker(s) x {threads} thread(s))", err=True)
     click.echo("moderator: create the first API key with: moderator keys create --role admin --name NAME",
                err=True)
     _Server().run()
