@@ -105,17 +105,22 @@ def highlight_segments(text: str, spans: Mapping[str, Sequence[Mapping[str, Any]
     return out or [Segment(text)]
 
 
-def explain_flags(model: Any, text: str, flags: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """``{category: spans}`` for the flagged categories the model knows (a failing explanation is skipped)."""
+def explain_flags(model: Any, text: str, flags: Sequence[str], min_share: float = 0.25
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """``{category: spans}`` for the flagged categories the model knows: the spans whose weight is at least
+    ``min_share`` of the strongest one (the words that drove the score, not every faint contribution).
+    A failing explanation is skipped: it is a nicety, never a reason to fail the page."""
     out: dict[str, list[dict[str, Any]]] = {}
     known = set(getattr(model, "categories", CATEGORIES))
     for cat in flags:
         if cat not in known:
             continue
         try:
-            out[cat] = list(model.explain(text, cat))
-        except Exception:  # an explanation is a nicety; never fail the page for it
-            out[cat] = []
+            spans = list(model.explain(text, cat))
+        except Exception:
+            spans = []
+        top = max((float(s.get("weight", 0.0)) for s in spans), default=0.0)
+        out[cat] = [s for s in spans if top <= 0 or float(s.get("weight", 0.0)) >= min_share * top]
     return out
 
 
