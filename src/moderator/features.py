@@ -119,7 +119,7 @@ def _token_re() -> re.Pattern[str]:
         r"(?P<url>(?:https?://|www\.)\S+|\b[a-z0-9][a-z0-9-]*\.(?:com|net|org|ly|io|co|uk|tv|me|info|biz|us|ca|de)"
         r"\b(?:/\S*)?)"
         r"|(?P<user>(?<![a-z0-9])@[a-z0-9_]{2,30})"
-        r"|(?P<emoticon>" + EMOTICON_RE.pattern + r")"
+        r"|(?P<emoticon>(?x:" + EMOTICON_RE.pattern + r"))"  # nltk's pattern is written in verbose mode
         r"|(?P<word>[" + _SYM + r"]*[" + _WORD_CHARS + r"](?:[" + _WORD_CHARS + _SYM + r"'-]*[" + _WORD_CHARS + r"])?"
         r"\**)"
         r"|(?P<punct>[!?]+)"
