@@ -76,9 +76,10 @@ def test_explain_spans(model) -> None:
         model.explain(text, "nonsense")
 
 
-def test_explain_clean_text_has_no_strong_obscenity_span(model) -> None:
-    spans = model.explain("Scunthorpe United signed a new striker", "obscenity")
-    assert all("Scunthorpe" not in s["text"] for s in spans[:1]) or not spans
+def test_scunthorpe_is_neither_flagged_nor_blamed(model) -> None:
+    text = "Scunthorpe United signed a new striker from Penistone"
+    assert model.predict_proba([text])[0]["obscenity"] < model.thresholds["obscenity"]
+    assert not any("Scunthorpe" in s["text"] or "Penistone" in s["text"] for s in model.explain(text, "obscenity"))
 
 
 def test_model_env_var_and_path(tmp_path: Path, monkeypatch) -> None:

@@ -126,4 +126,20 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(override) if override else Path(env_value("data_dir"))
 
 
-__all__ = ["PROJECT_ROOT", "SETTINGS", "Setting", "_bool", "data_dir", "env_value"]
+__all__ = ["PROJECT_ROOT", "SETTINGS", "Setting", "_bool", "data_dir", "env_value", "settings_markdown"]
+
+
+def settings_markdown() -> str:
+    """The README's configuration table (``python -m moderator.config`` prints it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = s.default
+        if s.name == "data_dir":
+            default = "../shared/data (beside the checkout)"
+        shown = f"`{default}`" if default not in ("", None) else "(empty)"
+        rows.append(f"| `{s.env}` | {shown} | {s.help.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_markdown())
