@@ -33,15 +33,7 @@ TABLES = ("idempotency_keys", "decisions", "history_events", "review_items", "co
 def model() -> Any:
     from moderator import load_model
 
-    try:
-        return load_model()
-    except Exception as exc:  # DEVSTUB
-        if os.environ.get("MODERATOR_TEST_STUB"):  # DEVSTUB
-            import sys  # DEVSTUB
-            sys.path.insert(0, os.environ["MODERATOR_TEST_STUB"])  # DEVSTUB
-            from stub_model import StubModel  # DEVSTUB
-            return StubModel()  # DEVSTUB
-        pytest.skip(f"no shipped model yet ({exc}); service tests need it")  # DEVSTUB
+    return load_model()
 
 
 # ---------------------------------------------------------------- databases
