@@ -82,10 +82,27 @@ def _clean_users(app: Any) -> None:
         conn.execute(text("DELETE FROM moderator_users"))
 
 
+class KeywordModel:
+    """A deterministic stand-in for the classifier: one trigger word per category, explained by its span."""
+
+    version = "keywords-1"
+    categories = ("hate_speech", "obscenity", "personal_attack", "spam")
+    thresholds = dict.fromkeys(categories, 0.5)
+    WORDS = {"hate_speech": "vermin", "obscenity": "damn", "personal_attack": "idiot", "spam": "buy"}
+
+    def predict_proba(self, texts: list[str]) -> list[dict[str, float]]:
+        return [{c: 0.9 if w in t.lower() else 0.05 for c, w in self.WORDS.items()} for t in texts]
+
+    def explain(self, text: str, category: str) -> list[dict[str, Any]]:
+        word = self.WORDS[category]
+        i = text.lower().find(word)
+        return [] if i < 0 else [{"start": i, "end": i + len(word), "text": text[i:i + len(word)], "weight": 1.0}]
+
+
 @pytest.fixture
 def make_web(make_service_fixture: Callable[..., Any]) -> Callable[..., Web]:
     def factory(**config: Any) -> Web:
-        svc = make_service_fixture(**config)
+        svc = make_service_fixture(**{"MODEL": KeywordModel(), **config})
         _clean_users(svc.app)
         add_user(svc.app, "alice")
         add_user(svc.app, "bob", "admin")

@@ -17,6 +17,8 @@ import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -91,8 +93,10 @@ def init_app(app: Flask) -> None:
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session: moderators work for hours
     csrf.init_app(app)
 
-    limiter = Limiter(get_remote_address, app=app, storage_uri=limiter_storage(cfg), default_limits=[],
+    limiter = Limiter(get_remote_address, storage_uri=limiter_storage(cfg), default_limits=[],
                       key_prefix="moderator:login:", swallow_errors=True)
+    with _hooks_scoped_to(app, bp.name):  # the JSON API's hot path never runs the limiter's hooks
+        limiter.init_app(app)
     app.extensions["moderator_web"] = limiter
     app.after_request(_security_headers)
     app.jinja_env.filters["when"] = _when
@@ -103,6 +107,19 @@ def init_app(app: Flask) -> None:
         app.view_functions["web.login"] = limiter.limit(
             cfg["LOGIN_RATE_LIMIT"], key_func=login_key, methods=["POST"],
             deduct_when=lambda resp: resp.status_code != 303)(login)
+
+
+@contextmanager
+def _hooks_scoped_to(app: Flask, blueprint: str) -> Iterator[None]:
+    """Request hooks an extension adds to the whole app inside this block run for ``blueprint`` only."""
+    tables = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    before = [len(t.get(None, [])) for t in tables]
+    yield
+    for table, n in zip(tables, before, strict=True):
+        added = table.get(None, [])[n:]
+        if added:
+            del table[None][n:]  # type: ignore[index]
+            table.setdefault(blueprint, []).extend(added)  # type: ignore[arg-type]
 
 
 def limiter_storage(cfg: Any) -> str:
