@@ -150,7 +150,8 @@ def compare_models(candidate: ModerationModel, current: ModerationModel, sets: d
         cats: dict[str, Any] = {}
         for cat in sorted(set(m_cur) | set(m_cand), key=_cat_order):
             cats[cat] = {"current": m_cur.get(cat), "candidate": m_cand.get(cat)}
-        report["sets"][name] = {"rows": len(rows), "categories": cats}
+        if cats:  # a set labelling none of the models' categories says nothing about them
+            report["sets"][name] = {"rows": len(rows), "categories": cats}
     return report
 
 
