@@ -12,7 +12,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -87,8 +87,11 @@ class KeywordModel:
 
     version = "keywords-1"
     categories = ("hate_speech", "obscenity", "personal_attack", "spam")
-    thresholds = dict.fromkeys(categories, 0.5)
-    WORDS = {"hate_speech": "vermin", "obscenity": "damn", "personal_attack": "idiot", "spam": "buy"}
+    WORDS: ClassVar[dict[str, str]] = {"hate_speech": "vermin", "obscenity": "damn", "personal_attack": "idiot",
+                                       "spam": "buy"}
+
+    def __init__(self) -> None:
+        self.thresholds = dict.fromkeys(self.categories, 0.5)
 
     def predict_proba(self, texts: list[str]) -> list[dict[str, float]]:
         return [{c: 0.9 if w in t.lower() else 0.05 for c, w in self.WORDS.items()} for t in texts]
@@ -277,6 +280,16 @@ def test_security_headers(signed_in: Web, path: str) -> None:
     assert resp.headers["Referrer-Policy"] in ("same-origin", "no-referrer")
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     resp.close()
+
+
+def test_unknown_review_paths(web: Web) -> None:
+    assert web.client.get("/review/nope").status_code == 303  # signed out: the sign-in page, nothing else
+    web.login()
+    resp = web.client.get("/review/nope/deeper")
+    assert resp.status_code == 404 and "There is no such page." in resp.get_data(as_text=True)
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert web.client.get("/review/comments/abc").status_code == 404
+    assert web.client.get("/review/static/review.css").status_code == 200
 
 
 def test_api_responses_do_not_get_page_headers(web: Web) -> None:

@@ -490,4 +490,10 @@ def overview() -> Any:
                            depth=data.queue_depth)
 
 
+@bp.route("/<path:_rest>")
+def not_found(_rest: str) -> Any:
+    """Any other path under /review: an HTML 404 (after the sign-in check, so nothing is revealed)."""
+    abort(404, "There is no such page.")
+
+
 __all__ = ["CSP", "SECURITY_HEADERS", "bp", "init_app", "limiter_storage", "load_or_create_secret"]

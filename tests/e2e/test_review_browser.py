@@ -68,14 +68,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def call(url: str, method: str = "GET", body: Any = None, key: str | None = None) -> tuple[int, Any]:
+def call(url: str, method: str = "GET", body: Any = None, key: str | None = None, timeout: float = 30
+         ) -> tuple[int, Any]:
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read().decode() or "null")
     except urllib.error.HTTPError as exc:
         raw = exc.read().decode()
@@ -123,15 +124,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     proc = subprocess.Popen([MODERATOR, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # two workers load the model; CI machines can be busy
         while True:
             try:
-                if call(f"{base}/readyz")[0] == 200:
+                if call(f"{base}/readyz", timeout=5)[0] == 200:
                     break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset or timed out while the workers start
                 pass
             assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "server did not become ready in 90 s:\n" + log_path.read_text()
+            assert time.monotonic() < deadline, "server did not become ready in 180 s:\n" + log_path.read_text()
             time.sleep(0.3)
 
         def cli(*args: str, stdin: str | None = None) -> str:
@@ -340,7 +341,8 @@ def test_posts_without_csrf_token_are_refused(session: Session, server: Server) 
     resp = page.request.post(f"/review/comments/{cid}/decision", form={"action": "approve"})
     assert resp.status == 400 and "security token" in resp.text()
     status = page.evaluate("""async (cid) => {
-        const r = await fetch('/review/bulk', {method: 'POST', body: new URLSearchParams({action: 'approve', ids: cid})});
+        const body = new URLSearchParams({action: 'approve', ids: cid});
+        const r = await fetch('/review/bulk', {method: 'POST', body: body});
         return r.status; }""", str(cid))
     assert status == 400
     assert server.comment(cid)["review"]["status"] == "pending"
