@@ -289,7 +289,9 @@ def test_unknown_review_paths(web: Web) -> None:
     assert resp.status_code == 404 and "There is no such page." in resp.get_data(as_text=True)
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert web.client.get("/review/comments/abc").status_code == 404
-    assert web.client.get("/review/static/review.css").status_code == 200
+    css = web.client.get("/review/static/review.css")
+    assert css.status_code == 200
+    css.close()
 
 
 def test_api_responses_do_not_get_page_headers(web: Web) -> None:
