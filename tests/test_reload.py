@@ -208,3 +208,16 @@ def test_policy_mapping_is_rebuilt_over_the_new_thresholds(tmp_path: Path, model
     assert st.model.version == "v4"
     assert st.policy.thresholds == {"hate_speech": 0.7, "obscenity": 0.7, "personal_attack": 0.7, "spam": 0.2}
     st.engine.dispose()
+
+
+def test_a_promotion_during_start_up_is_not_missed(tmp_path: Path, models_dir: Path) -> None:
+    from moderator.classifier import set_default
+    from moderator.model_reload import Reloader
+
+    app = make_reload_app(tmp_path, models_dir)  # loaded v1
+    set_default(models_dir, "v2")  # promoted before the reloader took its first look
+    reloader = Reloader(app, models_dir, interval=0.01, background=False)
+    time.sleep(0.02)
+    reloader.check()
+    assert app.extensions["moderator"].model.version == "v2"
+    app.extensions["moderator"].engine.dispose()

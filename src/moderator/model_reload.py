@@ -94,7 +94,9 @@ class Reloader:
         self._check_lock = threading.Lock()
         self._swap_lock = threading.Lock()
         self._next_check = time.monotonic() + self.interval
-        self._seen = _signature(_marker(source)) if source is not None else None
+        # A folder's DEFAULT is read once at the first check (not remembered now): a promotion between the
+        # app's model load and this line would otherwise go unnoticed. Same version -> nothing is loaded.
+        self._seen = _signature(source) if source is not None and source.is_file() else None
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
 
