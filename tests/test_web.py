@@ -375,6 +375,11 @@ def test_opening_an_item_claims_it(signed_in: Web) -> None:
     detail = signed_in.comment(cid)
     assert detail["review"]["claimed_by"] == "user:alice"
     assert any(h["action"] == "claimed" and h["actor"] == "user:alice" for h in detail["history"])
+    signed_in.page(f"/review/comments/{cid}")  # reopening soon after does not claim again
+    assert [h["action"] for h in signed_in.comment(cid)["history"]].count("claimed") == 1
+    signed_in.svc.state.clock.advance(400)  # more than half of the 600 s claim gone: renewed
+    signed_in.page(f"/review/comments/{cid}")
+    assert [h["action"] for h in signed_in.comment(cid)["history"]].count("claimed") == 2
     # bob sees the claim and cannot act
     bob = Web(signed_in.svc, signed_in.svc.app.test_client())
     bob.login("bob")
@@ -540,14 +545,18 @@ def test_secret_key_is_generated_once_and_kept(make_app: Callable[..., Any], tmp
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MODERATOR_SECRET_KEY", raising=False)
     home = tmp_path / "secret-home"
-    first = make_app(MODERATOR_HOME=str(home))
+
+    def app(**config: Any) -> Any:
+        return make_app(MODERATOR_HOME=str(home), MODEL=KeywordModel(), **config)
+
+    first = app()
     key_file = home / "secret_key"
     assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert first.config["SECRET_KEY"] == key_file.read_text().strip() and len(first.config["SECRET_KEY"]) == 64
-    assert make_app(MODERATOR_HOME=str(home)).config["SECRET_KEY"] == first.config["SECRET_KEY"]
+    assert app().config["SECRET_KEY"] == first.config["SECRET_KEY"]
     monkeypatch.setenv("MODERATOR_SECRET_KEY", "from-the-environment")
-    assert make_app(MODERATOR_HOME=str(home)).config["SECRET_KEY"] == "from-the-environment"
-    assert make_app(MODERATOR_HOME=str(home), SECRET_KEY="explicit").config["SECRET_KEY"] == "explicit"
+    assert app().config["SECRET_KEY"] == "from-the-environment"
+    assert app(SECRET_KEY="explicit").config["SECRET_KEY"] == "explicit"
 
 
 def test_secret_key_race(tmp_path: Path) -> None:
@@ -565,13 +574,13 @@ def test_session_survives_a_restart(make_service_fixture: Callable[..., Any], ma
                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MODERATOR_SECRET_KEY", raising=False)
     home = str(tmp_path / "restart-home")
-    svc = make_service_fixture(MODERATOR_HOME=home)
+    svc = make_service_fixture(MODERATOR_HOME=home, MODEL=KeywordModel())
     _clean_users(svc.app)
     add_user(svc.app, "alice")
     w = Web(svc, svc.app.test_client())
     assert w.login().status_code == 303
     cookie = w.client.get_cookie("moderator_session", path="/review")
-    app2 = make_app(MODERATOR_HOME=home)
+    app2 = make_app(MODERATOR_HOME=home, MODEL=KeywordModel())
     c2 = app2.test_client()
     c2.set_cookie("moderator_session", cookie.value, path="/review")
     assert c2.get("/review/").status_code == 200

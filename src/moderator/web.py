@@ -342,8 +342,8 @@ def queue() -> Any:
     scores = comments.scores_for(s, [c.id for _, c in page.items])
     views = [_item_view(item, c, scores[c.id], t) for item, c in page.items]
     authors = q.author_summaries(s, [c.author_id for _, c in page.items])
-    depth = review.pending_count(s)
-    s.rollback()
+    depth = review.pending_count(s)  # the read transaction ends at teardown (a rollback now would expire
+    # every loaded row and make the template reload them one by one)
     filters = {k: v for k, v in (("status", status if status != "pending" else None), ("category", category),
                                  ("thread", thread)) if v}
     here = url_for("web.queue", **filters, **({"cursor": cursor} if cursor else {}))
@@ -357,12 +357,16 @@ def comment_page(comment_id: int) -> Any:
     t = now()
     s = db()
     item = s.scalar(select(ReviewItem).where(ReviewItem.comment_id == comment_id))
+    ttl = current_app.config["CLAIM_TTL"]
+    may_claim = item is not None and "claim" in review.actions_for(item, g.actor, t)
+    if may_claim and item is not None and item.claimed_by == g.actor.ref and item.claimed_until is not None:
+        may_claim = (item.claimed_until - t).total_seconds() < ttl / 2  # renew a claim of mine only when half gone
     s.rollback()
     claim_error = None
-    if item is not None and "claim" in review.actions_for(item, g.actor, t):
+    if may_claim:
         ws = write_db()
         try:
-            review.claim(ws, comment_id, g.actor, t, current_app.config["CLAIM_TTL"])
+            review.claim(ws, comment_id, g.actor, t, ttl)
             ws.commit()
         except review.ReviewError as exc:  # someone else was quicker
             ws.rollback()
@@ -387,7 +391,6 @@ def comment_page(comment_id: int) -> Any:
         "page": "comment",
         "here": url_for("web.comment_page", comment_id=comment_id),
     }
-    s.rollback()
     return render_template("comment.html", **context)
 
 
@@ -481,7 +484,6 @@ def overview() -> Any:
     s = db()
     t = now()
     data = q.overview(s, t)
-    s.rollback()
     st = state()
     return render_template("overview.html", o=data, model_version=st.model.version,
                            thresholds=dict(st.policy.thresholds), policy_mode=st.policy.mode,

@@ -6,8 +6,10 @@ show around them: highlight segments, an author's history, a thread's other comm
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -105,6 +107,33 @@ def highlight_segments(text: str, spans: Mapping[str, Sequence[Mapping[str, Any]
     return out or [Segment(text)]
 
 
+# Explanations cost tens of milliseconds each with the real model, and the queue page shows the same items
+# again after every decision: remember them per process (by model, category and text digest), least recently
+# used first out. A reloaded model has another identity and version, so it never sees stale spans.
+EXPLAIN_CACHE_SIZE = 4096
+_explain_cache: OrderedDict[tuple[int, str, str, bytes], list[dict[str, Any]]] = OrderedDict()
+_explain_lock = threading.Lock()
+
+
+def _explain_cached(model: Any, text: str, category: str) -> list[dict[str, Any]]:
+    key = (id(model), str(getattr(model, "version", "")), category,
+           hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+    with _explain_lock:
+        hit = _explain_cache.get(key)
+        if hit is not None:
+            _explain_cache.move_to_end(key)
+            return hit
+    try:
+        spans = [dict(s) for s in model.explain(text, category)]
+    except Exception:
+        spans = []
+    with _explain_lock:
+        _explain_cache[key] = spans
+        while len(_explain_cache) > EXPLAIN_CACHE_SIZE:
+            _explain_cache.popitem(last=False)
+    return spans
+
+
 def explain_flags(model: Any, text: str, flags: Sequence[str], min_share: float = 0.25
                   ) -> dict[str, list[dict[str, Any]]]:
     """``{category: spans}`` for the flagged categories the model knows: the spans whose weight is at least
@@ -115,10 +144,7 @@ def explain_flags(model: Any, text: str, flags: Sequence[str], min_share: float 
     for cat in flags:
         if cat not in known:
             continue
-        try:
-            spans = list(model.explain(text, cat))
-        except Exception:
-            spans = []
+        spans = _explain_cached(model, text, cat)
         top = max((float(s.get("weight", 0.0)) for s in spans), default=0.0)
         out[cat] = [s for s in spans if top <= 0 or float(s.get("weight", 0.0)) >= min_share * top]
     return out
