@@ -219,6 +219,38 @@ def test_sign_in_rate_limit_per_address_and_name(make_web: Callable[..., Web]) -
     assert resp.status_code == 303  # another address is not blocked
 
 
+def test_sign_in_limit_survives_an_unreachable_redis(make_web: Callable[..., Web]) -> None:
+    w = make_web(LOGIN_RATE_LIMIT="2 per minute", LOGIN_LIMIT_STORAGE="redis://127.0.0.1:1/0")
+    codes = [w.login("alice", "wrong").status_code for _ in range(4)]
+    assert codes[-1] == 429 and set(codes) <= {401, 429}  # counted in memory meanwhile, never a 500
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_answers() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not _redis_answers(), reason=f"no Redis server answers at {REDIS_URL}")
+def test_sign_in_limit_is_shared_through_redis(make_web: Callable[..., Web]) -> None:
+    """Two app instances (two gunicorn workers) count the same failures when the storage is Redis."""
+    import uuid
+
+    name = f"ghost-{uuid.uuid4().hex[:12]}"  # unique: Redis outlives the test
+    w1 = make_web(LOGIN_RATE_LIMIT="3 per minute", LOGIN_LIMIT_STORAGE=REDIS_URL)
+    w2 = make_web(LOGIN_RATE_LIMIT="3 per minute", LOGIN_LIMIT_STORAGE=REDIS_URL)
+    assert [w1.login(name, "x").status_code, w2.login(name, "x").status_code, w1.login(name, "x").status_code] \
+        == [401, 401, 401]
+    assert w2.login(name, "x").status_code == 429
+
+
 def test_successful_sign_ins_are_not_counted(make_web: Callable[..., Web]) -> None:
     w = make_web(LOGIN_RATE_LIMIT="2 per minute")
     for _ in range(4):

@@ -93,8 +93,9 @@ def init_app(app: Flask) -> None:
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session: moderators work for hours
     csrf.init_app(app)
 
+    # Redis unreachable: count in this process's memory meanwhile (in_memory_fallback), never fail the page
     limiter = Limiter(get_remote_address, storage_uri=limiter_storage(cfg), default_limits=[],
-                      key_prefix="moderator:login:", swallow_errors=True)
+                      key_prefix="moderator:login:", swallow_errors=True, in_memory_fallback_enabled=True)
     with _hooks_scoped_to(app, bp.name):  # the JSON API's hot path never runs the limiter's hooks
         limiter.init_app(app)
     app.extensions["moderator_web"] = limiter
