@@ -314,6 +314,29 @@ def test_j_k_move_and_escape_closes_reject(session: Session) -> None:
     assert dom_ids(page) == ids  # nothing was decided
 
 
+def test_bulk_reject_with_x(session: Session, server: Server) -> None:
+    page = session.page
+    ids = dom_ids(page)[:2]
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    assert page.locator(".selected-count").inner_text() == "2"
+    page.fill("#bulk input[name=note]", "the same advert twice")
+    page.keyboard.press("Enter")  # Enter in the note must not submit (it would approve the selection)
+    page.wait_for_timeout(500)
+    assert page.url.endswith("/review/") and server.comment(ids[0])["review"]["status"] == "pending"
+    page.select_option("#bulk select[name=reason]", "spam")
+    with page.expect_navigation():
+        page.click("#bulk button[value=reject]")
+    page.get_by_text("Rejected 2 comments").wait_for()
+    for cid in ids:
+        detail = server.comment(cid)
+        assert detail["status"] == "rejected"
+        assert detail["decisions"][-1]["reason"] == "spam: the same advert twice"
+        assert detail["decisions"][-1]["actor"] == "user:alice"
+    assert not set(ids) & set(dom_ids(page))
+
+
 def test_comment_page_claims_and_shows_history(session: Session, server: Server, tmp_path: Path) -> None:
     page = session.page
     cid = server.queue()[0]
