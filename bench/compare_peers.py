@@ -224,7 +224,7 @@ def markdown(out: dict[str, Any]) -> str:
             "ours F1", *[f"{PEER_LABEL[p]} F1" for p in peers]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(head) - 3)]
     for e in out["results"]:
-        cells = [e["category"], e["set"], f"{e['n']} ({e['positives']})", f"**{e['ours']['roc_auc']:.3f}**"]
+        cells = [e["category"], e["set"], f"{e['n']} ({e['positives']})", f"{e['ours']['roc_auc']:.3f}"]
         for p in peers:
             v = e["peers"][p]
             mark = ("" if v["ours_beats_peer"] else " ⚠") + (" †" if v["trained_on_this_corpus"] else "")

@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-peer", action="store_true", help="skip alt-profanity-check")
     ap.add_argument("--output", default=str(RESULTS / "speed.json"))
     args = ap.parse_args(argv)
+    load_at_start = os.getloadavg()
 
     import numpy as np
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                    + ("" if args.peer_python == sys.executable else f" --peer-python {args.peer_python}"),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_at_start": os.getloadavg()},
+                    "loadavg_at_start": load_at_start},
         "model": {"version": model.version, "artifact": path.name, "artifact_bytes": path.stat().st_size},
         "texts": {"n": len(texts), "source": "validation split, seeded shuffle", "median_chars":
                   statistics.median(chars), "mean_chars": statistics.fmean(chars)},
