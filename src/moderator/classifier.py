@@ -31,7 +31,7 @@ from moderator.config import PROJECT_ROOT, env_value
 from moderator.features import Normalizer, Token
 
 MODELS_DIR = PROJECT_ROOT / "models"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump whenever the pickled layout changes: older artifacts then fail with a clear error
 
 
 class ModelLoadError(RuntimeError):
@@ -428,12 +428,15 @@ def load_model(path: str | os.PathLike[str] | None = None) -> ModerationModel:
         raise
     except Exception as exc:  # corrupt file, or a library version the sidecar did not mention
         raise ModelLoadError(f"cannot load model {p}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
-        raise ModelLoadError(f"{p} is not a moderator model artifact (format {FORMAT_VERSION})")
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION or "payload" not in blob:
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise ModelLoadError(f"{p} is not a moderator model artifact of format {FORMAT_VERSION} (found {found}): "
+                             "retrain it with `moderator train`")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=UserWarning)
             model: ModerationModel = pickle.loads(blob["payload"])
+        model.predict_proba(["warm-up"])  # builds the per-process caches now, not on the first request
     except Exception as exc:
         raise ModelLoadError(f"cannot load model {p}: {type(exc).__name__}: {exc}") from exc
     return model
