@@ -114,6 +114,7 @@ def test_watch_follows_a_new_default_without_recreating_the_app(svc: Any, models
     from moderator.classifier import set_default
 
     assert served_version(svc) == "v1"
+    assert svc.submit("Before the promotion.").get_json()["model_version"] == "v1"  # builds the batch scorer
     before = svc.state
     set_default(models_dir, "v2")
     time.sleep(0.06)

@@ -13,7 +13,9 @@ Two triggers, both per worker process (every gunicorn worker has its own :class:
 The swap is atomic: the new model is loaded completely and warmed up first, then one assignment replaces
 ``app.extensions["moderator"]`` with a copy of the :class:`~moderator.app.ServiceState` holding the new model
 and the policy rebuilt over its thresholds. A request that already fetched the state keeps using the old
-model and policy to its end, so a stored score, its flags and its ``model_version`` always agree.
+model and policy to its end, so a stored score, its flags and its ``model_version`` always agree. Code must
+therefore fetch the state per request (``api.state()``) rather than keep it; per-state caches in
+``app.extensions`` (the batch scorer) are listed in :data:`DERIVED_EXTENSIONS` and dropped at the swap.
 A model given as an object (``MODEL`` in the app config, as tests do) is never replaced.
 """
 
@@ -36,6 +38,9 @@ log = logging.getLogger("moderator.model_reload")
 DEFAULT_INTERVAL = 5.0
 RETRY_AFTER_FAILURE = 60.0
 EXTENSION = "moderator_reloader"
+# app.extensions entries built from one ServiceState (api.scorer()'s BatchScorer holds the state it was made
+# with): dropped at a swap so that the next request builds them over the new state.
+DERIVED_EXTENSIONS = ("moderator_scorer",)
 
 
 class NotReloadable(RuntimeError):
@@ -166,6 +171,8 @@ class Reloader:
             model.predict_proba(["warm-up"])  # pay lazy initialisation here, not in a request
             policy = policy_for(self.app, model)
             self.app.extensions["moderator"] = dataclasses.replace(old, model=model, policy=policy)
+            for key in DERIVED_EXTENSIONS:  # rebuilt on the next request, bound to the new state
+                self.app.extensions.pop(key, None)
             self.last_error = None
             return old.model.version, model.version, model.version != old.model.version
 
