@@ -67,7 +67,7 @@ def test_dedupe_drops_exact_repeats_across_corpora() -> None:
 def test_split_is_seeded_stratified_and_grouped() -> None:
     rows = [Example(f"text {i}", "x", {}, str(i % 4 == 0)) for i in range(400)]
     tr1, va1 = split(rows, 0.15, seed=1)
-    tr2, va2 = split(rows, 0.15, seed=1)
+    _tr2, va2 = split(rows, 0.15, seed=1)
     assert [e.text for e in va1] == [e.text for e in va2]
     assert len(va1) == 60 and len(tr1) == 340
     assert sum(e.raw_label == "True" for e in va1) == 15  # stratified: a quarter are positive

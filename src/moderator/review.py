@@ -172,6 +172,7 @@ def list_queue(
                 CommentScore.comment_id == ReviewItem.comment_id,
                 CommentScore.category == category,
                 CommentScore.flagged.is_(True),
+                CommentScore.model_version == Comment.model_version,  # the current scores, not a re-scored past
             )
         )
     if cursor:

@@ -63,7 +63,7 @@ def init() -> None:
 @click.command()
 @click.option("--bind", default=lambda: env_value("bind"), show_default="127.0.0.1:8000",
               help="HOST:PORT to listen on.")
-@click.option("--workers", type=click.IntRange(1, 64), default=lambda: env_value("workers"), show_default="2",
+@click.option("--workers", type=click.IntRange(1, 64), default=lambda: env_value("workers"), show_default="1",
               help="Gunicorn worker processes.")
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Threads per worker: gunicorn's gthread worker (keep-alive; concurrent requests share model "
@@ -111,6 +111,11 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
 
             return create_app()
 
+    if workers > 1 and str(env_value("dup_backend")).lower() == "memory":
+        click.echo(f"moderator: warning: {workers} workers with MODERATOR_DUP_BACKEND=memory: each worker keeps its "
+                   "own duplicate index and rate-limit counters, so repeats that land on different workers are "
+                   "missed; set MODERATOR_DUP_BACKEND=redis (and MODERATOR_REDIS_URL) for several workers",
+                   err=True)
     host = bind.rsplit(":", 1)[0] if ":" in bind else bind
     port = bind.rsplit(":", 1)[1] if ":" in bind else "8000"
     click.echo(f"moderator: serving on http://{host}:{port} ({workers} worker(s) x {threads} thread(s))", err=True)
