@@ -12,11 +12,8 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from serving import moderator_serve, service_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -60,12 +59,6 @@ def _skip_reason() -> str | None:
     if not Path(CHROMIUM).exists():
         return f"{CHROMIUM} is missing (apt-get install chromium)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def call(url: str, method: str = "GET", body: Any = None, key: str | None = None, timeout: float = 30
@@ -114,26 +107,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     except Exception as exc:
         pytest.skip(f"no model for `moderator serve` ({exc}); set MODERATOR_MODEL or ship models/DEFAULT")
     tmp = tmp_path_factory.mktemp("e2e")
-    env = {**os.environ, "MODERATOR_HOME": str(tmp / "home"), "MODERATOR_DUP_BACKEND": "memory"}
-    for var in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "MODERATOR_SECRET_KEY", "MODERATOR_SECURE_COOKIES"):
-        env.pop(var, None)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp / "serve.log"
-    log = log_path.open("w+")
-    proc = subprocess.Popen([MODERATOR, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180  # two workers load the model; CI machines can be busy
-        while True:
-            try:
-                if call(f"{base}/readyz", timeout=5)[0] == 200:
-                    break
-            except OSError:  # refused, reset or timed out while the workers start
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "server did not become ready in 180 s:\n" + log_path.read_text()
-            time.sleep(0.3)
+    env = service_env(tmp / "home", MODERATOR_DUP_BACKEND="memory")
+    with moderator_serve(env, tmp / "serve.log", workers=2, ready_timeout=180) as base:
 
         def cli(*args: str, stdin: str | None = None) -> str:
             res = subprocess.run([MODERATOR, *args], env=env, input=stdin, capture_output=True, text=True,
@@ -151,14 +126,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             assert status == 201, body
             srv.ids.append(body["id"])
         yield srv
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
