@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -12,9 +11,9 @@ from moderator.datasets import Example
 from moderator.training import (
     OBSCENITY_EVAL,
     TrainConfig,
+    category_metrics,
     evaluate_obscenity_set,
     label_validation,
-    metrics_for,
     validation_rows,
 )
 
@@ -26,18 +25,8 @@ def evaluate_rows(model: ModerationModel, rows: list[Example],
     probs = model.predict_proba([r.text for r in rows])
     out: dict[str, Any] = {}
     for cat in model.categories:
-        idx = [i for i, r in enumerate(rows) if cat in r.labels]
-        if not idx:
-            continue
-        y = np.array([rows[i].labels[cat] for i in idx])
-        p = np.array([probs[i][cat] for i in idx])
-        per: dict[str, Any] = {"all": metrics_for(y, p, thresholds[cat])}
-        by_corpus: dict[str, list[int]] = defaultdict(list)
-        for k, i in enumerate(idx):
-            by_corpus[rows[i].corpus].append(k)
-        for corpus, ks in sorted(by_corpus.items()):
-            per[corpus] = metrics_for(y[ks], p[ks], thresholds[cat])
-        out[cat] = per
+        if any(cat in r.labels for r in rows):
+            out[cat] = category_metrics(rows, cat, np.array([pr[cat] for pr in probs]), thresholds[cat])
     return out
 
 

@@ -157,12 +157,30 @@ def choose_threshold(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def metrics_for(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Row and positive counts, ROC AUC (None when one class is missing), F1, precision and recall at ``threshold``."""
     pred = (p >= threshold).astype(int)
     out: dict[str, Any] = {"n": len(y), "positives": int(y.sum())}
     out["roc_auc"] = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
     out["f1"] = float(f1_score(y, pred, zero_division=0))
     out["precision"] = float(precision_score(y, pred, zero_division=0))
     out["recall"] = float(recall_score(y, pred, zero_division=0))
+    return out
+
+
+def category_metrics(rows: Sequence[Example], category: str, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    """``metrics_for`` one category over the rows that carry its label: pooled ("all") and per corpus.
+
+    ``p`` holds the category's probability for every row of ``rows``, in the same order.
+    """
+    idx = [i for i, r in enumerate(rows) if category in r.labels]
+    y = np.array([rows[i].labels[category] for i in idx])
+    p = np.asarray(p)[idx]
+    out: dict[str, Any] = {"all": metrics_for(y, p, threshold)}
+    by_corpus: dict[str, list[int]] = defaultdict(list)
+    for k, i in enumerate(idx):
+        by_corpus[rows[i].corpus].append(k)
+    for corpus, ks in sorted(by_corpus.items()):
+        out[corpus] = metrics_for(y[ks], p[ks], threshold)
     return out
 
 
@@ -272,15 +290,8 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     for cat in cfg.categories:
         idx = [i for i, e in enumerate(val_rows) if cat in e.labels]
         y = np.array([val_rows[i].labels[cat] for i in idx])
-        p = probs[cat][idx]
-        thresholds[cat] = round(choose_threshold(y, p), 4) if len(set(y)) == 2 else 0.5
-        per: dict[str, Any] = {"all": metrics_for(y, p, thresholds[cat])}
-        by_corpus: dict[str, list[int]] = defaultdict(list)
-        for k, i in enumerate(idx):
-            by_corpus[val_rows[i].corpus].append(k)
-        for corpus, ks in sorted(by_corpus.items()):
-            per[corpus] = metrics_for(y[ks], p[ks], thresholds[cat])
-        metrics["validation"][cat] = per
+        thresholds[cat] = round(choose_threshold(y, probs[cat][idx]), 4) if len(set(y)) == 2 else 0.5
+        metrics["validation"][cat] = category_metrics(val_rows, cat, probs[cat], thresholds[cat])
     ruddit = [i for i, e in enumerate(val_rows) if e.corpus == "ruddit"]
     if ruddit:
         score = np.array([float(val_rows[i].raw_label) for i in ruddit])
