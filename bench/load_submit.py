@@ -2,12 +2,22 @@
 
 Starts the service on a free loopback port with a fresh ``MODERATOR_HOME`` in a temporary directory, creates
 a ``submit`` key with the CLI, then POSTs comments (mostly unique texts, 2% verbatim repeats of a few, from
-20,000 authors so that the per-author rate limit is not what is measured) for ``--duration`` seconds from
-``--concurrency`` client threads (persistent HTTP/1.1 connections, reopened when the server closes them),
-and reports throughput, latency percentiles and errors. Afterwards it checks that every comment id
-answered with a 2xx is in the database.
+20,000 authors so that the per-author rate limit is not what is measured) for ``--duration`` seconds with
+``--concurrency`` connections in flight, and reports throughput, latency percentiles, errors (any non-2xx
+answer or socket error), the CPU time of the client and of the server, and the load average. Afterwards it
+checks that every comment id answered with a 2xx is in the database.
 
-    python bench/load_submit.py --duration 60 --workers 3 --threads 4 --concurrency 16
+    python bench/load_submit.py --duration 60 --workers 2 --dup-backend redis --concurrency 8
+
+Two load generators:
+
+* ``--client wrk`` (default): `wrk <https://github.com/wg/wrk>`_ with ``bench/load_submit.lua``, which builds
+  the same kind of comments and records every acknowledged id. wrk is written in C and uses a small share of
+  one core, which matters on a 2-core machine where client and server share the CPUs. It is a benchmark
+  tool, not a project dependency: ``sudo apt-get install wrk`` on Debian/Ubuntu. A warm-up run of
+  ``--warmup`` seconds precedes the measured one (its ids are checked too).
+* ``--client threads``: the original Python client (keep-alive ``http.client`` threads); it needs no
+  install but burns most of a core by itself, so it measures the client as much as the server.
 
 Only 127.0.0.1 is used; the number of requests in flight is bounded by ``--concurrency``.
 """
@@ -19,6 +29,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -30,6 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 TEXTS = [
     "Great article, thanks for explaining the new parking rules so clearly.",
@@ -132,93 +144,204 @@ class Client(threading.Thread):
             self.conn.close()
 
 
+WRK_SCRIPT = Path(__file__).with_name("load_submit.lua")
+WRK_HELP = ("wrk is not installed. It is a benchmark tool, not a project dependency: on Debian/Ubuntu "
+            "`sudo apt-get install wrk` (https://github.com/wg/wrk elsewhere), or use --client threads")
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of every child process reaped so far (wrk; gunicorn and its workers)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_wrk(port: int, key: str, home: Path, duration: float, connections: int, threads: int, seed: int,
+            name: str) -> tuple[dict[str, Any], list[int]]:
+    """One wrk run; returns its JSON report and the ids it was answered with (2xx)."""
+    (home / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    (home / "texts.txt").write_text("\n".join(TEXTS) + "\n")
+    out = home / f"wrk-{name}.json"
+    env = {**os.environ, "WRK_KEY": key, "WRK_VOCAB": str(home / "vocab.txt"), "WRK_TEXTS": str(home / "texts.txt"),
+           "WRK_REPEAT": str(REPEAT_RATE), "WRK_SEED": str(seed), "WRK_OUT": str(out)}
+    proc = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "--timeout",
+                           "10s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}/v1/comments"],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0 or not out.is_file():
+        raise SystemExit(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    report = json.loads(out.read_text())
+    ids = [int(x) for x in (home / f"wrk-{name}.json.ids").read_text().split() if x.isdigit()]
+    if len(ids) != report["acked"]:
+        report["unparsed_ids"] = report["acked"] - len(ids)
+    return report, ids
+
+
+def wait_ready(server: subprocess.Popen[bytes], port: int, home: Path) -> bool:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/readyz")
+            ready = c.getresponse().status == 200
+            c.close()
+            if ready:
+                return True
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            print((home / "serve.log").read_text(), file=sys.stderr)
+            return False
+        time.sleep(0.3)
+
+
+def clear_redis_prefix(url: str, prefix: str) -> int:
+    """Delete the benchmark's own Redis keys (a fresh prefix per run), so nothing is left behind."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    n = 0
+    batch = []
+    for k in client.scan_iter(match=prefix + "*", count=1000):
+        batch.append(k)
+        if len(batch) >= 1000:
+            n += client.delete(*batch)
+            batch = []
+    if batch:
+        n += client.delete(*batch)
+    client.close()
+    return n
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
-    ap.add_argument("--warmup", type=float, default=3.0, help="seconds excluded from latency stats (default 3)")
-    ap.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    ap.add_argument("--warmup", type=float, default=3.0,
+                    help="seconds of load before the measured run / excluded from latency stats (default 3)")
+    ap.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
     ap.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4; 1: sync)")
-    ap.add_argument("--concurrency", type=int, default=16, help="client threads (default 16, max 64)")
+    ap.add_argument("--client", choices=("wrk", "threads"), default="wrk",
+                    help="load generator: wrk (default; C, a small share of one core) or Python threads "
+                         "(keep-alive http.client; burns most of a core by itself)")
+    ap.add_argument("--concurrency", type=int, default=16,
+                    help="connections in flight: wrk -c, or client threads (default 16, max 64)")
+    ap.add_argument("--dup-backend", choices=("memory", "redis"), default=None,
+                    help="MODERATOR_DUP_BACKEND for the service (default: the environment's, else memory); "
+                         "redis uses a fresh key prefix that is deleted afterwards")
     ap.add_argument("--keep", action="store_true", help="keep the temporary MODERATOR_HOME")
     ap.add_argument("--moderator", default=str(Path(sys.executable).parent / "moderator"),
                     help="the moderator command to run (default: the one next to this Python)")
     args = ap.parse_args()
     if not 1 <= args.concurrency <= 64:
         ap.error("--concurrency must be 1..64")
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        print(WRK_HELP, file=sys.stderr)
+        return 2
 
     moderator = args.moderator.split()
     home = Path(tempfile.mkdtemp(prefix="moderator-bench-"))
     env = {**os.environ, "MODERATOR_HOME": str(home)}
     for var in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(var, None)
+    if args.dup_backend:
+        env["MODERATOR_DUP_BACKEND"] = args.dup_backend
+    backend = env.get("MODERATOR_DUP_BACKEND") or "memory"
+    redis_prefix = None
+    if backend == "redis":
+        redis_prefix = f"moderator:bench:{os.getpid()}:{int(time.time())}:"
+        env["MODERATOR_DUP_REDIS_PREFIX"] = redis_prefix
     port = free_port()
+    load_before = os.getloadavg()
     log = (home / "serve.log").open("w")
     server = subprocess.Popen([*moderator, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
                                "--threads", str(args.threads)], env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
+    wrk_report: dict[str, Any] = {}
+    ids: list[int] = []
+    lat: list[float] = []
+    errors: dict[str, int] = {}
+    client_cpu = float("nan")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/readyz")
-                ready = c.getresponse().status == 200
-                c.close()
-                if ready:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                print((home / "serve.log").read_text(), file=sys.stderr)
-                return 2
-            time.sleep(0.3)
+        if not wait_ready(server, port, home):
+            return 2
         key = subprocess.run([*moderator, "keys", "create", "--role", "submit", "--name", "bench"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        start = time.monotonic()
-        stop_at = start + args.duration
-        clients = [Client(port, key, stop_at, seed, start + args.warmup) for seed in range(args.concurrency)]
-        for cl in clients:
-            cl.start()
-        for cl in clients:
-            cl.join()
-        elapsed = time.monotonic() - start
+        if args.client == "wrk":
+            if args.warmup > 0:
+                warm, warm_ids = run_wrk(port, key, home, args.warmup, args.concurrency, 1, 1, "warmup")
+                ids.extend(warm_ids)
+                _add_wrk_errors(errors, warm)
+            cpu1 = children_cpu()
+            start = time.monotonic()
+            wrk_report, run_ids = run_wrk(port, key, home, args.duration, args.concurrency, 1, 2, "run")
+            elapsed = time.monotonic() - start
+            client_cpu = children_cpu() - cpu1
+            ids.extend(run_ids)
+            _add_wrk_errors(errors, wrk_report)
+            measured = len(run_ids)
+            elapsed = wrk_report["duration_us"] / 1e6
+        else:
+            own0 = time.process_time()
+            start = time.monotonic()
+            stop_at = start + args.duration
+            clients = [Client(port, key, stop_at, seed, start + args.warmup) for seed in range(args.concurrency)]
+            for cl in clients:
+                cl.start()
+            for cl in clients:
+                cl.join()
+            elapsed = time.monotonic() - start
+            client_cpu = time.process_time() - own0
+            ids = [i for cl in clients for i in cl.ids]
+            lat = sorted(x for cl in clients for x in cl.latencies)
+            for cl in clients:
+                for k, v in cl.errors.items():
+                    errors[k] = errors.get(k, 0) + v
+            measured = len(ids)
+        cpu_before_stop = children_cpu()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
         log.close()
+    server_cpu = children_cpu() - cpu_before_stop
+    load_after = os.getloadavg()
+    if redis_prefix:
+        clear_redis_prefix(env.get("MODERATOR_REDIS_URL") or "redis://127.0.0.1:6379/0", redis_prefix)
 
-    ids = [i for cl in clients for i in cl.ids]
-    lat = sorted(x for cl in clients for x in cl.latencies)
-    errors: dict[str, int] = {}
-    for cl in clients:
-        for k, v in cl.errors.items():
-            errors[k] = errors.get(k, 0) + v
     db = sqlite3.connect(home / "moderator.db")
     stored = {row[0] for row in db.execute("SELECT id FROM comments")}
     db.close()
     missing = [i for i in ids if i not in stored]
-    report = {
-        "workers": args.workers,
-        "threads_per_worker": args.threads,
-        "client_threads": args.concurrency,
-        "duration_s": round(elapsed, 1),
-        "comments_2xx": len(ids),
-        "throughput_per_s": round(len(ids) / elapsed, 1),
-        "latency_ms": {
+    if args.client == "wrk":
+        latency = {k: round(v / 1000, 2) for k, v in wrk_report["latency_us"].items()}
+    else:
+        latency = {
             "p50": round(percentile(lat, 50) * 1000, 2),
             "p90": round(percentile(lat, 90) * 1000, 2),
             "p99": round(percentile(lat, 99) * 1000, 2),
             "max": round(lat[-1] * 1000, 2) if lat else None,
             "mean": round(statistics.fmean(lat) * 1000, 2) if lat else None,
-        },
+        }
+    report = {
+        "client": args.client,
+        "workers": args.workers,
+        "threads_per_worker": args.threads,
+        "concurrency": args.concurrency,
+        "dup_backend": backend,
+        "duration_s": round(elapsed, 1),
+        "comments_2xx": measured,
+        "throughput_per_s": round(measured / elapsed, 1),
+        "latency_ms": latency,
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
         "duplicate_ids": len(ids) - len(set(ids)),
+        "ids_checked": len(ids),
         "ids_missing_from_db": len(missing),
         "rows_in_db": len(stored),
+        "cpu_s": {"client": round(client_cpu, 1), "server_total": round(server_cpu, 1)},
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
     }
     print(json.dumps(report, indent=2))
     if args.keep:
@@ -226,6 +349,16 @@ def main() -> int:
     else:
         shutil.rmtree(home, ignore_errors=True)
     return 0 if not missing and not errors and len(ids) == len(set(ids)) else 1
+
+
+def _add_wrk_errors(errors: dict[str, int], report: dict[str, Any]) -> None:
+    for status, n in report["non_2xx"].items():
+        errors[status] = errors.get(status, 0) + n
+    for kind, n in report["socket_errors"].items():
+        if n:
+            errors[kind] = errors.get(kind, 0) + n
+    if report.get("unparsed_ids"):
+        errors["unparsed_id"] = report["unparsed_ids"]
 
 
 if __name__ == "__main__":
