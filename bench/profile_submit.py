@@ -26,6 +26,8 @@ from load_submit import make_text
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=500)
+    ap.add_argument("--cprofile", type=int, default=0, metavar="N",
+                    help="also print the N functions with the most own time (cProfile) over the measured requests")
     args = ap.parse_args()
 
     from sqlalchemy.orm import Session
@@ -77,16 +79,28 @@ def main() -> int:
     for _ in range(50):
         one()
     totals.clear()
+    profiler = None
+    if args.cprofile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t0 = time.perf_counter()
     for _ in range(args.requests):
         one()
     wall = time.perf_counter() - t0
+    if profiler is not None:
+        profiler.disable()
     print(f"model {st.model.version}; {args.requests} requests; mean wall time per request: "
           f"{wall / args.requests * 1000:.2f} ms")
     for label, total in totals.items():
         print(f"  {label:28s} {total / args.requests * 1000:7.2f} ms")
     rest = wall - sum(totals.values())
     print(f"  {'Flask, JSON, test client':28s} {rest / args.requests * 1000:7.2f} ms")
+    if profiler is not None:
+        import pstats
+
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.cprofile)
     st.engine.dispose()
     return 0
 
