@@ -84,9 +84,22 @@ def test_sqlite_pragmas(tmp_path: Any) -> None:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
-            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a 2xx survives power loss
     finally:
         engine.dispose()
+
+
+def test_sqlite_synchronous_setting(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("MODERATOR_SQLITE_SYNCHRONOUS", "normal")
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("MODERATOR_SQLITE_SYNCHRONOUS", "OFF")
+    with pytest.raises(ValueError, match="FULL, NORMAL"):
+        make_engine(f"sqlite:///{tmp_path}/y.db")
 
 
 @pytest.mark.parametrize("action", ["approve", "reject"])

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,13 +25,15 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES, audit, auth, comments, review
-from moderator.db import begin_write
+from moderator.db import begin_write, insert_rows
 from moderator.dedup import RateDecision
+from moderator.group_commit import GroupCommitter
 from moderator.models import IdempotencyKey
 from moderator.schemas import (
     AuditResponse,
@@ -144,6 +147,20 @@ def scorer() -> BatchScorer:
     if found is None:
         st = state()
         found = ext.setdefault("moderator_scorer", BatchScorer(lambda: st.model))
+    return found
+
+
+def committer() -> GroupCommitter:
+    """The app's group committer (write transactions of this worker's concurrent submissions shared)."""
+    ext = current_app.extensions
+    found = ext.get("moderator_committer")
+    if found is None:
+        st = state()
+        url = make_url(st.database_url)
+        lock = None
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            lock = url.database + ".writelock"
+        found = ext.setdefault("moderator_committer", GroupCommitter(st.sessionmaker, lock))
     return found
 
 
@@ -399,8 +416,9 @@ def submit() -> Response:
             log.exception("duplicate check failed; accepting the comment without it")
     duplicate = finding.to_dict() if finding is not None and finding.is_duplicate else None
     verdict = st.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited)
-    session = write_db()
-    try:
+
+    def write(session: Session) -> tuple[comments.Stored, dict[str, Any]]:
+        """The comment's rows (and its Idempotency-Key): run by the group committer, maybe with others'."""
         stored = comments.store(
             session, actor=actor, now=t, text=body.text, author_id=body.author_id, thread_id=body.thread_id,
             scores=scores, model_version=version, verdict=verdict, duplicate=duplicate,
@@ -419,13 +437,18 @@ def submit() -> Response:
             "created_at": t.isoformat(),
         }
         if idem is not None and actor.key_id is not None:
-            session.add(IdempotencyKey(api_key_id=actor.key_id, key=idem, request_hash=request_hash,
-                                       comment_id=stored.id, response=payload, created_at=t))
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+            insert_rows(session, IdempotencyKey.__table__, [{
+                "api_key_id": actor.key_id, "key": idem, "request_hash": request_hash, "comment_id": stored.id,
+                "response": payload, "created_at": t}])
+        return stored, payload
+
+    try:
+        stored, payload = committer().run(write)  # returns after the COMMIT: the 2xx below means stored
+    except (IntegrityError, sqlite3.IntegrityError):
         if idem is None or actor.key_id is None:
             raise
+        session = db()
+        session.rollback()
         replay = _replay(session, actor, idem, request_hash)  # a concurrent retry committed first
         session.rollback()
         if replay is None:

@@ -56,6 +56,9 @@ SETTINGS: tuple[Setting, ...] = (
             "What happens to a duplicate or flood comment: hold (queued with the reason) or reject."),
     Setting("rate_limit_action", "MODERATOR_RATE_LIMIT_ACTION", "reject",
             "An author over the rate limit: reject (429 with Retry-After, nothing stored) or hold."),
+    Setting("sqlite_synchronous", "MODERATOR_SQLITE_SYNCHRONOUS", "FULL",
+            "SQLite durability: FULL (fsync at every commit: an acknowledged comment survives power loss) or NORMAL "
+            "(fsync at checkpoints only: faster, the last commits can be lost on power loss, not on a crash)."),
     Setting("max_text_chars", "MODERATOR_MAX_TEXT_CHARS", 20000,
             "Longest accepted comment text, in characters.", int),
     Setting("max_content_length", "MODERATOR_MAX_CONTENT_LENGTH", 1048576,

@@ -1,8 +1,10 @@
 """Database engine, sessions and migrations (no Flask imports; ``app.py`` wires them per request).
 
-* SQLite (default ``$MODERATOR_HOME/moderator.db``): WAL journal, ``synchronous=NORMAL``, ``busy_timeout``,
-  foreign keys on. Write transactions start with ``BEGIN IMMEDIATE`` (see :func:`begin_write`) so that two
-  writers never deadlock on a read-to-write lock upgrade; read transactions use a plain deferred ``BEGIN``.
+* SQLite (default ``$MODERATOR_HOME/moderator.db``): WAL journal, ``synchronous=FULL`` (every commit is
+  fsynced before it returns, so a 2xx survives power loss; ``MODERATOR_SQLITE_SYNCHRONOUS=NORMAL`` trades
+  that for speed), ``busy_timeout``, foreign keys on. Submissions share commits (``group_commit.py``).
+  Write transactions start with ``BEGIN IMMEDIATE`` (see :func:`begin_write`) so that two writers never
+  deadlock on a read-to-write lock upgrade; read transactions use a plain deferred ``BEGIN``.
 * PostgreSQL (``DATABASE_URL=postgresql+psycopg://...``): ordinary READ COMMITTED transactions; the queue
   relies on conditional UPDATEs whose row count is checked, which is correct under concurrency on both.
 * Migrations: Alembic scripts shipped in the package (``moderator/migrations``), run with :func:`migrate`.
@@ -38,6 +40,18 @@ def resolve_url(database_url: str | None, home: str | os.PathLike[str]) -> str:
     return database_url
 
 
+SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+
+
+def sqlite_synchronous() -> str:
+    from moderator.config import env_value
+
+    mode = str(env_value("sqlite_synchronous")).strip().upper()
+    if mode not in SYNCHRONOUS_MODES:
+        raise ValueError(f"MODERATOR_SQLITE_SYNCHRONOUS must be one of {', '.join(SYNCHRONOUS_MODES)}, not {mode!r}")
+    return mode
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the SQLite pragmas and write-transaction handling described in the module docstring."""
     sa_url = make_url(url)
@@ -45,13 +59,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if sa_url.database and sa_url.database != ":memory:":
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
+        synchronous = sqlite_synchronous()
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
