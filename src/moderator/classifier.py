@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,17 +156,14 @@ def _tfidf_rows(vec: TfidfVectorizer, analyzer: Any, docs: Sequence[str],
     Counts n-grams with the vectorizer's own analyzer and vocabulary, then applies its settings:
     sublinear tf (1 + log), idf weights, l2 row normalisation.
     """
-    vocab = vec.vocabulary_
+    get = vec.vocabulary_.get
     idf = vec.idf_ if vec.use_idf else None
     rows = []
     for doc in docs:
-        counts: dict[int, int] = {}
-        for gram in analyzer(doc):
-            j = vocab.get(gram)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        idx = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
-        val = np.fromiter((counts[j] for j in idx), dtype=np.float64, count=len(idx))
+        # count every n-gram in C (Counter), then look each distinct one up once
+        known = sorted((j, c) for g, c in Counter(analyzer(doc)).items() if (j := get(g)) is not None)
+        idx = np.fromiter((j for j, _ in known), dtype=np.int64, count=len(known))
+        val = np.fromiter((c for _, c in known), dtype=np.float64, count=len(known))
         if vec.sublinear_tf:
             val = np.log(val) + 1.0
         if idf is not None:

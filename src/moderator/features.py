@@ -91,6 +91,8 @@ def _fold_char(ch: str) -> str:
 
 def fold(text: str) -> tuple[str, list[int]]:
     """Fold ``text``; return the folded string and, for each of its characters, the original offset."""
+    if text.isascii() and text.isprintable():  # the common case: every character folds to its lower case
+        return text.lower(), list(range(len(text)))
     chars: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
@@ -181,6 +183,7 @@ INNOCENT_PHRASES: dict[tuple[str, ...], str] = {
     ("great", "tit"): "greattit",
     ("coal", "tits"): "coaltit",
 }
+_PHRASE_STARTS = frozenset(k[0] for k in INNOCENT_PHRASES)
 # Lexicon words that are also given names or surnames: written as a name, they are a name.
 NAME_AMBIGUOUS = frozenset({"dick", "willy", "fanny", "johnson", "peter", "randy", "cox", "bush", "knob", "dong",
                             "woody", "rod", "beaver", "butts"})
@@ -247,6 +250,7 @@ class Normalizer:
         self.min_count = min_count
         self.vocabulary_: frozenset[str] = frozenset()
         self._by_shape: dict[tuple[int, str], list[str]] = {}
+        self._resolved: dict[str, str] = {}  # resolve()'s cache: per instance, dies with the model
 
     # -- fitting
     def fit(self, texts: Iterable[str]) -> Normalizer:
@@ -264,6 +268,7 @@ class Normalizer:
         return self
 
     def _index(self) -> None:
+        self._resolved = {}  # answers depend on the vocabulary
         by_shape: dict[tuple[int, str], list[str]] = {}
         for w in sorted(self.lexicon.words) + sorted(self.vocabulary_ - self.lexicon.words):
             by_shape.setdefault((len(w), w[0]), []).append(w)
@@ -272,6 +277,7 @@ class Normalizer:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_by_shape"] = {}
+        state.pop("_resolved", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -308,9 +314,25 @@ class Normalizer:
             return lex[0]
         return None
 
-    @functools.lru_cache(maxsize=100_000)  # noqa: B019 -- bounded; one Normalizer per model
+    RESOLVE_CACHE_SIZE = 100_000
+
     def resolve(self, word: str) -> str:
-        """The normalised form of one word-like token."""
+        """The normalised form of one word-like token (memoised per instance).
+
+        The cache is a plain dict on the instance, not ``functools.lru_cache`` on the method: a method-level
+        cache is shared by the class and holds ``self`` in its keys, so every Normalizer a hot-reloaded model
+        left behind stayed alive. Bounded by clearing it when full (a worker's vocabulary refills it quickly).
+        """
+        cache = self._resolved
+        found = cache.get(word)
+        if found is None:
+            found = self._resolve(word)
+            if len(cache) >= self.RESOLVE_CACHE_SIZE:
+                cache.clear()
+            cache[word] = found
+        return found
+
+    def _resolve(self, word: str) -> str:
         if word in self.lexicon.words:
             return word
         respelled = next((v for v in _spelling_variants(word) if v in self.lexicon.words), None)
@@ -445,6 +467,10 @@ class Normalizer:
         out: list[Token] = []
         i = 0
         while i < len(toks):
+            if toks[i].norm not in _PHRASE_STARTS:  # (the common case) no phrase starts here
+                out.append(toks[i])
+                i += 1
+                continue
             for length in (3, 2):
                 key = tuple(t.norm for t in toks[i:i + length])
                 if len(key) == length and key in INNOCENT_PHRASES:
