@@ -148,20 +148,47 @@ class CategoryModel:
         return expit(-(self.calib_a * self.decision_function(X) + self.calib_b))
 
 
-def _tfidf_rows(vec: TfidfVectorizer, analyzer: Any, docs: Sequence[str],
-                offset: int) -> list[tuple[np.ndarray, np.ndarray]]:
+WORD_GRAMS_CACHE_SIZE = 200_000
+
+
+def _per_word(vec: TfidfVectorizer) -> bool:
+    """Whether ``vec``'s n-grams of a document are the n-grams of its words, counted one word at a time:
+    scikit-learn's ``char_wb`` analyzer collapses whitespace, splits on it and pads each word with spaces,
+    so no n-gram crosses words (with no preprocessing that could change the words)."""
+    return (vec.analyzer == "char_wb" and vec.input == "content" and vec.preprocessor is None
+            and not vec.lowercase and vec.strip_accents is None)
+
+
+def _tfidf_rows(vec: TfidfVectorizer, analyzer: Any, docs: Sequence[str], offset: int,
+                word_cache: dict[str, tuple[int, ...]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Rows of ``vec.transform(docs)`` as (column indices + offset, values), without scikit-learn's per-call
     overhead (same numbers; training and a test check it).
 
     Counts n-grams with the vectorizer's own analyzer and vocabulary, then applies its settings:
-    sublinear tf (1 + log), idf weights, l2 row normalisation.
+    sublinear tf (1 + log), idf weights, l2 row normalisation. With ``word_cache`` and a per-word analyzer
+    (:func:`_per_word`), the known columns of each distinct word's n-grams are computed once and remembered,
+    and a document's counts are the sum over its words: the same counts, without re-analysing common words.
     """
     get = vec.vocabulary_.get
     idf = vec.idf_ if vec.use_idf else None
+    per_word = word_cache is not None and _per_word(vec)
     rows = []
     for doc in docs:
-        # count every n-gram in C (Counter), then look each distinct one up once
-        known = sorted((j, c) for g, c in Counter(analyzer(doc)).items() if (j := get(g)) is not None)
+        if per_word:
+            assert word_cache is not None
+            cols: list[int] = []
+            for w in vec._white_spaces.sub(" ", doc).split():  # exactly what char_wb does to the document
+                hit = word_cache.get(w)
+                if hit is None:
+                    hit = tuple(j for g in analyzer(w) if (j := get(g)) is not None)
+                    if len(word_cache) >= WORD_GRAMS_CACHE_SIZE:
+                        word_cache.clear()
+                    word_cache[w] = hit
+                cols.extend(hit)
+            known = sorted(Counter(cols).items())
+        else:
+            # count every n-gram in C (Counter), then look each distinct one up once
+            known = sorted((j, c) for g, c in Counter(analyzer(doc)).items() if (j := get(g)) is not None)
         idx = np.fromiter((j for j, _ in known), dtype=np.int64, count=len(known))
         val = np.fromiter((c for _, c in known), dtype=np.float64, count=len(known))
         if vec.sublinear_tf:
@@ -210,7 +237,8 @@ class ModerationModel:
                 per_block.append([(cols[r != 0], r[r != 0]) for r in lex])
                 offset += lex.shape[1]
             else:
-                per_block.append(_tfidf_rows(trans, self._analyzer(name, trans), docs, offset))
+                word_cache = self.__dict__.setdefault("_word_grams", {}).setdefault(name, {})
+                per_block.append(_tfidf_rows(trans, self._analyzer(name, trans), docs, offset, word_cache))
                 offset += len(trans.vocabulary_)
         indices, data, indptr = [], [], [0]
         for i in range(len(docs)):
@@ -232,6 +260,7 @@ class ModerationModel:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_analyzers", None)  # rebuilt on first use
+        state.pop("_word_grams", None)
         state.pop("_stacked_cache", None)
         return state
 
