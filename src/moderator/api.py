@@ -384,9 +384,10 @@ def submit() -> Response:
     check_text(body.text, "text")
     st = state()
     idem = _idempotency_key()
-    request_hash = hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False,
-                                             separators=(",", ":")).encode()).hexdigest()
+    request_hash = ""
     if idem is not None and actor.key_id is not None:
+        request_hash = hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False,
+                                                 separators=(",", ":")).encode()).hexdigest()
         replay = _replay(db(), actor, idem, request_hash)
         db().rollback()
         if replay is not None:

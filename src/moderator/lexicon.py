@@ -91,6 +91,7 @@ class Lexicon:
         state = dict(self.__dict__)
         state["_regex"] = None
         state.pop("_stems_cache", None)
+        state.pop("_starts_cache", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -116,11 +117,24 @@ class Lexicon:
         if self.phrases and n > 1:
             stems = [_stem(t) for t in tokens]
             phrase_stems = self._phrase_stems()
+            first_words, first_stems = self._phrase_starts()
+            # only positions where some phrase can start (same hits, same order, far fewer tuples)
+            starts = [i for i in range(n - 1) if tokens[i] in first_words or stems[i] in first_stems]
             for length in (2, 3, 4):
-                for i in range(n - length + 1):
+                for i in starts:
+                    if i > n - length:
+                        break
                     if tuple(tokens[i:i + length]) in self.phrases or tuple(stems[i:i + length]) in phrase_stems:
                         hits.append((i, i + length))
         return hits
+
+    def _phrase_starts(self) -> tuple[frozenset[str], frozenset[str]]:
+        """First words of the phrases, and first stems of their stemmed forms."""
+        cached = self.__dict__.get("_starts_cache")
+        if cached is None:
+            cached = (frozenset(p[0] for p in self.phrases if p), frozenset(p[0] for p in self._phrase_stems() if p))
+            self.__dict__["_starts_cache"] = cached
+        return cached
 
     def _phrase_stems(self) -> frozenset[tuple[str, ...]]:
         cached = self.__dict__.get("_stems_cache")

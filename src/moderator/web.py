@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     abort,
     current_app,
@@ -38,6 +39,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -100,6 +102,7 @@ def init_app(app: Flask) -> None:
         limiter.init_app(app)
     app.extensions["moderator_web"] = limiter
     app.after_request(_security_headers)
+    app.session_interface = ReviewPageSessions()
     app.jinja_env.filters["when"] = _when
     app.register_blueprint(bp)
     if cfg["LOGIN_RATE_LIMIT"]:
@@ -108,6 +111,24 @@ def init_app(app: Flask) -> None:
         app.view_functions["web.login"] = limiter.limit(
             cfg["LOGIN_RATE_LIMIT"], key_func=login_key, methods=["POST"],
             deduct_when=lambda resp: resp.status_code != 303)(login)
+
+
+def _is_review_path(path: str) -> bool:
+    return path == "/review" or path.startswith("/review/")
+
+
+class ReviewPageSessions(SecureCookieSessionInterface):
+    """Cookie sessions for the review pages only.
+
+    The session cookie's path is ``/review``, so browsers never send it to the JSON API; opening (and
+    considering saving) a signed-cookie session on every API request only cost time on the submission hot
+    path. Elsewhere requests get Flask's null session, which refuses writes.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:  # type: ignore[override]
+        if not _is_review_path(request.path):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 @contextmanager
