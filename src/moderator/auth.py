@@ -101,6 +101,17 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def cached_actor(token: str) -> Actor | None:
+    """The actor of a key verified within the last ``AUTH_CACHE_SECONDS`` in this process, else None
+    (then :func:`authenticate` must ask the database). Lets a request skip opening a database session."""
+    if not token.startswith(KEY_PREFIX) or len(token) > 200:
+        return None
+    hit = _cache.get(hash_token(token))
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
 def authenticate(session: Session, token: str, use_cache: bool = True) -> Actor | None:
     """The actor for a clear-text token, or None when unknown or revoked."""
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
@@ -129,6 +140,6 @@ def role_allows(role: str, allowed: tuple[str, ...]) -> bool:
     return role == "admin" or role in allowed
 
 
-__all__ = ["AUTH_CACHE_SECONDS", "ROLES", "UnknownKeyError", "actor_for", "authenticate", "clear_cache",
+__all__ = ["AUTH_CACHE_SECONDS", "ROLES", "UnknownKeyError", "actor_for", "authenticate", "cached_actor", "clear_cache",
            "create_key", "find_key", "hash_token",
            "list_keys", "revoke_key", "role_allows"]

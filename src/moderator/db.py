@@ -157,15 +157,15 @@ def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]], return
     from sqlalchemy import insert
 
     columns = tuple(rows[0])
-    cursor = raw_cursor(session)
+    conn = session.connection()
+    cursor = conn.connection.driver_connection.cursor() if conn.dialect.paramstyle == "qmark" else None  # type: ignore[union-attr]
     if cursor is None:
-        conn = session.connection()
         if returning is not None:
             return conn.execute(insert(table).returning(table.c[returning]), rows[0]).scalar_one()
         conn.execute(insert(table), rows)
         return None
     try:
-        stmt = FastInsert.get(table, columns, session.connection().dialect, returning)
+        stmt = FastInsert.get(table, columns, conn.dialect, returning)
         if returning is not None:
             cursor.execute(stmt.sql, stmt.params(rows[0]))
             return cursor.fetchone()[0]
