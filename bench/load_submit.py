@@ -7,7 +7,8 @@ a ``submit`` key with the CLI, then POSTs comments (mostly unique texts, 2% verb
 answer or socket error), the CPU time of the client and of the server, and the load average. Afterwards it
 checks that every comment id answered with a 2xx is in the database.
 
-    python bench/load_submit.py --duration 60 --workers 2 --dup-backend redis --concurrency 8
+    python bench/load_submit.py          # 60 s, 1 worker x 8 threads (the `moderator serve` defaults), wrk -c 8
+    python bench/load_submit.py --workers 2 --dup-backend redis
 
 Two load generators:
 
@@ -217,12 +218,12 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=3.0,
                     help="seconds of load before the measured run / excluded from latency stats (default 3)")
     ap.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
-    ap.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4; 1: sync)")
+    ap.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default 8; 1: sync)")
     ap.add_argument("--client", choices=("wrk", "threads"), default="wrk",
                     help="load generator: wrk (default; C, a small share of one core) or Python threads "
                          "(keep-alive http.client; burns most of a core by itself)")
-    ap.add_argument("--concurrency", type=int, default=16,
-                    help="connections in flight: wrk -c, or client threads (default 16, max 64)")
+    ap.add_argument("--concurrency", type=int, default=8,
+                    help="connections in flight: wrk -c, or client threads (default 8, max 64)")
     ap.add_argument("--dup-backend", choices=("memory", "redis"), default=None,
                     help="MODERATOR_DUP_BACKEND for the service (default: the environment's, else memory); "
                          "redis uses a fresh key prefix that is deleted afterwards")

@@ -67,7 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a moderator's claim on a queue item lasts.", int),
     Setting("bind", "MODERATOR_BIND", "127.0.0.1:8000", "Address `moderator serve` listens on (HOST:PORT)."),
     Setting("workers", "MODERATOR_WORKERS", 1,
-            "Number of gunicorn worker processes of `moderator serve` (each with 4 threads). Use more only with "
+            "Number of gunicorn worker processes of `moderator serve` (each with 8 threads). Use more only with "
             "MODERATOR_DUP_BACKEND=redis: the in-memory duplicate index and rate limits are per process.", int),
     # --- duplicate, near-duplicate and flood detection (issue #4): dedup*.py, ratelimit.py
     Setting("dup_backend", "MODERATOR_DUP_BACKEND", "memory",

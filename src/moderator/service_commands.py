@@ -65,9 +65,9 @@ def init() -> None:
               help="HOST:PORT to listen on.")
 @click.option("--workers", type=click.IntRange(1, 64), default=lambda: env_value("workers"), show_default="1",
               help="Gunicorn worker processes.")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Threads per worker: gunicorn's gthread worker (keep-alive; concurrent requests share model "
-                   "calls); 1 means the sync worker.")
+                   "calls and commits); 1 means the sync worker.")
 @click.option("--timeout", type=int, default=30, show_default=True, help="Worker timeout in seconds.")
 def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
     """Run the service with gunicorn (migrates the database once, before the workers start)."""
