@@ -219,6 +219,28 @@ def test_sign_in_rate_limit_per_address_and_name(make_web: Callable[..., Web]) -
     assert resp.status_code == 303  # another address is not blocked
 
 
+def _failed_sign_ins_from(w: Web, forwarded_for: str, times: int) -> list[int]:
+    """Failed sign-ins by alice from one client behind the proxy at 10.0.0.1 (which sets X-Forwarded-For)."""
+    client = w.svc.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.0.0.1"
+    headers = {"X-Forwarded-For": forwarded_for}
+    codes = []
+    for _ in range(times):
+        token = TOKEN_RE.search(client.get("/review/login", headers=headers).get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+        codes.append(client.post("/review/login", headers=headers,
+                                 data={"csrf_token": token, "username": "alice", "password": "wrong"}).status_code)
+    return codes
+
+
+@pytest.mark.parametrize("proxies,second_client", [(0, [429]), (1, [401])])
+def test_sign_in_limit_behind_a_proxy(make_web: Callable[..., Web], proxies: int, second_client: list[int]) -> None:
+    """With MODERATOR_TRUSTED_PROXIES=1 the limiter counts the client behind the proxy, not the proxy; with the
+    default 0 a forged X-Forwarded-For changes nothing (every request counts against the peer address)."""
+    w = make_web(LOGIN_RATE_LIMIT="2 per minute", TRUSTED_PROXIES=proxies)
+    assert _failed_sign_ins_from(w, "203.0.113.7", 3) == [401, 401, 429]
+    assert _failed_sign_ins_from(w, "198.51.100.9", 1) == second_client
+
+
 def test_sign_in_limit_survives_an_unreachable_redis(make_web: Callable[..., Web]) -> None:
     w = make_web(LOGIN_RATE_LIMIT="2 per minute", LOGIN_LIMIT_STORAGE="redis://127.0.0.1:1/0")
     codes = [w.login("alice", "wrong").status_code for _ in range(4)]

@@ -10,6 +10,7 @@ Configuration comes from the settings table (``moderator.config.SETTINGS``, i.e.
 ``CLOCK``               a callable returning an aware UTC ``datetime`` (tests inject one)
 ``AUTO_MIGRATE``        create/upgrade the database at start-up (default True; cheap when already current)
 ``VALIDATE_RESPONSES``  validate every response against its documented schema (tests)
+``TRUSTED_PROXIES``     proxies in front whose ``X-Forwarded-*`` headers are believed (``ProxyFix``; default 0)
 
 The model, policy, engine, session factory, detector, clock and metrics live on
 ``app.extensions["moderator"]`` (a :class:`ServiceState`).
@@ -27,6 +28,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderator import config as settings
 from moderator.db import make_engine, make_sessionmaker, migrate, resolve_url
@@ -60,6 +62,7 @@ def _defaults() -> dict[str, Any]:
         "MAX_TEXT_CHARS": settings.env_value("max_text_chars"),
         "MAX_CONTENT_LENGTH": settings.env_value("max_content_length"),
         "CLAIM_TTL": settings.env_value("claim_ttl"),
+        "TRUSTED_PROXIES": settings.env_value("trusted_proxies"),
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
     }
@@ -126,6 +129,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderator import web  # the moderators' pages under /review: sessions, CSRF, sign-in limiter
 
     web.init_app(app)
+
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies < 0:
+        raise ValueError("MODERATOR_TRUSTED_PROXIES must be 0 or more")
+    if proxies:
+        # Behind N proxies the peer address is the last proxy's: take the client's from the headers they set.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     return app
 
 

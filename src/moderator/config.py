@@ -65,6 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest accepted request body, in bytes (Flask MAX_CONTENT_LENGTH).", int),
     Setting("claim_ttl", "MODERATOR_CLAIM_TTL", 600,
             "Seconds a moderator's claim on a queue item lasts.", int),
+    Setting("trusted_proxies", "MODERATOR_TRUSTED_PROXIES", 0,
+            "How many reverse proxies / load balancers sit in front of the service: their X-Forwarded-For, "
+            "-Proto and -Host headers are trusted (werkzeug ProxyFix) so the sign-in limiter counts per real "
+            "client address and redirects keep the public scheme and host. 0 (default) trusts none: set it only "
+            "behind proxies that overwrite these headers.",
+            int),
     Setting("bind", "MODERATOR_BIND", "127.0.0.1:8000", "Address `moderator serve` listens on (HOST:PORT)."),
     Setting("workers", "MODERATOR_WORKERS", 1,
             "Number of gunicorn worker processes of `moderator serve` (each with 8 threads). Use more only with "
