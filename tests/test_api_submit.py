@@ -105,6 +105,28 @@ def test_idempotent_retry_returns_same_result_and_one_comment(service: Any) -> N
     assert third.status_code == 201 and third.get_json()["id"] != first.get_json()["id"]
 
 
+def test_idempotency_keys_expire_and_are_pruned(service: Any, clock: Any) -> None:
+    """Within MODERATOR_IDEMPOTENCY_TTL (default 24 h) a retry replays; after it the key is a new request, and
+    the first submission after an hour deletes every expired key, so the table does not grow forever."""
+    body = {"text": CLEAN, "author_id": "a", "thread_id": "t"}
+
+    def post(key: str, text: str = CLEAN) -> Any:
+        return service.call("POST", "/v1/comments", "submit", json={**body, "text": text},
+                            headers={"Idempotency-Key": key})
+
+    first = post("old-1").get_json()
+    post("old-2", CLEAN + " Second.")
+    clock.advance(86_400 - 60)
+    assert post("old-1").get_json() == first  # still remembered
+    clock.advance(120)  # now past the TTL
+    again = post("old-1")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["id"] != first["id"]  # a new comment under the reused key
+    assert count(service, Comment) == 3
+    assert count(service, IdempotencyKey) == 1  # old-2 pruned, old-1 replaced by its new use
+    assert post("old-1").get_json()["id"] == again.get_json()["id"]
+
+
 def test_concurrent_retries_with_one_key_create_one_comment(service: Any) -> None:
     body = {"text": CLEAN, "author_id": "a", "thread_id": "t"}
     results: list[Any] = []

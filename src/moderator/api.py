@@ -18,13 +18,13 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -362,11 +362,29 @@ def _idempotency_key() -> str | None:
     return key
 
 
+IDEMPOTENCY_PRUNE_EVERY = timedelta(hours=1)
+
+
+def _idempotency_cutoff(t: datetime) -> datetime:
+    """Keys created before this are forgotten (``MODERATOR_IDEMPOTENCY_TTL``)."""
+    return t - timedelta(seconds=int(current_app.config["IDEMPOTENCY_TTL"]))
+
+
+def _prune_due(t: datetime) -> bool:
+    """True at most once per ``IDEMPOTENCY_PRUNE_EVERY`` per process: this submission deletes expired keys."""
+    ext = current_app.extensions
+    last = ext.get("moderator_idempotency_pruned_at")
+    if last is not None and t - last < IDEMPOTENCY_PRUNE_EVERY:
+        return False
+    ext["moderator_idempotency_pruned_at"] = t
+    return True
+
+
 def _replay(session: Session, actor: audit.Actor, key: str, request_hash: str) -> Response | None:
     row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.api_key_id == actor.key_id,
                                                       IdempotencyKey.key == key))
-    if row is None:
-        return None
+    if row is None or row.created_at < _idempotency_cutoff(now()):
+        return None  # never used, or expired: the request is new
     if row.request_hash != request_hash:
         raise ApiError(422, "idempotency_key_reused",
                        "this Idempotency-Key was used with a different request body", "Idempotency-Key")
@@ -420,6 +438,9 @@ def submit() -> Response:
     duplicate = finding.to_dict() if finding is not None and finding.is_duplicate else None
     verdict = st.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited)
 
+    cutoff = _idempotency_cutoff(t)
+    prune = _prune_due(t)
+
     def write(session: Session) -> tuple[comments.Stored, dict[str, Any]]:
         """The comment's rows (and its Idempotency-Key): run by the group committer, maybe with others'."""
         stored = comments.store(
@@ -439,7 +460,12 @@ def submit() -> Response:
             "model_version": version,
             "created_at": t.isoformat(),
         }
+        if prune:
+            session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
         if idem is not None and actor.key_id is not None:
+            session.execute(delete(IdempotencyKey).where(  # this key's expired use, if any, makes room
+                IdempotencyKey.api_key_id == actor.key_id, IdempotencyKey.key == idem,
+                IdempotencyKey.created_at < cutoff))
             insert_rows(session, IdempotencyKey.__table__, [{
                 "api_key_id": actor.key_id, "key": idem, "request_hash": request_hash, "comment_id": stored.id,
                 "response": payload, "created_at": t}])

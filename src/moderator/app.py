@@ -63,6 +63,7 @@ def _defaults() -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": settings.env_value("max_content_length"),
         "CLAIM_TTL": settings.env_value("claim_ttl"),
         "TRUSTED_PROXIES": settings.env_value("trusted_proxies"),
+        "IDEMPOTENCY_TTL": settings.env_value("idempotency_ttl"),
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
     }

@@ -65,6 +65,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest accepted request body, in bytes (Flask MAX_CONTENT_LENGTH).", int),
     Setting("claim_ttl", "MODERATOR_CLAIM_TTL", 600,
             "Seconds a moderator's claim on a queue item lasts.", int),
+    Setting("idempotency_ttl", "MODERATOR_IDEMPOTENCY_TTL", 86400,
+            "Seconds an Idempotency-Key is remembered: a retry within it replays the first answer; afterwards the "
+            "key may be used again and expired keys are deleted (at most hourly, by the submissions themselves).",
+            int),
     Setting("trusted_proxies", "MODERATOR_TRUSTED_PROXIES", 0,
             "How many reverse proxies / load balancers sit in front of the service: their X-Forwarded-For, "
             "-Proto and -Host headers are trusted (werkzeug ProxyFix) so the sign-in limiter counts per real "
