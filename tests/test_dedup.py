@@ -6,6 +6,7 @@ Every text here is written for these tests; nothing comes from the corpora.
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -95,6 +96,40 @@ def test_shingle_codes_are_exact_base37_numbers():
     assert len(set(shingles("abcdefghij klmnop", 6).tolist())) == 12
     with pytest.raises(ValueError):
         shingles("abcdefgh", 7)
+
+
+def test_fast_normalise_shingles_jaccard_equal_the_library_definitions():
+    """normalise, shingles and jaccard avoid unidecode's per-character loop, np.unique and np.intersect1d
+    for speed; they must give exactly what those give."""
+    import random
+
+    import numpy as np
+    from unidecode import unidecode
+
+    rng = random.Random(7)
+    alphabet = [*"abcxyz 019.,!'", "Ｈ", "ｅ", "а", "е", "о", "Н", "é", "ß", "Æ", "’", "😀", "❤️", "中", "Ж", "ﬁ"]
+    alphabet.append("\u200b")
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
+        reference = unidecode(unicodedata.normalize("NFKC", text).translate(dedup._confusables_table()))
+        assert normalise(text) == dedup._NON_ALNUM.sub(" ", reference.casefold()).strip()
+        norm = normalise(text)
+        for k in (1, 3, 4, 6):
+            digits = dedup._DIGIT[np.frombuffer(norm.encode(), dtype=np.uint8)]
+            if digits.size > k:
+                n = digits.size - k + 1
+                codes = sum(digits[j : j + n] * np.uint32(37 ** (k - 1 - j)) for j in range(k))
+                assert shingles(norm, k).tolist() == np.unique(codes).tolist()
+        a, b = shingles(norm), shingles(normalise(text[::-1] + text[:20]))
+        inter = np.intersect1d(a, b, assume_unique=True).size
+        assert jaccard(a, b) == inter / (a.size + b.size - inter)
+
+
+def test_fold_table_growth_is_bounded(monkeypatch):
+    monkeypatch.setattr(dedup, "_FOLD_TABLE_GROWTH", 0)  # no room left: unidecode does the rest
+    size = len(dedup._fold_table())
+    assert normalise("Ｈello wörld ✓ 文") == "hello world wen"
+    assert len(dedup._fold_table()) == size
 
 
 @pytest.mark.parametrize("text", ["", "ab", "a much longer text about the weather " * 20, BASE])
