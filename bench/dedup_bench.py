@@ -18,6 +18,7 @@ Run::
     python bench/dedup_bench.py                       # quality sweep + latency/memory at 100k and 1M
     python bench/dedup_bench.py --quick               # small sample, 20k store (smoke run)
     python bench/dedup_bench.py --sizes 100000 --redis
+    python bench/dedup_bench.py --no-quality --store mixed   # latency on a store that is not ~40 variants per text
 
 Writes ``bench/results/dedup_bench.json`` and ``bench/results/dedup_bench.md``.
 """
@@ -103,6 +104,22 @@ def _trac1(root: Path) -> list[str]:
     for name in ("agr_en_train.csv", "agr_en_dev.csv"):
         with open(root / "trac1_aggression" / name, encoding="utf-8", newline="") as f:
             out.extend(row[1] for row in csv.reader(f) if len(row) >= 2)
+    return out
+
+
+def _other_texts(root: Path) -> list[str]:
+    """Texts of the four corpora the labelled set does not use (Davidson, OLID, Stormfront, TweetEval):
+    only the mixed latency store reads them."""
+    out = []
+    with open(root / "davidson_hate_offensive" / "labeled_data.csv", encoding="utf-8", newline="") as f:
+        out.extend(html.unescape(row["tweet"]) for row in csv.DictReader(f))
+    with open(root / "olid" / "olid-training-v1.0.tsv", encoding="utf-8", newline="") as f:
+        out.extend(row["tweet"] for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    with open(root / "stormfront_hate" / "stormfront_sentences.csv", encoding="utf-8", newline="") as f:
+        out.extend(row["text"] for row in csv.DictReader(f))
+    for name in ("train_text.txt", "val_text.txt"):
+        with open(root / "tweeteval_hate" / name, encoding="utf-8") as f:
+            out.extend(line.rstrip("\n") for line in f)
     return out
 
 
@@ -343,7 +360,53 @@ def synthesise(pool: list[str], n: int, seed: int):
         yield text
 
 
-def latency(pool, size, settings: DedupSettings, n_queries, seed, detector=None):
+def synthesise_mixed(pool: list[str], n: int, seed: int, repeat_rate: float = 0.01,
+                     floods: int = 20, flood_copies: int = 500):
+    """``n`` comments that are mostly *not* near-copies of one another, closer to a real window of traffic
+    than :func:`synthesise` (where every corpus text has ~40 variants at 1M):
+
+    * every corpus text once as it is;
+    * then comments made of two or three word windows (at least four words, or the whole text) of
+      different random corpus texts, so stored comments share fragments but rarely most of their text;
+    * ``repeat_rate`` of them a perturbed repeat of an earlier stored comment (an author posting again);
+    * ``floods`` campaigns of ``flood_copies`` perturbed copies of one comment each, spread over the store.
+    """
+    rng = random.Random(seed)
+    words = [t.split() for t in pool]
+    flood_at: dict[int, int] = {}  # position in the store -> flood campaign
+    if n > len(pool):
+        flood_at = {rng.randrange(len(pool), n): f for f in range(floods) for _ in range(flood_copies)}
+    flood_text: dict[int, str] = {}
+    recent: list[str] = []
+    for i in range(n):
+        if i < len(pool):
+            text = pool[i]
+        elif i in flood_at:
+            f = flood_at[i]
+            if f not in flood_text:
+                flood_text[f] = f"{pool[rng.randrange(len(pool))]} {pool[rng.randrange(len(pool))]}"
+            text = perturb(rng, flood_text[f], rng.choice(KINDS))
+        elif recent and rng.random() < repeat_rate:
+            text = perturb(rng, recent[rng.randrange(len(recent))], rng.choice(KINDS))
+        else:
+            parts = []
+            for _ in range(rng.choice((2, 2, 3))):
+                w = words[rng.randrange(len(words))]
+                if len(w) <= 4:
+                    parts.append(" ".join(w))
+                else:
+                    length = rng.randint(4, len(w))
+                    start = rng.randint(0, len(w) - length)
+                    parts.append(" ".join(w[start : start + length]))
+            text = " ".join(parts)
+        if len(recent) < 10_000:
+            recent.append(text)
+        else:
+            recent[rng.randrange(len(recent))] = text
+        yield text
+
+
+def latency(pool, size, settings: DedupSettings, n_queries, seed, detector=None, store: str = "crowded"):
     rng = random.Random(seed + 1)
     gc.collect()
     rss0 = _rss_mb()
@@ -351,7 +414,8 @@ def latency(pool, size, settings: DedupSettings, n_queries, seed, detector=None)
     stored_sample: list[tuple[str, str]] = []
     t = time.perf_counter()
     step = max(1, size // n_queries)
-    for i, text in enumerate(synthesise(pool, size, seed)):
+    texts = synthesise(pool, size, seed) if store == "crowded" else synthesise_mixed(pool, size, seed)
+    for i, text in enumerate(texts):
         author = f"user{i % 50_000}"
         d.record(i, text, author, T0 + timedelta(seconds=i * 50_000 / size))
         if i % step == 0:
@@ -400,11 +464,12 @@ def latency(pool, size, settings: DedupSettings, n_queries, seed, detector=None)
     return res, d
 
 
-def traced_bytes_per_entry(pool, settings: DedupSettings, n: int = 20_000, seed: int = 4) -> dict:
+def traced_bytes_per_entry(pool, settings: DedupSettings, n: int = 20_000, seed: int = 4,
+                           store: str = "crowded") -> dict:
     """Python heap per stored comment, by tracemalloc (RSS deltas depend on what the allocator kept)."""
     import tracemalloc
 
-    texts = list(synthesise(pool, n, seed))
+    texts = list(synthesise(pool, n, seed) if store == "crowded" else synthesise_mixed(pool, n, seed))
     gc.collect()
     tracemalloc.start()
     d = Detector(settings)
@@ -418,7 +483,7 @@ def traced_bytes_per_entry(pool, settings: DedupSettings, n: int = 20_000, seed:
             "mean_text_chars": round(sum(map(len, texts)) / n)}
 
 
-def redis_latency(pool, size, settings, n_queries, seed):
+def redis_latency(pool, size, settings, n_queries, seed, store: str = "crowded"):
     import redis
 
     from moderator.dedup_redis import build_redis_detector
@@ -428,7 +493,7 @@ def redis_latency(pool, size, settings, n_queries, seed):
     mem0 = client.info("memory")["used_memory"]
     d = build_redis_detector(replace(settings, backend="redis", redis_prefix=prefix), client=client)
     try:
-        res, _ = latency(pool, size, settings, n_queries, seed, detector=d)
+        res, _ = latency(pool, size, settings, n_queries, seed, detector=d, store=store)
         res["redis_used_memory_mb"] = round((client.info("memory")["used_memory"] - mem0) / 2**20, 1)
         res["redis_bytes_per_entry"] = round((client.info("memory")["used_memory"] - mem0) / size)
         for k in ("rss_mb_before", "rss_mb_after", "rss_bytes_per_entry"):
@@ -475,13 +540,15 @@ def _quality_markdown(report) -> list[str]:
 
 def _latency_markdown(report) -> list[str]:
     lines = ["", "Look-up latency and memory (in-process unless noted; wall clock and thread CPU time):", ""]
+    if "store" in report:
+        lines += [f"Store: {report['store']['composition']} ({report['store']['corpus_texts']:,} corpus texts).", ""]
     if "memory_tracemalloc" in report:
         m = report["memory_tracemalloc"]
         lines += [f"Python heap per stored comment (tracemalloc, {m['entries']:,} entries, mean text "
                   f"{m['mean_text_chars']} chars): {m['bytes_per_entry']} bytes.", ""]
     lines += [
               "| backend | stored | check p50 ms | check p99 ms | CPU p50 / p99 ms | p99 near-dup / new ms | "
-              "record µs | memory |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "record µs | memory | load average |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in report["latency"]:
         mem = (f"{row['redis_used_memory_mb']} MB in Redis ({row['redis_bytes_per_entry']} B/entry)"
                if "redis_used_memory_mb" in row else
@@ -489,7 +556,7 @@ def _latency_markdown(report) -> list[str]:
         lines.append(f"| {row['backend']} | {row['stored']:,} | {row['check_ms_p50']} | {row['check_ms_p99']} | "
                      f"{row['check_cpu_ms_p50']} / {row['check_cpu_ms_p99']} | "
                      f"{row['check_ms_p99_near_duplicates']} / {row['check_ms_p99_new_texts']} | "
-                     f"{row['record_us_mean']} | {mem} |")
+                     f"{row['record_us_mean']} | {mem} | {' '.join(map(str, row['load_average']))} |")
     return lines
 
 
@@ -505,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=2000, help="look-ups per latency run (half new texts)")
     ap.add_argument("--redis", action="store_true", help="also time the Redis backend at the smallest size")
     ap.add_argument("--no-quality", action="store_true", help="latency and memory only")
+    ap.add_argument("--store", choices=["crowded", "mixed"], default="crowded",
+                    help="latency store: 'crowded' (the four labelled-set corpora, ~40 variants of each text at 1M) "
+                         "or 'mixed' (all eight corpora, word windows of several texts, 1%% repeats, 20 floods)")
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=str(RESULTS / "dedup_bench"))
@@ -549,14 +619,23 @@ def main(argv: list[str] | None = None) -> int:
 
     pool = [t for _, t in corpora["ruddit"]] + [t for _, t, _ in corpora["youtube"]]
     pool += corpora["impermium"] + corpora["trac1"]
+    if args.store == "mixed":
+        seen = {normalise(t).replace(" ", "") for t in pool}
+        for text in _other_texts(root):
+            key = normalise(text).replace(" ", "")
+            if len(key) >= defaults.min_chars and key not in seen:
+                seen.add(key)
+                pool.append(text)
+    report["store"] = {"composition": args.store, "corpus_texts": len(pool)}
+    print(f"latency store: {args.store}, {len(pool):,} corpus texts", flush=True)
     report["latency"] = []
     sizes = [int(x) for x in args.sizes.split(",")]
     settings = replace(defaults, rate_limit="", max_entries=max(sizes) + 1)
-    report["memory_tracemalloc"] = traced_bytes_per_entry(pool, settings)
+    report["memory_tracemalloc"] = traced_bytes_per_entry(pool, settings, store=args.store)
     print("  tracemalloc:", report["memory_tracemalloc"], flush=True)
     for size in sizes:
         print(f"latency with {size:,} stored", flush=True)
-        res, d = latency(pool, size, settings, args.queries // 2, args.seed)
+        res, d = latency(pool, size, settings, args.queries // 2, args.seed, store=args.store)
         res["backend"] = "memory"
         report["latency"].append(res)
         print("  ", res, flush=True)
@@ -565,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis:
         size = min(sizes)
         print(f"redis latency with {size:,} stored", flush=True)
-        res = redis_latency(pool, size, settings, args.queries // 2, args.seed)
+        res = redis_latency(pool, size, settings, args.queries // 2, args.seed, store=args.store)
         res["backend"] = "redis"
         report["latency"].append(res)
         print("  ", res, flush=True)
