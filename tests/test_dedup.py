@@ -196,6 +196,26 @@ def test_paraphrase_on_the_same_topic_is_not_a_duplicate(detector, text):
     assert detector.check(text, "alice", T0 + timedelta(minutes=1)) is None
 
 
+@pytest.mark.parametrize("quote", [f"> {BASE}\n\n", f"  >{BASE}\r\n", f"&gt; {BASE}\n",
+                                   f"> {BASE[:40]}\n> {BASE[40:]}\n"])
+def test_a_reply_quoting_a_comment_is_not_its_duplicate(detector, quote):
+    detector.record(1, BASE, "alice", T0)
+    later = T0 + timedelta(minutes=1)
+    # without the quote stripped, this reply has Jaccard ~0.8 with BASE
+    reply = quote + "Agreed, and the minutes too."
+    assert jaccard(shingles(normalise(reply)), shingles(normalise(BASE))) >= 0.6
+    assert detector.check(reply, "alice", later) is None
+    # the answer itself still counts: the same reply posted again is a repeat
+    detector.record(2, reply, "alice", later)
+    assert detector.check(quote + "Agreed, and the minutes too!!", "alice", later).of == 2
+
+
+def test_a_comment_that_is_only_a_quote_is_still_compared_whole(detector):
+    detector.record(1, BASE, "alice", T0)
+    assert detector.check(f"> {BASE}", "alice", T0 + timedelta(minutes=1)).of == 1
+    assert dedup.strip_quoted("a > b, and b > c") == "a > b, and b > c"  # not a quote: mid-line
+
+
 def test_short_common_replies_are_never_flagged(detector):
     for i, reply in enumerate(COMMON_REPLIES * 3):
         author = f"user{i}"

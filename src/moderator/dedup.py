@@ -155,6 +155,24 @@ def settings_from(config: Mapping[str, Any] | None = None) -> DedupSettings:
 # Normalisation, fingerprints, shingles (pure functions)
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+# a quoted line: Markdown / e-mail ``>`` (also HTML-escaped, and full-width), after optional indentation
+_QUOTED_LINE = re.compile(r"^[ \t]*(?:>|&gt;|＞).*(?:\n|$)", re.MULTILINE)
+
+
+def strip_quoted(text: str) -> str:
+    r"""``text`` without its quoted lines (``> ...``), unless it is nothing but quoted lines.
+
+    A reply that quotes an earlier comment and answers it says only the answer: compared whole, it could
+    reach the threshold against the comment it quotes. A text made only of quoted lines is kept as it is,
+    so quoting a comment is not a way to repeat it unnoticed.
+
+    >>> strip_quoted("> You never read the report.\n\nI did, twice.")
+    '\nI did, twice.'
+    """
+    if ">" not in text and "&gt;" not in text and "＞" not in text:
+        return text
+    rest = _QUOTED_LINE.sub("", text)
+    return rest if rest.strip() else text
 
 
 @cache
@@ -357,10 +375,10 @@ class Signer:
         return self.bands_of(self.minhash_values(shingle_codes))
 
     def sign(self, text: str) -> Signature:
-        """Normalise, fingerprint and MinHash ``text``. The MinHash covers the first
-        :data:`MINHASH_CHARS` normalised characters (the cost grows with length; the exact Jaccard that
-        decides always uses the whole text); ``shingles`` is None when the text is longer than that."""
-        norm = normalise(text)
+        """Normalise (after :func:`strip_quoted`), fingerprint and MinHash ``text``. The MinHash covers the
+        first :data:`MINHASH_CHARS` normalised characters (the cost grows with length; the exact Jaccard
+        that decides always uses the whole text); ``shingles`` is None when the text is longer than that."""
+        norm = normalise(strip_quoted(text))
         sh = shingles(norm[:MINHASH_CHARS], self.shingle_size)
         values = self.minhash_values(sh)
         full = sh if len(norm) <= MINHASH_CHARS else None
@@ -763,4 +781,5 @@ __all__ = [
     "normalise",
     "settings_from",
     "shingles",
+    "strip_quoted",
 ]
