@@ -487,7 +487,9 @@ class MemoryIndex:
         self.retention_seconds = retention_seconds
         self.max_entries = max_entries
         self.bands_of = bands_of  # band keys from a stored signature, to unlink an evicted entry
-        self._entries: dict[int, Entry] = {}
+        # plain tuples, not Entry: the garbage collector stops tracking a tuple of str/int/float/bytes, never
+        # a tuple subclass, so a million Entry objects would make every full collection walk them all
+        self._entries: dict[int, tuple[int, str, float, str, int, bytes]] = {}
         self._band_keys: dict[int, bytes] = {}  # only when there is no bands_of
         self._exact: dict[int, Any] = {}
         self._bands: dict[int, Any] = {}
@@ -508,9 +510,9 @@ class MemoryIndex:
                 ids.update(_ids(hit, limit, newest=True))
         out = []
         for cid in ids:
-            entry = self._entries.get(cid)
-            if entry is not None and entry.ts >= since:
-                out.append(entry)
+            row = self._entries.get(cid)
+            if row is not None and row[2] >= since:
+                out.append(Entry._make(row))
         return out
 
     def add(self, entry: Entry, band_keys: tuple[int, ...], now: float) -> None:
@@ -518,7 +520,7 @@ class MemoryIndex:
             self._remove(entry.comment_id)
         if entry.ts < now - self.retention_seconds:
             return
-        self._entries[entry.comment_id] = entry
+        self._entries[entry.comment_id] = tuple(entry)
         if self.bands_of is None or not entry.signature:
             self._band_keys[entry.comment_id] = np.array(band_keys, dtype=np.uint64).tobytes()
         _push(self._exact, entry.fingerprint, entry.comment_id)
@@ -528,7 +530,7 @@ class MemoryIndex:
         self.evict(now)
 
     def _remove(self, cid: int) -> None:
-        entry = self._entries.pop(cid)
+        entry = Entry._make(self._entries.pop(cid))
         _drop(self._exact, entry.fingerprint, cid)
         packed = self._band_keys.pop(cid, None)
         if packed is not None:
@@ -545,12 +547,12 @@ class MemoryIndex:
         heap = self._heap
         while heap and (heap[0][0] < cutoff or len(self._entries) > self.max_entries):
             ts, cid = heapq.heappop(heap)
-            entry = self._entries.get(cid)
-            if entry is not None and entry.ts == ts:  # else a stale heap row of a re-added id
+            row = self._entries.get(cid)
+            if row is not None and row[2] == ts:  # else a stale heap row of a re-added id
                 self._remove(cid)
                 dropped += 1
         if len(heap) > 2 * len(self._entries) + 1024:  # stale rows from re-added ids: compact
-            self._heap = [(e.ts, e.comment_id) for e in self._entries.values()]
+            self._heap = [(row[2], row[0]) for row in self._entries.values()]
             heapq.heapify(self._heap)
         return dropped
 
