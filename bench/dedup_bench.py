@@ -314,10 +314,11 @@ def detector_sweep(stored, queries, thresholds, num_perms, min_chars):
                     tp += 1
                 elif label:
                     fn += 1
-                    fns.append((kind, source, stored[base][:120], text[:120]))
+                    fns.append({"kind": kind, "source": source, "stored_index": base})  # no corpus text
                 elif found:
                     fp += 1
-                    fps.append((kind, source, finding.similarity, stored[finding.of][:160], text[:160]))
+                    fps.append({"kind": kind, "source": source, "similarity": finding.similarity,
+                                "stored_index": finding.of})
             t_check = time.perf_counter() - t
             p, r = _prf(tp, fp, fn)
             bands, rows = lsh_params(th, num_perm)
