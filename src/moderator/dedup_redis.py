@@ -28,6 +28,48 @@ import redis
 from moderator.dedup import DedupSettings, Detector, Entry
 from moderator.ratelimit import RateLimiter
 
+# One round trip per look-up and per insert: the scripts run server-side (EVALSHA; redis-py falls back to EVAL
+# once after a script cache flush). Issued as pipelines of ~15 and ~47 commands instead, the client-side command
+# packing and the server's per-command overhead made the Redis backend the service's bottleneck (see
+# docs/benchmarks.md). The entry hashes are read by key names built in the script, which standalone Redis
+# allows (Redis Cluster would need hash tags); scripts are atomic, as the MULTI pipeline of ``add`` was.
+
+# KEYS: exact-fingerprint set, band sets...; ARGV: since, limit, entry key prefix.
+# Returns a flat array: id, author, created_at, normalised text, fingerprint hex, signature hex; per candidate.
+_CANDIDATES_LUA = """
+local since, limit, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local seen, out = {}, {}
+local function take(ids)
+  for _, id in ipairs(ids) do
+    if not seen[id] then
+      seen[id] = true
+      local v = redis.call('HMGET', prefix .. id, 'a', 't', 'n', 'f', 's')
+      out[#out + 1] = id
+      for j = 1, 5 do out[#out + 1] = v[j] or '' end
+    end
+  end
+end
+take(redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'LIMIT', 0, limit))  -- the oldest exact repeats
+for i = 2, #KEYS do
+  take(redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', since, 'LIMIT', 0, limit))  -- the newest neighbours
+end
+return out
+"""
+
+# KEYS: entry hash, exact-fingerprint set, band sets...;
+# ARGV: ttl, "(cutoff" (exclusive), id, created_at, author, normalised text, fingerprint hex, signature hex.
+_ADD_LUA = """
+local ttl = ARGV[1]
+redis.call('HSET', KEYS[1], 'a', ARGV[5], 't', ARGV[4], 'n', ARGV[6], 'f', ARGV[7], 's', ARGV[8])
+redis.call('EXPIRE', KEYS[1], ttl)
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[4], ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[2])
+  redis.call('EXPIRE', KEYS[i], ttl)
+end
+return 1
+"""
+
 
 class RedisIndex:
     """The :class:`moderator.dedup.Index` in Redis (see the module docstring for the layout).
@@ -47,6 +89,9 @@ class RedisIndex:
         self.client = client
         self.retention_seconds = int(retention_seconds)
         self.prefix = prefix
+        self._entry_key_prefix = f"{prefix}e:"
+        self._candidates = client.register_script(_CANDIDATES_LUA)
+        self._add = client.register_script(_ADD_LUA)
 
     def _entry_key(self, cid: int) -> str:
         return f"{self.prefix}e:{cid}"
@@ -56,39 +101,23 @@ class RedisIndex:
 
     def candidates(self, fp: int, band_keys: tuple[int, ...], since: float,
                    limit: int = 100) -> list[Entry]:
-        pipe = self.client.pipeline(transaction=False)
-        exact, *bands = self._keys(fp, band_keys)
-        pipe.zrangebyscore(exact, since, "+inf", start=0, num=limit)  # the oldest repeats
-        for key in bands:
-            pipe.zrevrangebyscore(key, "+inf", since, start=0, num=limit)  # the newest neighbours
-        ids = sorted({int(cid) for members in pipe.execute() for cid in members})
-        if not ids:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        for cid in ids:
-            pipe.hmget(self._entry_key(cid), "a", "t", "n", "f", "s")
+        rows = self._candidates(keys=self._keys(fp, band_keys), args=[repr(since), limit, self._entry_key_prefix])
         out = []
-        for cid, (author, ts, norm, fp_hex, sig_hex) in zip(ids, pipe.execute(), strict=True):
-            if ts is None or float(ts) < since:  # expired between the two round trips
+        for i in range(0, len(rows), 6):
+            cid, author, ts, norm, fp_hex, sig_hex = rows[i:i + 6]
+            if not ts or float(ts) < since:  # gone, or expired since it was indexed
                 continue
-            out.append(Entry(cid, author, float(ts), norm, int(fp_hex, 16), bytes.fromhex(sig_hex or "")))
+            out.append(Entry(int(cid), author, float(ts), norm, int(fp_hex, 16), bytes.fromhex(sig_hex)))
+        out.sort(key=lambda e: e.comment_id)
         return out
 
     def add(self, entry: Entry, band_keys: tuple[int, ...], now: float) -> None:
         ttl = self.retention_seconds
         if entry.ts < now - ttl:
             return
-        cutoff = now - ttl
-        pipe = self.client.pipeline(transaction=True)
-        ekey = self._entry_key(entry.comment_id)
-        pipe.hset(ekey, mapping={"a": entry.author_id, "t": repr(entry.ts), "n": entry.normalised,
-                                 "f": f"{entry.fingerprint:x}", "s": entry.signature.hex()})
-        pipe.expire(ekey, ttl)
-        for key in self._keys(entry.fingerprint, band_keys):
-            pipe.zadd(key, {str(entry.comment_id): entry.ts})
-            pipe.zremrangebyscore(key, "-inf", f"({cutoff}")
-            pipe.expire(key, ttl)
-        pipe.execute()
+        self._add(keys=[self._entry_key(entry.comment_id), *self._keys(entry.fingerprint, band_keys)],
+                  args=[ttl, f"({now - ttl!r}", entry.comment_id, repr(entry.ts), entry.author_id, entry.normalised,
+                        f"{entry.fingerprint:x}", entry.signature.hex()])
 
     def evict(self, now: float) -> int:
         """Nothing to do: keys expire by TTL and sorted sets are trimmed on write."""
