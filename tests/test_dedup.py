@@ -178,6 +178,27 @@ def test_same_author_points_at_the_most_similar_earlier_comment(detector):
     assert finding.to_dict() == {"is_duplicate": True, "kind": "same_author", "of": 2, "similarity": 1.0}
 
 
+def test_check_then_record_signs_the_text_once_per_thread(detector, monkeypatch):
+    """A submission checks, then records, one text in one thread: the signature is computed once. Another text,
+    or the same text in another thread, is signed afresh (never another text's signature)."""
+    calls: list[str] = []
+    sign = detector.signer.sign
+    monkeypatch.setattr(detector.signer, "sign", lambda text: calls.append(text) or sign(text))
+    other = BASE.replace("Thursday", "Friday")
+    assert detector.check(BASE, "alice", T0) is None
+    detector.record(1, BASE, "alice", T0)
+    assert calls == [BASE]
+    detector.record(2, other, "bob", T0)
+    assert calls == [BASE, other]
+    worker = threading.Thread(target=detector.record, args=(3, BASE, "carol", T0))
+    worker.start()
+    worker.join()
+    assert calls == [BASE, other, BASE]
+    assert detector.size() == 3
+    finding = detector.check(BASE + "!", "alice", T0 + timedelta(minutes=1))  # bob and carol posted it too
+    assert (finding.kind, finding.of) == ("cross_author_flood", 2)
+
+
 def test_an_empty_detector_is_truthy(detector):
     assert detector.size() == 0
     assert bool(detector)  # `app.extensions.get("dedup") or ...` must not rebuild an empty detector

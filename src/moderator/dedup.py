@@ -604,6 +604,17 @@ class Detector:
         self.rate_limiter = rate_limiter if rate_limiter is not None else RateLimiter(settings.rate_limit)
         # the in-memory index needs a lock; Redis does its own (the client has a connection pool)
         self._lock: Any = threading.RLock() if isinstance(self.index, MemoryIndex) else nullcontext()
+        self._last = threading.local()  # this thread's last (text, signature): check() then record() sign once
+
+    def _sign(self, text: str) -> Any:
+        """``signer.sign(text)``, reusing this thread's previous result for the same text (a submission checks
+        and then records one text in one request thread)."""
+        last = getattr(self._last, "pair", None)
+        if last is not None and last[0] == text:
+            return last[1]
+        sig = self.signer.sign(text)
+        self._last.pair = (text, sig)
+        return sig
 
     def size(self) -> int:
         """Entries in the index. (Not ``__len__``: an empty detector must not be falsy.)"""
@@ -628,7 +639,7 @@ class Detector:
         one of the flood; ``similarity`` is the exact Jaccard similarity of the shingle sets.
         """
         s = self.settings
-        sig = self.signer.sign(text)
+        sig = self._sign(text)
         length = len(sig.normalised) - sig.normalised.count(" ")
         if length < s.min_chars:
             return None
@@ -703,7 +714,7 @@ class Detector:
 
     def record(self, comment_id: int, text: str, author_id: str, created_at: datetime) -> None:
         """Remember a stored comment. Texts shorter than ``min_chars`` are not indexed (never flagged)."""
-        sig = self.signer.sign(text)
+        sig = self._sign(text)
         if len(sig.normalised) - sig.normalised.count(" ") < self.settings.min_chars:
             return
         t = _epoch(created_at)
