@@ -187,6 +187,31 @@ def test_duplicate_is_held_with_reason_and_shown_in_queue(make_service_fixture: 
     assert item["duplicate"]["kind"] == "same_author" and "duplicate:same_author" in item["reasons"]
 
 
+def test_restart_rebuilds_the_duplicate_index_and_freezes_a_large_one(
+        make_service_fixture: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repeat is caught across a restart (the in-memory index is rebuilt from the database); a large rebuilt
+    index is moved out of the garbage collector's reach (``gc.freeze``)."""
+    import gc
+
+    from moderator import app as app_module
+    from moderator.dedup import DedupSettings, Detector
+
+    text = "The bridge closure on Thursday will add twenty minutes to every bus route downtown."
+    first = make_service_fixture(DUPLICATE_DETECTOR=Detector(DedupSettings(rate_limit="")))
+    original = first.submit(text).get_json()
+    assert original["duplicate"] is None
+    monkeypatch.setattr(app_module, "GC_FREEZE_MIN_ENTRIES", 1)
+    frozen = gc.get_freeze_count()
+    try:
+        restarted = make_service_fixture(DUPLICATE_DETECTOR=Detector(DedupSettings(rate_limit="")))
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+    again = restarted.submit(text).get_json()
+    assert again["duplicate"] == {"is_duplicate": True, "kind": "same_author", "of": original["id"],
+                                  "similarity": 1.0}
+
+
 def test_duplicate_rejected_by_policy(make_service_fixture: Any) -> None:
     detector = FakeDetector(DuplicateFinding(True, "cross_author_flood", 3, 1.0))
     service = make_service_fixture(POLICY={"duplicate_action": "reject"}, DUPLICATE_DETECTOR=detector)
