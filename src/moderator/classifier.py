@@ -14,7 +14,6 @@ import json
 import os
 import pickle
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,8 +158,24 @@ def _per_word(vec: TfidfVectorizer) -> bool:
             and not vec.lowercase and vec.strip_accents is None)
 
 
+_NO_COLUMNS = np.zeros(0, dtype=np.int64)
+
+
+def _count_columns(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct column indices in ascending order, how often each occurs as float64), by one sort: several
+    times cheaper than ``Counter`` + ``sorted`` for the few hundred n-gram columns of a comment, same result."""
+    if not len(cols):
+        return _NO_COLUMNS, np.zeros(0, dtype=np.float64)
+    cols = np.sort(cols)
+    first = np.empty(len(cols), dtype=bool)
+    first[0] = True
+    np.not_equal(cols[1:], cols[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return cols[starts], np.diff(np.append(starts, len(cols))).astype(np.float64)
+
+
 def _tfidf_rows(vec: TfidfVectorizer, analyzer: Any, docs: Sequence[str], offset: int,
-                word_cache: dict[str, tuple[int, ...]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                word_cache: dict[str, np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Rows of ``vec.transform(docs)`` as (column indices + offset, values), without scikit-learn's per-call
     overhead (same numbers; training and a test check it).
 
@@ -176,21 +191,19 @@ def _tfidf_rows(vec: TfidfVectorizer, analyzer: Any, docs: Sequence[str], offset
     for doc in docs:
         if per_word:
             assert word_cache is not None
-            cols: list[int] = []
+            parts: list[np.ndarray] = []
             for w in vec._white_spaces.sub(" ", doc).split():  # exactly what char_wb does to the document
                 hit = word_cache.get(w)
                 if hit is None:
-                    hit = tuple(j for g in analyzer(w) if (j := get(g)) is not None)
+                    hit = np.fromiter((j for g in analyzer(w) if (j := get(g)) is not None), dtype=np.int64)
                     if len(word_cache) >= WORD_GRAMS_CACHE_SIZE:
                         word_cache.clear()
                     word_cache[w] = hit
-                cols.extend(hit)
-            known = sorted(Counter(cols).items())
+                parts.append(hit)
+            idx, val = _count_columns(np.concatenate(parts) if parts else _NO_COLUMNS)
         else:
-            # count every n-gram in C (Counter), then look each distinct one up once
-            known = sorted((j, c) for g, c in Counter(analyzer(doc)).items() if (j := get(g)) is not None)
-        idx = np.fromiter((j for j, _ in known), dtype=np.int64, count=len(known))
-        val = np.fromiter((c for _, c in known), dtype=np.float64, count=len(known))
+            idx, val = _count_columns(np.fromiter((j for g in analyzer(doc) if (j := get(g)) is not None),
+                                                  dtype=np.int64))
         if vec.sublinear_tf:
             val = np.log(val) + 1.0
         if idf is not None:
