@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from moderator.batching import LeaderBatcher
 from moderator.db import begin_write
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ class _Job(Generic[T]):
         self.error: BaseException | None = None
 
 
-class GroupCommitter:
+class GroupCommitter(LeaderBatcher[_Job[Any]]):
     """Runs ``job(session)`` callables of concurrent threads in shared write transactions.
 
     Parameters
@@ -64,14 +64,12 @@ class GroupCommitter:
 
     def __init__(self, factory: sessionmaker[Session], lock_path: str | os.PathLike[str] | None = None,
                  max_jobs: int = MAX_BATCH_JOBS) -> None:
+        super().__init__()
         self._factory = factory
         self._lock_path = Path(lock_path) if lock_path is not None else None
         self._lock_fd: int | None = None
         self._lock_pid = 0
         self._max = max_jobs
-        self._cv = threading.Condition()
-        self._queue: list[_Job[Any]] = []
-        self._busy = False
         self.transactions = 0  # group transactions committed (tests, profiling)
 
     def run(self, job: Callable[[Session], T]) -> T:
@@ -81,32 +79,17 @@ class GroupCommitter:
         transaction that failed is rolled back and each job re-run alone). Its exception is re-raised here.
         """
         mine: _Job[T] = _Job(job)
-        with self._cv:
-            self._queue.append(mine)
-        while True:
-            with self._cv:
-                while not mine.done and self._busy:
-                    self._cv.wait()
-                if mine.done:
-                    break
-                self._busy = True  # lead: run the queue (mine first among them)
-                batch = self._queue[:self._max]
-                del self._queue[:self._max]
-            try:
-                self._execute(batch)
-            finally:
-                with self._cv:
-                    for item in batch:
-                        item.done = True
-                    self._busy = False
-                    self._cv.notify_all()
+        self._submit(mine)
         if mine.error is not None:
             raise mine.error
         return mine.result  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ the leader's work
 
-    def _execute(self, batch: list[_Job[Any]]) -> None:
+    def _take(self, queue: list[_Job[Any]]) -> int:
+        return min(len(queue), self._max)
+
+    def _process(self, batch: list[_Job[Any]]) -> None:
         fd = self._file_lock()
         try:
             if fd is not None:

@@ -10,9 +10,10 @@ nothing changes, and under load the number of model calls drops to about one per
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from moderator.batching import LeaderBatcher
 
 MAX_BATCH_TEXTS = 256
 
@@ -28,38 +29,30 @@ class _Pending:
         self.error: BaseException | None = None
 
 
-class BatchScorer:
+class BatchScorer(LeaderBatcher[_Pending]):
     def __init__(self, model: Callable[[], Any], max_texts: int = MAX_BATCH_TEXTS) -> None:
+        super().__init__()
         self._model = model  # a getter, so that a hot-reloaded model is picked up
         self._max = max_texts
-        self._cv = threading.Condition()
-        self._queue: list[_Pending] = []
-        self._busy = False
         self.calls = 0  # model calls made (for tests and profiling)
 
     def score(self, texts: Sequence[str]) -> tuple[str, list[dict[str, float]]]:
         """``(model version, one {category: probability} per text)``, possibly computed in a shared call."""
         mine = _Pending(texts)
-        with self._cv:
-            self._queue.append(mine)
-        while True:
-            with self._cv:
-                while not mine.done and self._busy:
-                    self._cv.wait()
-                if mine.done:
-                    break
-                self._busy = True  # lead: score the queue (mine included, unless it is past max_texts)
-                batch, size = [], 0
-                while self._queue and (not batch or size + len(self._queue[0].texts) <= self._max):
-                    item = self._queue.pop(0)
-                    batch.append(item)
-                    size += len(item.texts)
-            self._run(batch)
+        self._submit(mine)
         if mine.error is not None:
             raise mine.error
         return mine.version, mine.result
 
-    def _run(self, batch: list[_Pending]) -> None:
+    def _take(self, queue: list[_Pending]) -> int:
+        """Queued requests up to ``max_texts`` texts in all (the first one whatever its size)."""
+        n, size = 0, 0
+        while n < len(queue) and (n == 0 or size + len(queue[n].texts) <= self._max):
+            size += len(queue[n].texts)
+            n += 1
+        return n
+
+    def _process(self, batch: list[_Pending]) -> None:
         try:
             model = self._model()
             flat = [t for item in batch for t in item.texts]
@@ -74,12 +67,6 @@ class BatchScorer:
         except BaseException as exc:  # every caller in the batch gets the error
             for item in batch:
                 item.error = exc
-        finally:
-            with self._cv:
-                for item in batch:
-                    item.done = True
-                self._busy = False
-                self._cv.notify_all()
 
 
 __all__ = ["BatchScorer"]
