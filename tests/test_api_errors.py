@@ -97,6 +97,8 @@ CASES: list[tuple[str, str, bytes, str | None, int, str, str | None]] = [
      "unknown_field", "why"),
     ("decision-version-string", "/v1/queue/1/decision", b'{"decision": "reject", "version": "2"}', JSON, 422,
      "invalid_type", "version"),
+    ("decision-version-huge", "/v1/queue/1/decision",  # found by schemathesis: was a 500 (SQLite int overflow)
+     b'{"decision": "reject", "version": 18537562902984908603392}', JSON, 422, "invalid_value", "version"),
     ("claim-unknown-field", "/v1/queue/1/claim", b'{"ttl": 5}', JSON, 422, "unknown_field", "ttl"),
 ]
 

@@ -509,8 +509,9 @@ def get_comment(comment_id: str) -> Response:
                          {"type": "string", "enum": list(review.STATUSES)}),
               QueryParam("category", "only items flagged in this category",
                          {"type": "string", "enum": list(CATEGORIES)}),
-              QueryParam("thread", "only comments of this thread"),
-              QueryParam("cursor", "next_cursor of the previous page"),
+              QueryParam("thread", "only comments of this thread",
+                         {"type": "string", "minLength": 1, "maxLength": 200}),
+              QueryParam("cursor", "next_cursor of the previous page", {"type": "string", "minLength": 1}),
               QueryParam("limit", "page size, 1 to 200 (default 50)",
                          {"type": "integer", "minimum": 1, "maximum": 200}),
           ))
@@ -585,7 +586,7 @@ def decide(comment_id: str) -> Response:
                                    "key.create, key.revoke"),
               QueryParam("since", "ISO 8601 date-time (inclusive)", {"type": "string", "format": "date-time"}),
               QueryParam("until", "ISO 8601 date-time (exclusive)", {"type": "string", "format": "date-time"}),
-              QueryParam("cursor", "next_cursor of the previous page"),
+              QueryParam("cursor", "next_cursor of the previous page", {"type": "string", "minLength": 1}),
               QueryParam("limit", "page size, 1 to 500 (default 100)",
                          {"type": "integer", "minimum": 1, "maximum": 500}),
           ))

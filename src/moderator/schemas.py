@@ -7,9 +7,9 @@ string). Response models document what the API returns; tests validate real resp
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from moderator import CATEGORIES
 
@@ -27,20 +27,35 @@ class Strict(BaseModel):
 # ---------------------------------------------------------------- requests
 
 
+# What the API accepts as a comment's text (checked by ``api.check_text``; the length limit is the setting
+# MODERATOR_MAX_TEXT_CHARS): documented here so that generated clients and fuzzers know it.
+TEXT_SCHEMA: dict[str, Any] = {
+    "type": "string", "minLength": 1, "pattern": "\\S",
+    "description": "Not empty or whitespace only; at most MODERATOR_MAX_TEXT_CHARS characters (default 20,000)",
+}
+
+
 class ScoreRequest(Strict):
     """Exactly one of ``text`` or ``texts`` (1 to 100)."""
 
-    text: str | None = None
-    texts: list[str] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    model_config = ConfigDict(extra="forbid", strict=True,
+                              json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["texts"]}]})
+
+    text: Annotated[str | None, WithJsonSchema(TEXT_SCHEMA)] = None
+    texts: Annotated[list[str] | None, WithJsonSchema(
+        {"type": "array", "items": TEXT_SCHEMA, "minItems": 1, "maxItems": MAX_BATCH})] = Field(
+        default=None, min_length=1, max_length=MAX_BATCH)
     explain: bool = False
 
 
 class SubmitRequest(Strict):
-    text: str
+    text: Annotated[str, WithJsonSchema(TEXT_SCHEMA)]
     author_id: str = Field(min_length=1, max_length=ID_MAX)
     thread_id: str = Field(min_length=1, max_length=ID_MAX)
     external_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
-    author_ip: str | None = Field(default=None, max_length=64, description="IPv4 or IPv6 address")
+    author_ip: Annotated[str | None, WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}, {"type": "null"}],
+         "description": "IPv4 or IPv6 address"})] = Field(default=None, max_length=64)
     metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object, stored as given")
 
     @field_validator("author_ip")
@@ -62,7 +77,7 @@ class DecisionRequest(Strict):
     decision: Literal["approve", "reject"]
     reason: str | None = Field(default=None, max_length=2000)
     categories: list[Category] | None = Field(default=None, max_length=len(CATEGORIES))
-    version: int | None = Field(default=None, ge=1, description="Expected item version (optimistic lock)")
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Expected item version (optimistic lock)")
 
 
 # ---------------------------------------------------------------- responses
