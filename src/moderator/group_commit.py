@@ -119,15 +119,7 @@ class GroupCommitter(LeaderBatcher[_Job[Any]]):
 
     def _alone(self, item: _Job[Any]) -> None:
         try:
-            with self._factory() as session:
-                begin_write(session)
-                try:
-                    item.result = item.fn(session)
-                    session.commit()
-                    self.transactions += 1
-                except BaseException:
-                    session.rollback()
-                    raise
+            self._together([item])
         except BaseException as exc:
             item.result, item.error = None, exc
 
