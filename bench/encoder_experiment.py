@@ -64,7 +64,8 @@ def base_from_pypi_package() -> Path:
 
 
 def rows_for(category: str, train: list[str], evaluate: str, data_dir: str | None) -> tuple[list, list]:
-    """(text, label) training rows of the ``train`` corpora, validation rows of ``evaluate``, split as training does."""
+    """(text, label, corpus) training rows of the ``train`` corpora and (text, label) validation rows of ``evaluate``,
+    split as training splits them."""
     from moderator.datasets import load_corpus
     from moderator.training import TrainConfig, dedupe, split
 
@@ -74,7 +75,7 @@ def rows_for(category: str, train: list[str], evaluate: str, data_dir: str | Non
     for name, rows in corpora.items():
         tr, va = split(rows, cfg.val_fraction, cfg.seed)
         if name in train:
-            tr_rows += [(e.text, e.labels[category]) for e in tr if category in e.labels]
+            tr_rows += [(e.text, e.labels[category], name) for e in tr if category in e.labels]
         if name == evaluate:
             va_rows += [(e.text, e.labels[category]) for e in va if category in e.labels]
     return tr_rows, va_rows
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-train", type=int, default=0, help="cap the training rows (0: all); for smoke runs")
+    ap.add_argument("--weighted", action="store_true",
+                    help="weight the loss as training weights its rows: every corpus the same total weight, "
+                         "comment-section corpora x3 (moderator.training._weights)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     val_texts = [t for t, _ in val_rows]
     shipped = load_model()
     ours = np.array([p[args.category] for p in shipped.predict_proba(val_texts)])
-    print(f"{len(train_rows)} training rows ({sum(y for _, y in train_rows)} positive), {len(val_rows)} validation "
+    print(f"{len(train_rows)} training rows ({sum(r[1] for r in train_rows)} positive), {len(val_rows)} validation "
           f"rows ({int(y_val.sum())} positive); shipped model {shipped.version}: AUC "
           f"{roc_auc_score(y_val, ours):.4f}", flush=True)
 
@@ -173,8 +177,16 @@ def main(argv: list[str] | None = None) -> int:
             out[idx] = torch.sigmoid(model(*encode([texts[j] for j in idx]))).numpy()
         return out
 
-    texts = [t for t, _ in train_rows]
-    ys = np.array([y for _, y in train_rows], dtype=np.float32)
+    texts = [r[0] for r in train_rows]
+    ys = np.array([r[1] for r in train_rows], dtype=np.float32)
+    weights = np.ones(len(texts), dtype=np.float32)
+    if args.weighted:
+        from types import SimpleNamespace
+
+        from moderator.training import TrainConfig, _weights
+
+        weights = _weights([SimpleNamespace(corpus=r[2]) for r in train_rows],
+                           TrainConfig().corpus_weight).astype(np.float32)
     lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=args.max_len)["input_ids"]]
     steps = (len(texts) + args.batch_size - 1) // args.batch_size
     total, warm = steps * args.epochs, int(0.1 * steps * args.epochs)
@@ -186,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(groups, lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    loss_fn = nn.BCEWithLogitsLoss()
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     epochs: list[dict[str, Any]] = []
     for epoch in range(args.epochs):
         model.train()
@@ -200,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         rng.shuffle(batches)
         for idx in batches:
             idx = np.array(idx)
-            loss = loss_fn(model(*encode([texts[j] for j in idx])), torch.from_numpy(ys[idx]))
+            loss = (loss_fn(model(*encode([texts[j] for j in idx])), torch.from_numpy(ys[idx]))
+                    * torch.from_numpy(weights[idx])).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -230,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
               "torch": torch.__version__, "threads": args.threads, "command": "python bench/encoder_experiment.py "
               + " ".join(argv if argv is not None else sys.argv[1:]), "base_weights_sha256": weights_sha,
               "shipped_model": shipped.version, "category": args.category, "train_corpora": args.train,
-              "eval_corpus": args.eval, "train_rows": len(texts), "validation_rows": len(val_rows),
+              "eval_corpus": args.eval, "weighted": args.weighted, "train_rows": len(texts),
+              "validation_rows": len(val_rows),
               "validation_positives": int(y_val.sum()), "max_len": args.max_len, "epochs": epochs,
               "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
               "inference_ms_per_comment": {"one_at_a_time": round(ms_one, 2), "batches_of_64": round(ms_batch, 2)}}
@@ -244,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(r: dict[str, Any]) -> str:
     lines = [f"`{r['command']}` ({r['created_at']}, torch {r['torch']}, {r['threads']} threads)", "",
-             f"{r['category']}: trained on {', '.join(r['train_corpora'])} ({r['train_rows']} rows), scored on "
+             f"{r['category']}: trained on {', '.join(r['train_corpora'])} ({r['train_rows']} rows"
+             f"{', loss weighted as training weights corpora' if r.get('weighted') else ''}), scored on "
              f"{r['eval_corpus']} validation ({r['validation_rows']} rows, {r['validation_positives']} positive).", "",
              "| epoch | train s | shipped model | fine-tuned encoder (diff) | rank average 50/50 (diff) |",
              "|---|---:|---|---|---|"]
