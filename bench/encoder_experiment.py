@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import platform
 import random
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import train_val_rows, write_results
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
@@ -66,19 +66,11 @@ def base_from_pypi_package() -> Path:
 def rows_for(category: str, train: list[str], evaluate: str, data_dir: str | None) -> tuple[list, list]:
     """(text, label, corpus) training rows of the ``train`` corpora and (text, label) validation rows of ``evaluate``,
     split as training splits them."""
-    from moderator.datasets import load_corpus
-    from moderator.training import TrainConfig, dedupe, split
+    from moderator.training import TrainConfig
 
-    cfg = TrainConfig(data_dir=data_dir)
-    corpora, _ = dedupe({name: load_corpus(name, data_dir) for name in cfg.corpora})
-    tr_rows, va_rows = [], []
-    for name, rows in corpora.items():
-        tr, va = split(rows, cfg.val_fraction, cfg.seed)
-        if name in train:
-            tr_rows += [(e.text, e.labels[category], name) for e in tr if category in e.labels]
-        if name == evaluate:
-            va_rows += [(e.text, e.labels[category]) for e in va if category in e.labels]
-    return tr_rows, va_rows
+    tr, va = train_val_rows(TrainConfig(data_dir=data_dir))
+    return ([(e.text, e.labels[category], e.corpus) for e in tr if e.corpus in train and category in e.labels],
+            [(e.text, e.labels[category]) for e in va if e.corpus == evaluate and category in e.labels])
 
 
 def compare(y: np.ndarray, scores: dict[str, np.ndarray], reference: str = "shipped model",
@@ -248,11 +240,7 @@ def main(argv: list[str] | None = None) -> int:
               "validation_positives": int(y_val.sum()), "max_len": args.max_len, "epochs": epochs,
               "train_seconds": round(sum(e["train_seconds"] for e in epochs), 1),
               "inference_ms_per_comment": {"one_at_a_time": round(ms_one, 2), "batches_of_64": round(ms_batch, 2)}}
-    out = Path(args.out or RESULTS / f"encoder_{args.category}_{args.eval}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_results(args.out or RESULTS / f"encoder_{args.category}_{args.eval}", report, markdown(report))
     return 0
 
 

@@ -26,13 +26,13 @@ Bounded runtime: one category, the base corpora only, and reduced feature spaces
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import write_results
 
 from moderator.datasets import Example, data_available, load_corpus
 from moderator.evaluation import evaluate_rows
@@ -131,11 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/feedback_experiment.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "results": results, "total_seconds": round(time.time() - t_start, 1),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_results(args.out, report, markdown(report))
     return 0
 
 

@@ -27,7 +27,6 @@ Nothing here is tuned on, or reads, the corpora's official test splits.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -38,16 +37,17 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from _common import train_val_rows, write_results
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from moderator.classifier import build_features
-from moderator.datasets import Example, corpus_dir, load_corpus
+from moderator.datasets import Example, corpus_dir
 from moderator.features import Normalizer
 from moderator.lexicon import Lexicon
-from moderator.training import TrainConfig, _weights, dedupe, split
+from moderator.training import TrainConfig, _weights
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"personal_attack": ("impermium_insults", 0.92), "hate_speech": ("stormfront_hate", 0.90)}
@@ -58,14 +58,7 @@ class Prepared:
     """Training's rows, normalised texts and fitted features, built once for every experiment."""
 
     def __init__(self, cfg: TrainConfig) -> None:
-        raw = {name: load_corpus(name, cfg.data_dir) for name in cfg.corpora}
-        corpora, _ = dedupe(raw)
-        self.train: list[Example] = []
-        self.val: list[Example] = []
-        for rows in corpora.values():
-            tr, va = split(rows, cfg.val_fraction, cfg.seed)
-            self.train += tr
-            self.val += va
+        self.train, self.val = train_val_rows(cfg)
         self.normalizer = Normalizer(Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir)))
         self.normalizer.fit([e.text for e in self.train])
         self.norm_train = self.normalizer.normalize_many([e.text for e in self.train])
@@ -249,11 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if "variants" in parts:
         result["variants"] = variants(cfg, prep)
     result["seconds"] = round(time.time() - t0, 1)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_results(args.out, result, to_markdown(result))
     return 0
 
 
