@@ -1,0 +1,79 @@
+"""The encoder: vocabulary pruning keeps tokenization intact, fine-tuning is seeded and deterministic, the
+int8 artifact pickles, scores a text the same alone or among others, and learns from its rows."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from moderator.encoder_training import EncoderConfig, base_weights, kept_token_ids, prune_vocabulary, train_encoder
+
+INSULTS = ["you are a complete idiot", "shut up you stupid moron", "what a pathetic loser you are",
+           "nobody cares about your dumb opinion, clown", "you ignorant fool, read a book",
+           "go away you worthless troll", "you are too stupid to understand this", "what an idiot you are"]
+POLITE = ["thanks for the thoughtful article", "the council meets again on tuesday",
+          "i enjoyed the photos of the harbour", "great points about the budget vote",
+          "the recipe worked well for me", "interesting interview, thank you",
+          "the train was late again this morning", "lovely weather for the match today"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer_json() -> str:
+    return (base_weights() / "tokenizer.json").read_text()
+
+
+def test_pruned_vocabulary_tokenizes_like_the_full_one(tokenizer_json: str) -> None:
+    from tokenizers import Tokenizer
+
+    texts = ["Thanks for the thoughtful article!", "you are a complete idiot"]
+    keep = kept_token_ids(tokenizer_json, texts, 128, min_count=1)
+    pruned, old_ids = prune_vocabulary(tokenizer_json, keep)
+    full, small = Tokenizer.from_str(tokenizer_json), Tokenizer.from_str(pruned)
+    for tok in (full, small):
+        tok.no_padding()
+    assert len(old_ids) == len(keep) < len(json.loads(tokenizer_json)["model"]["vocab"])
+    for t in texts:  # texts it was cut for: the same tokens, renumbered consistently
+        a, b = full.encode(t), small.encode(t)
+        assert a.tokens == b.tokens
+        assert [int(old_ids[i]) for i in b.ids] == a.ids
+    assert small.encode("hi").tokens[0] == "[CLS]" and small.encode("hi").tokens[-1] == "[SEP]"
+    rare = small.encode("xylophonists quizzically")  # pieces that were cut: shorter pieces, never [UNK]
+    assert "[UNK]" not in rare.tokens and "".join(rare.tokens).replace("##", "").count("xylophonist") == 1
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple:
+    texts = INSULTS + POLITE + ["those people are vermin", "welcome to everyone moving here"]
+    labels = [{"personal_attack": 1}] * 8 + [{"personal_attack": 0}] * 8 + [{"hate_speech": 1}, {"hate_speech": 0}]
+    cfg = EncoderConfig(epochs=3, max_len=32, min_token_count=1, lr=1e-4, batch_size=4)
+    return train_encoder(texts, labels, ("personal_attack", "hate_speech"), cfg=cfg), texts, labels, cfg
+
+
+def test_fine_tuned_encoder_learns_and_is_deterministic(tiny: tuple) -> None:
+    enc, texts, labels, cfg = tiny
+    assert enc.categories == ("personal_attack", "hate_speech")
+    p = enc.predict_proba(texts)
+    assert p.shape == (len(texts), 2) and ((p > 0) & (p < 1)).all()
+    assert p[:8, 0].mean() > p[8:16, 0].mean() + 0.1  # insults score higher on its training rows
+    assert enc.info["rows_per_category"] == {"personal_attack": 16, "hate_speech": 2}
+    again = train_encoder(texts, labels, ("personal_attack", "hate_speech"), cfg=cfg)
+    assert again.onnx_model == enc.onnx_model and again.tokenizer_json == enc.tokenizer_json
+
+
+def test_scores_do_not_depend_on_the_other_texts(tiny: tuple) -> None:
+    enc, texts, _, _ = tiny
+    together = enc.predict_proba(texts)
+    alone = np.vstack([enc.predict_proba([t]) for t in texts])
+    assert np.array_equal(together, alone)
+    assert enc.predict_proba([]).shape == (0, 2)
+
+
+def test_encoder_pickles_without_its_session(tiny: tuple) -> None:
+    enc, texts, _, _ = tiny
+    before = enc.predict_proba(texts[:3])
+    blob = pickle.dumps(enc)
+    assert len(blob) < len(enc.onnx_model) + len(enc.tokenizer_json.encode()) + 10_000  # no session inside
+    assert np.array_equal(pickle.loads(blob).predict_proba(texts[:3]), before)
