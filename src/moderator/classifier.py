@@ -1,4 +1,11 @@
-"""The moderation model: one fitted feature pipeline, a calibrated linear classifier per category.
+"""The moderation model: one fitted feature pipeline, a calibrated linear classifier per category, and
+optionally a fine-tuned transformer encoder (:mod:`moderator.encoder`) for the categories it was trained on.
+
+With an encoder, a category it scores gets the mean of the two probabilities (linear and encoder) and the
+model keeps two threshold sets: ``thresholds`` for those combined scores, ``linear_thresholds`` for the
+linear model alone. :meth:`ModerationModel.linear_view` is the linear model alone, under its own version
+(``<version>+linear``): the service scores submissions with it and refines them with the full model in the
+background (:mod:`moderator.refine`), because the encoder costs ~15x the linear model's time per comment.
 
 Behind a small typed interface (``version``, ``categories``, ``thresholds``, ``predict_proba``,
 ``explain``) so the service never touches scikit-learn objects. Artifacts are ``models/<version>.joblib``
@@ -28,10 +35,11 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from moderator import CATEGORIES
 from moderator.config import PROJECT_ROOT, env_value
+from moderator.encoder import EncoderScorer
 from moderator.features import Normalizer, Token
 
 MODELS_DIR = PROJECT_ROOT / "models"
-FORMAT_VERSION = 2  # bump whenever the pickled layout changes: older artifacts then fail with a clear error
+FORMAT_VERSION = 3  # bump whenever the pickled layout changes: older artifacts then fail with a clear error
 
 
 class ModelLoadError(RuntimeError):
@@ -214,6 +222,9 @@ def _tfidf_rows(vec: TfidfVectorizer, analyzer: Any, docs: Sequence[str], offset
     return rows
 
 
+_CACHES = ("_analyzers", "_word_grams", "_stacked_cache")  # per-process caches, shared with the linear view
+
+
 @dataclass
 class ModerationModel:
     """The trained model. Build with :mod:`moderator.training`; load with :func:`load_model`."""
@@ -223,10 +234,16 @@ class ModerationModel:
     classifiers: dict[str, CategoryModel]
     thresholds: dict[str, float]
     metadata: dict[str, Any] = field(default_factory=dict)
+    encoder: EncoderScorer | None = None
+    linear_thresholds: dict[str, float] | None = None  # with an encoder: thresholds of the linear scores
 
     @property
     def categories(self) -> tuple[str, ...]:
         return tuple(c for c in CATEGORIES if c in self.classifiers)
+
+    @property
+    def encoder_categories(self) -> tuple[str, ...]:
+        return tuple(c for c in self.categories if self.encoder is not None and c in self.encoder.categories)
 
     @property
     def normalizer(self) -> Normalizer:
@@ -271,23 +288,67 @@ class ModerationModel:
         return cache[name]
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_analyzers", None)  # rebuilt on first use
-        state.pop("_word_grams", None)
-        state.pop("_stacked_cache", None)
-        return state
+        return {k: v for k, v in self.__dict__.items() if k not in (*_CACHES, "_linear_view")}  # rebuilt on use
 
     def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """Per-category probabilities in [0, 1], one dict per text, in input order."""
+        """Per-category probabilities in [0, 1], one dict per text, in input order (encoder included)."""
         texts = list(texts)
         if not texts:
             return []
+        probs = self.predict_matrix(texts)
+        cats = self.categories
+        return [{c: float(probs[i, k]) for k, c in enumerate(cats)} for i in range(len(texts))]
+
+    def predict_matrix(self, texts: Sequence[str], encoder_rows: Sequence[bool] | None = None) -> np.ndarray:
+        """(texts x categories) probabilities. With ``encoder_rows``, only those rows run the encoder (the
+        others keep linear scores in every column): evaluation uses it to skip rows whose labels the encoder's
+        categories do not use, since the encoder is most of the cost."""
+        linear = self.linear_matrix(texts)
+        if not self.encoder_categories:
+            return linear
+        rows = np.arange(len(texts)) if encoder_rows is None else np.flatnonzero(np.asarray(encoder_rows, bool))
+        if len(rows):
+            linear[rows] = self.combine(linear[rows], self.encoder_matrix([texts[i] for i in rows]))
+        return linear
+
+    def linear_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """(texts x categories) probabilities of the linear classifiers alone."""
         X = self.transform(texts)
         W, intercept, a, b = self._stacked()
         decision = np.asarray(X @ W, dtype=np.float64) + intercept  # one product for every category
-        probs = expit(-(a * decision + b))
-        cats = self.categories
-        return [{c: float(probs[i, k]) for k, c in enumerate(cats)} for i in range(len(texts))]
+        return expit(-(a * decision + b))
+
+    def encoder_matrix(self, texts: Sequence[str]) -> np.ndarray | None:
+        """(texts x encoder categories) probabilities of the encoder, or None without one."""
+        if not self.encoder_categories:
+            return None
+        assert self.encoder is not None
+        probs = self.encoder.predict_proba(texts)
+        return probs[:, [self.encoder.categories.index(c) for c in self.encoder_categories]]
+
+    def combine(self, linear: np.ndarray, encoder: np.ndarray | None) -> np.ndarray:
+        """The model's scores from its parts: the mean of the two probabilities where the encoder scores."""
+        if encoder is None:
+            return linear
+        out = linear.copy()
+        for j, c in enumerate(self.encoder_categories):
+            k = self.categories.index(c)
+            out[:, k] = 0.5 * (linear[:, k] + encoder[:, j])
+        return out
+
+    def linear_view(self) -> ModerationModel:
+        """This model without its encoder: version ``<version>+linear``, the linear thresholds.
+        Without an encoder, the model itself."""
+        if self.encoder is None:
+            return self
+        view = self.__dict__.get("_linear_view")
+        if view is None:
+            view = ModerationModel(f"{self.version}+linear", self.features, self.classifiers,
+                                   dict(self.linear_thresholds or self.thresholds),
+                                   {**self.metadata, "version": f"{self.version}+linear", "refined_by": self.version})
+            view.__dict__.update({k: v for k, v in self.__dict__.items() if k in _CACHES})
+            self.__dict__["_linear_view"] = view
+        return view
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """All categories' weights as one (features x categories) matrix, built once per process."""
@@ -316,7 +377,9 @@ class ModerationModel:
         Each item is ``{"start", "end", "text", "weight"}`` with offsets into the original ``text``.
         A span's weight is the sum of its features' contributions (coefficient x feature value) to the
         classifier's decision function: word uni/bigrams map to their tokens, each within-word character
-        n-gram to the token it came from, lexicon hits to the matched words.
+        n-gram to the token it came from, lexicon hits to the matched words. For a category the encoder
+        also scores, these are the words behind the linear half of the score (the encoder's half has no
+        per-word attribution).
         """
         if category not in self.classifiers:
             raise KeyError(f"unknown category {category!r}; known: {', '.join(self.categories)}")

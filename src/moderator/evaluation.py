@@ -12,6 +12,7 @@ from moderator.training import (
     OBSCENITY_EVAL,
     TrainConfig,
     category_metrics,
+    encoder_rows,
     evaluate_obscenity_set,
     label_validation,
     validation_rows,
@@ -22,11 +23,17 @@ def evaluate_rows(model: ModerationModel, rows: list[Example],
                   thresholds: dict[str, float] | None = None) -> dict[str, Any]:
     """Per-category metrics on labelled rows, overall and per corpus, at ``thresholds`` (default: the model's)."""
     thresholds = thresholds or model.thresholds
-    probs = model.predict_proba([r.text for r in rows])
+    texts = [r.text for r in rows]
+    if isinstance(model, ModerationModel):  # the encoder only where its categories are labelled
+        matrix = model.predict_matrix(texts, encoder_rows(rows, model.encoder_categories))
+        columns = {c: matrix[:, k] for k, c in enumerate(model.categories)}
+    else:
+        probs = model.predict_proba(texts)
+        columns = {c: np.array([pr[c] for pr in probs]) for c in model.categories}
     out: dict[str, Any] = {}
     for cat in model.categories:
         if any(cat in r.labels for r in rows):
-            out[cat] = category_metrics(rows, cat, np.array([pr[cat] for pr in probs]), thresholds[cat])
+            out[cat] = category_metrics(rows, cat, columns[cat], thresholds[cat])
     return out
 
 

@@ -24,18 +24,22 @@ from moderator import CATEGORIES
               help="Moderators' decisions (JSON lines from `moderator export-labels`) to add to the corpora.")
 @click.option("--feedback-weight", type=float, default=1.0, show_default=True,
               help="Sample weight of each feedback row relative to a corpus row.")
+@click.option("--no-encoder", is_flag=True,
+              help="Linear model only: skip fine-tuning the transformer encoder (no torch needed; ~1 min).")
 @click.option("--no-default", is_flag=True, help="Write the model without making it the default.")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write the report folder (metrics JSON, plots) and the model card.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
-                  feedback: str | None, feedback_weight: float, no_default: bool, report: bool, quiet: bool) -> None:
+                  feedback: str | None, feedback_weight: float, no_encoder: bool, no_default: bool, report: bool,
+                  quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.datasets import DataMissingError
+    from moderator.encoder_training import EncoderUnavailable
     from moderator.training import TrainConfig, train
 
     cfg = TrainConfig(data_dir=data_dir, sample=sample, make_default=not no_default, progress=not quiet,
-                      extra_weight=feedback_weight)
+                      extra_weight=feedback_weight, encoder=not no_encoder)
     if output:
         cfg.output = output
     if seed is not None:
@@ -53,6 +57,8 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         model, path = train(cfg)
     except DataMissingError as exc:
         raise click.ClickException(str(exc)) from exc
+    except EncoderUnavailable as exc:
+        raise click.ClickException(f"{exc} (or train without the encoder: --no-encoder)") from exc
     if report:
         from moderator.report import write_report
 

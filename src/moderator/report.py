@@ -30,17 +30,16 @@ LABEL_MAPPING = {
 
 
 def _predictions(model: ModerationModel, data_dir: str | None) -> dict[str, dict[str, np.ndarray]]:
-    from moderator.training import TrainConfig, label_validation, validation_rows
+    from moderator.training import TrainConfig, encoder_rows, label_validation, validation_rows
 
     cfg = TrainConfig(data_dir=data_dir, seed=model.metadata.get("config", {}).get("seed", TrainConfig.seed))
     rows = validation_rows(cfg)
     label_validation(rows, model)
-    probs = model.predict_proba([r.text for r in rows])
+    probs = model.predict_matrix([r.text for r in rows], encoder_rows(rows, model.encoder_categories))
     out: dict[str, dict[str, np.ndarray]] = {}
-    for cat in model.categories:
+    for k, cat in enumerate(model.categories):
         idx = [i for i, r in enumerate(rows) if cat in r.labels]
-        out[cat] = {"y": np.array([rows[i].labels[cat] for i in idx]),
-                    "p": np.array([probs[i][cat] for i in idx])}
+        out[cat] = {"y": np.array([rows[i].labels[cat] for i in idx]), "p": probs[idx, k]}
     return out
 
 
@@ -105,6 +104,7 @@ def model_card(model: ModerationModel) -> str:
         "(see `src/moderator/features.py`). Obscenity uses word-level features only. Per-category thresholds",
         "maximise F1 on the validation split.",
         "",
+        *_encoder_lines(m),
         f"- created: {m.get('created_at')}; training took {m.get('training_seconds')} s",
         f"- reproduce: `{m.get('command')}` (seed {m.get('config', {}).get('seed')}; same code and data give the"
         " same version string)",
@@ -131,14 +131,18 @@ def model_card(model: ModerationModel) -> str:
         "Held-out, seeded, stratified 15% of each corpus (Stormfront grouped by forum post). The corpora's",
         "official test splits were not used.",
         "",
-        "| category | corpus | n | positives | ROC AUC | F1 | precision | recall |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| category | corpus | n | positives | ROC AUC | F1 | precision | recall | linear model alone: AUC / F1 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
+    linear = m.get("metrics", {}).get("validation_linear", {})
     for cat, per in m.get("metrics", {}).get("validation", {}).items():
         for corpus, v in per.items():
             auc_s = f"{v['roc_auc']:.3f}" if v.get("roc_auc") is not None else "-"
+            lin = linear.get(cat, {}).get(corpus)
+            lin_s = "(same)" if lin is None else (
+                f"{lin['roc_auc']:.3f} / {lin['f1']:.3f}" if lin.get("roc_auc") is not None else f"- / {lin['f1']:.3f}")
             lines.append(f"| {cat} | {corpus} | {v['n']} | {v['positives']} | {auc_s} | {v['f1']:.3f} "
-                         f"| {v['precision']:.3f} | {v['recall']:.3f} |")
+                         f"| {v['precision']:.3f} | {v['recall']:.3f} | {lin_s} |")
     hw = m.get("metrics", {}).get("obscenity_handwritten")
     if hw:
         lines += [
@@ -165,13 +169,40 @@ def model_card(model: ModerationModel) -> str:
         "- `spam` learns from 2013-2015 YouTube comments only (self-promotion); repeated submissions are the"
         " duplicate detector's job.",
         "- Validation numbers are in-distribution; expect lower numbers on other sites.",
-        "- A linear model over n-grams does not read context. A transformer encoder (all-MiniLM-L6-v2)"
-        " fine-tuned on Impermium or Stormfront scores 0.03 to 0.05 ROC AUC higher there, at 50 to 130 times this"
-        " model's cost per comment; it is not part of this model. See `docs/benchmarks.md` and"
-        " `bench/encoder_experiment.py`.",
+        *([
+            "- The encoder is fine-tuned on the two comment-section corpora only (Impermium, Stormfront): on"
+            " tweets it adds little or loses a little (compare the last column on Davidson, TweetEval, OLID,"
+            " TRAC-1).",
+            "- Explanations come from the linear half of a score: the encoder's half has no per-word attribution.",
+            "- The service scores a submission with the linear model alone and re-scores it with this full model"
+            " in the background (`MODERATOR_ENCODER_MODE=deferred`): see the README.",
+        ] if m.get("encoder") else [
+            "- A linear model over n-grams does not read context; this model has no encoder (trained with"
+            " `--no-encoder`).",
+        ]),
         "",
     ]
     return "\n".join(lines)
+
+
+def _encoder_lines(m: dict[str, Any]) -> list[str]:
+    enc = m.get("encoder")
+    if not enc:
+        return []
+    cfg = enc.get("config", {})
+    return [
+        f"For {' and '.join(f'`{c}`' for c in enc['categories'])} the score is the mean of that probability and a",
+        f"fine-tuned transformer encoder's: {enc['base']} (6 layers, 384 wide; base weights sha256",
+        f"`{enc['base_sha256'][:16]}...`), one output per category over mean-pooled token states, fine-tuned for"
+        f" {cfg.get('epochs')} epoch(s)",
+        f"(seed {cfg.get('seed')}, max {cfg.get('max_len')} tokens) on {enc['rows']} training rows"
+        f" ({json.dumps(enc.get('rows_per_category', {}))}),",
+        f"vocabulary cut to {enc['vocabulary']['kept']} of {enc['vocabulary']['base']} WordPiece tokens, exported"
+        f" to ONNX with int8 weights ({enc['onnx_bytes'] / 1e6:.1f} MB)"
+        f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
+        f"Linear-model thresholds (the service's submit-time scores): {json.dumps(m.get('linear_thresholds', {}))}.",
+        "",
+    ]
 
 
 def write_report(model: ModerationModel, models_dir: Path, data_dir: str | None = None,

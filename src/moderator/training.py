@@ -3,6 +3,7 @@
 Stages (each with a progress bar): load corpora -> drop exact duplicate texts across corpora -> seeded,
 stratified validation split per corpus -> fit the normaliser's vocabulary -> weak obscenity labels ->
 features -> one calibrated logistic regression per category, on the rows that carry its label ->
+the fine-tuned encoder (:mod:`moderator.encoder_training`) for the categories of ``ENCODER_CORPORA`` ->
 thresholds chosen on validation -> metrics, plots, model card.
 """
 
@@ -38,7 +39,11 @@ from moderator.weak_labels import add_obscenity_labels
 
 OBSCENITY_EVAL = PROJECT_ROOT / "data" / "obscenity_eval.jsonl"
 # Files whose content defines what a training run produces; their hash is part of the model version.
-_CODE_FILES = ("datasets.py", "features.py", "lexicon.py", "weak_labels.py", "classifier.py", "training.py")
+_CODE_FILES = ("datasets.py", "features.py", "lexicon.py", "weak_labels.py", "classifier.py", "training.py",
+               "encoder.py", "encoder_training.py")
+# The encoder fine-tunes on the comment-section corpora of the categories the linear model reads least well
+# (the tweet corpora add little there, and within the 10-minute training budget they would not fit).
+ENCODER_CORPORA: dict[str, str] = {"impermium_insults": "personal_attack", "stormfront_hate": "hate_speech"}
 
 
 @dataclass
@@ -63,9 +68,12 @@ class TrainConfig:
     progress: bool = True
     extra_examples: list[Example] = field(default_factory=list)  # e.g. moderators' decisions
     extra_weight: float = 1.0
+    encoder: bool = True  # fine-tune the encoder (needs the `train` extra: torch, transformers)
+    encoder_epochs: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "categories": list(self.categories), "corpora": list(self.corpora),
+                "encoder": self.encoder, "encoder_epochs": self.encoder_epochs,
                 "val_fraction": self.val_fraction, "C": self.C,
                 "corpus_weight": self.corpus_weight, "max_char_features": self.max_char_features,
                 "max_word_features": self.max_word_features, "sample": self.sample,
@@ -209,7 +217,7 @@ def evaluate_obscenity_set(model: ModerationModel, path: Path = OBSCENITY_EVAL) 
 def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     """Run the whole training and write the artifact; returns the model and its path."""
     t0 = time.time()
-    stages = tqdm(total=8, desc="training", disable=not cfg.progress)
+    stages = tqdm(total=9, desc="training", disable=not cfg.progress)
 
     # 1. load
     raw: dict[str, list[Example]] = {}
@@ -283,15 +291,45 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
                                f"{np.abs(reference - reduced).max():.2g}")
     stages.update()
 
-    # 8. thresholds and metrics
-    probs = {cat: classifiers[cat].predict_proba(X_val) for cat in cfg.categories}
+    # 8. encoder
+    encoder = None
+    enc_cats = tuple(c for c in dict.fromkeys(ENCODER_CORPORA.values()) if c in cfg.categories)
+    if cfg.encoder and enc_cats:
+        from moderator.encoder_training import EncoderConfig, train_encoder
+
+        enc_rows = [e for e in train_rows if ENCODER_CORPORA.get(e.corpus) in enc_cats
+                    and ENCODER_CORPORA[e.corpus] in e.labels]
+        encoder = train_encoder(
+            [e.text for e in enc_rows], [{ENCODER_CORPORA[e.corpus]: e.labels[ENCODER_CORPORA[e.corpus]]}
+                                         for e in enc_rows],
+            enc_cats, vocabulary_texts=[e.text for e in train_rows],
+            cfg=EncoderConfig(epochs=cfg.encoder_epochs, seed=cfg.seed),
+            progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
+    stages.update()
+
+    # 9. thresholds and metrics: of the model's scores, and of the linear model alone
+    shell = ModerationModel("check", features, classifiers, {}, encoder=encoder)
+    linear_val = np.column_stack([classifiers[c].predict_proba(X_val) for c in shell.categories])
+    combined = linear_val.copy()
+    rows = np.flatnonzero(encoder_rows(val_rows, shell.encoder_categories))
+    if len(rows):
+        combined[rows] = shell.combine(linear_val[rows], shell.encoder_matrix(
+            list(_bar(cfg, [val_rows[i].text for i in rows], "encoder on validation"))))
     thresholds: dict[str, float] = {}
+    linear_thresholds: dict[str, float] = {}
     metrics: dict[str, Any] = {"validation": {}}
     for cat in cfg.categories:
         idx = [i for i, e in enumerate(val_rows) if cat in e.labels]
         y = np.array([val_rows[i].labels[cat] for i in idx])
-        thresholds[cat] = round(choose_threshold(y, probs[cat][idx]), 4) if len(set(y)) == 2 else 0.5
-        metrics["validation"][cat] = category_metrics(val_rows, cat, probs[cat], thresholds[cat])
+        k = shell.categories.index(cat)
+        for table, p, key in ((thresholds, combined[:, k], "validation"),
+                              (linear_thresholds, linear_val[:, k], "validation_linear")):
+            if key == "validation_linear" and cat not in shell.encoder_categories:
+                table[cat] = thresholds[cat]
+                continue
+            table[cat] = round(choose_threshold(y, p[idx]), 4) if len(set(y)) == 2 else 0.5
+            metrics.setdefault(key, {})[cat] = category_metrics(val_rows, cat, p, table[cat])
+    probs = {cat: combined[:, shell.categories.index(cat)] for cat in cfg.categories}
     ruddit = [i for i, e in enumerate(val_rows) if e.corpus == "ruddit"]
     if ruddit:
         score = np.array([float(val_rows[i].raw_label) for i in ruddit])
@@ -305,14 +343,17 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     digest = hashlib.sha256(json.dumps({"code": code_digest(), "config": cfg.to_dict(), "data": data_hashes,
                                         "extra": [e.text for e in extra][:1000]}, sort_keys=True).encode())
     version = f"{__version__}-{digest.hexdigest()[:10]}"  # deterministic: same code, options and data
-    model = ModerationModel(version, features, classifiers, thresholds)
+    model = ModerationModel(version, features, classifiers, thresholds, encoder=encoder,
+                            linear_thresholds=linear_thresholds if encoder is not None else None)
     if "obscenity" in cfg.categories and OBSCENITY_EVAL.is_file():
         metrics["obscenity_handwritten"] = evaluate_obscenity_set(model)
 
     import joblib
     import matplotlib
+    import onnxruntime
     import scipy
     import sklearn
+    import tokenizers
 
     model.metadata = {
         "version": version,
@@ -320,11 +361,16 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
         "moderator_version": __version__,
         "library_versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
                              "scipy": scipy.__version__, "joblib": joblib.__version__,
-                             "matplotlib": matplotlib.__version__, "python": platform.python_version()},
+                             "matplotlib": matplotlib.__version__, "onnxruntime": onnxruntime.__version__,
+                             "tokenizers": tokenizers.__version__, "python": platform.python_version()},
         "categories": list(cfg.categories),
         "thresholds": thresholds,
+        "linear_thresholds": model.linear_thresholds,
+        "encoder": None if encoder is None else {**encoder.info, "categories": list(model.encoder_categories),
+                                                 "onnx_bytes": len(encoder.onnx_model)},
         "config": cfg.to_dict(),
-        "command": "python scripts/train.py" + ("" if cfg.seed == TrainConfig.seed else f" --seed {cfg.seed}"),
+        "command": "python scripts/train.py" + ("" if cfg.seed == TrainConfig.seed else f" --seed {cfg.seed}")
+                   + ("" if cfg.encoder else " --no-encoder"),
         "data_dir": str(data_dir(cfg.data_dir)),
         "input_sha256": data_hashes,
         "rows": {name: {"loaded": len(raw[name]), "after_dedup": len(corpora[name]),
@@ -345,6 +391,12 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     model.metadata["artifact_bytes"] = path.stat().st_size
     path.with_suffix(".json").write_text(json.dumps(model.metadata, indent=2, sort_keys=True) + "\n")
     return model, path
+
+
+def encoder_rows(rows: Sequence[Example], categories: Sequence[str]) -> list[bool]:
+    """Which rows evaluation runs the encoder on: those labelled for one of its ``categories``, and Ruddit's
+    (whose ranking check reads every category)."""
+    return [e.corpus == "ruddit" or any(c in e.labels for c in categories) for e in rows]
 
 
 def validation_rows(cfg: TrainConfig) -> list[Example]:
