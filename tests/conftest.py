@@ -127,6 +127,9 @@ def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[
             "CLOCK": clock,
             "DUPLICATE_DETECTOR": None,
             "VALIDATE_RESPONSES": True,
+            # The full model scores at submit, so stored versions and scores are the fixture model's;
+            # deferred scoring (the production default) has its own tests in test_refine.py.
+            "ENCODER_MODE": "inline",
         }
         cfg.update(config)
         app = create_app(cfg)
@@ -135,6 +138,9 @@ def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[
 
     yield factory
     for app in apps:
+        refiner = app.extensions.get("moderator_refiner")
+        if refiner is not None:
+            refiner.stop()
         app.extensions["moderator"].engine.dispose()
 
 

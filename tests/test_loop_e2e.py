@@ -25,8 +25,9 @@ pytestmark = [
 
 CORPORA = ("youtube_spam", "impermium_insults", "olid")
 CATEGORIES = ("personal_attack", "spam")
+# Linear models only: this test is about the feedback loop; the encoder has its own (test_encoder, test_refine).
 SMALL = {"sample": 300, "corpora": CORPORA, "categories": CATEGORIES, "max_char_features": 20_000,
-         "max_word_features": 10_000, "progress": False}
+         "max_word_features": 10_000, "progress": False, "encoder": False}
 
 
 def site_comments(n: int) -> list[tuple[str, str, int]]:

@@ -489,6 +489,10 @@ def submit() -> Response:
         except Exception:  # the comment is stored; a detector failure must not turn that into an error
             log.exception("duplicate detector failed to record comment %s", stored.id)
     st.metrics.decision("submission", verdict.decision)
+    if stored.priority is not None and st.full_model is not None:  # queued for review
+        refiner = current_app.extensions.get("moderator_refiner")
+        if refiner is not None:
+            refiner.wake()  # deferred scoring: the full model re-scores it in the background
     return ok(SubmitResponse, payload, 201)
 
 

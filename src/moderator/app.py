@@ -6,6 +6,8 @@ Configuration comes from the settings table (``moderator.config.SETTINGS``, i.e.
 ``MODEL``               a loaded model object (default: ``load_model(MODEL_PATH or None)``)
 ``POLICY``              a :class:`~moderator.policy.Policy` or a mapping layered over the model thresholds
                         (default: ``Policy.from_env``)
+``ENCODER_MODE``        deferred / inline / off (``MODERATOR_ENCODER_MODE``; see :mod:`moderator.refine`)
+``REFINE``              start the background refiner in deferred mode (default True; tests drive it by hand)
 ``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default ``moderator.dedup.build_detector(app.config)``
 ``CLOCK``               a callable returning an aware UTC ``datetime`` (tests inject one)
 ``AUTO_MIGRATE``        create/upgrade the database at start-up (default True; cheap when already current)
@@ -53,6 +55,34 @@ class ServiceState:
     clock: Callable[[], datetime]
     metrics: Metrics
     database_url: str
+    # Deferred scoring (moderator.refine): the model with the encoder, and its policy; None otherwise.
+    full_model: Any = None
+    full_policy: Policy | None = None
+
+    @property
+    def loaded_version(self) -> str:
+        """The version of the loaded artifact (the served model may be its linear view)."""
+        return str((self.full_model or self.model).version)
+
+
+ENCODER_MODES = ("deferred", "inline", "off")
+
+
+def model_fields(app: Flask, model: Any) -> dict[str, Any]:
+    """The state's ``model``/``policy``/``full_model``/``full_policy`` for a loaded model under
+    ``ENCODER_MODE``: a model with an encoder serves its linear view unless the mode is ``inline``, and
+    is kept as ``full_model`` for the background refiner when the mode is ``deferred``."""
+    from moderator.model_reload import policy_for
+
+    mode = app.config["ENCODER_MODE"]
+    if mode not in ENCODER_MODES:
+        raise ValueError(f"MODERATOR_ENCODER_MODE must be one of {', '.join(ENCODER_MODES)}, not {mode!r}")
+    if getattr(model, "encoder", None) is None or mode == "inline":
+        return {"model": model, "policy": policy_for(app, model), "full_model": None, "full_policy": None}
+    serve = model.linear_view()
+    deferred = mode == "deferred"
+    return {"model": serve, "policy": policy_for(app, serve), "full_model": model if deferred else None,
+            "full_policy": policy_for(app, model) if deferred else None}
 
 
 def _defaults() -> dict[str, Any]:
@@ -65,9 +95,27 @@ def _defaults() -> dict[str, Any]:
         "CLAIM_TTL": settings.env_value("claim_ttl"),
         "TRUSTED_PROXIES": settings.env_value("trusted_proxies"),
         "IDEMPOTENCY_TTL": settings.env_value("idempotency_ttl"),
+        "ENCODER_MODE": settings.env_value("encoder_mode"),
+        "REFINE_INTERVAL": settings.env_value("refine_interval"),
+        "REFINE": True,
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
     }
+
+
+def _start_refiner(app: Flask, home: Path, url: str) -> None:
+    from moderator.refine import Refiner
+
+    def target() -> tuple[Any, Any] | None:
+        st: ServiceState = app.extensions["moderator"]  # follows model reloads
+        return None if st.full_model is None else (st.full_model, st.full_policy)
+
+    st: ServiceState = app.extensions["moderator"]
+    lock = Path(url.removeprefix("sqlite:///") + ".refiner.lock") if url.startswith("sqlite:///") else None
+    if lock is not None and not lock.parent.is_dir():
+        lock = home / "refiner.lock"
+    app.extensions["moderator_refiner"] = Refiner(st.engine, st.sessionmaker, target, st.clock,
+                                                  float(app.config["REFINE_INTERVAL"]), lock).start()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -90,12 +138,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         model = load_model(app.config["MODEL_PATH"] or None)
 
     model.predict_proba(["warm-up"])  # first call pays lazy initialisation, not the first request
-
-    policy = app.config.get("POLICY")
-    if policy is None:
-        policy = Policy.from_env(model.thresholds, categories=model.categories)
-    elif not isinstance(policy, Policy):
-        policy = Policy.from_mapping(policy, model.thresholds)
+    fields = model_fields(app, model)
 
     has_detector = "DUPLICATE_DETECTOR" in app.config
     detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(app.config)
@@ -109,14 +152,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         with factory() as session:
             return pending_count(session)
 
+    def refine_backlog() -> int:
+        from moderator.review import unrefined_count
+
+        full = app.extensions["moderator"].full_model
+        if full is None:
+            return 0
+        with factory() as session:
+            return unrefined_count(session, str(full.version))
+
     state = ServiceState(
-        model=model,
-        policy=policy,
+        **fields,
         engine=engine,
         sessionmaker=factory,
         detector=detector,
         clock=app.config.get("CLOCK") or utcnow,
-        metrics=Metrics(queue_depth, lambda: str(app.extensions["moderator"].model.version)),  # follows reloads
+        metrics=Metrics(queue_depth, lambda: str(app.extensions["moderator"].model.version),  # follows reloads
+                        refine_backlog),
         database_url=url,
     )
     app.extensions["moderator"] = state
@@ -127,6 +179,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     api.register(app)
     model_reload.install(app)  # follow a new default model (models/DEFAULT) without a restart
+    if state.full_model is not None and app.config["REFINE"]:
+        _start_refiner(app, home, url)
 
     from moderator import web  # the moderators' pages under /review: sessions, CSRF, sign-in limiter
 

@@ -75,6 +75,14 @@ SETTINGS: tuple[Setting, ...] = (
             "client address and redirects keep the public scheme and host. 0 (default) trusts none: set it only "
             "behind proxies that overwrite these headers.",
             int),
+    Setting("encoder_mode", "MODERATOR_ENCODER_MODE", "deferred",
+            "How the service uses a model's encoder: deferred (submissions are scored by the linear model at "
+            "once, then re-scored by the full model in a background thread), inline (full model at submit: "
+            "~15x the CPU per comment), off (linear model only)."),
+    Setting("encoder_threads", "MODERATOR_ENCODER_THREADS", 1,
+            "CPU threads each encoder call may use.", int),
+    Setting("refine_interval", "MODERATOR_REFINE_INTERVAL", 1.0,
+            "Seconds the background re-scorer waits when it finds nothing to do (deferred mode).", float),
     Setting("bind", "MODERATOR_BIND", "127.0.0.1:8000", "Address `moderator serve` listens on (HOST:PORT)."),
     Setting("workers", "MODERATOR_WORKERS", 1,
             "Number of gunicorn worker processes of `moderator serve` (each with 8 threads). Use more only with "

@@ -30,9 +30,11 @@ def multiprocess_dir() -> str | None:
 
 
 class _StateCollector(Collector):
-    def __init__(self, queue_depth: Callable[[], int], model_version: Callable[[], str]) -> None:
+    def __init__(self, queue_depth: Callable[[], int], model_version: Callable[[], str],
+                 refine_backlog: Callable[[], int] | None = None) -> None:
         self.queue_depth = queue_depth
         self.model_version = model_version
+        self.refine_backlog = refine_backlog
 
     def collect(self) -> Iterator[Any]:
         depth = GaugeMetricFamily("moderator_queue_depth", "Pending review items (from the database)")
@@ -45,10 +47,20 @@ class _StateCollector(Collector):
         info = GaugeMetricFamily("moderator_model_info", "The model being served", labels=["version"])
         info.add_metric([self.model_version()], 1.0)
         yield info
+        if self.refine_backlog is not None:
+            backlog = GaugeMetricFamily("moderator_refine_backlog",
+                                        "Pending review items not yet re-scored by the full model (deferred scoring)")
+            try:
+                backlog.add_metric([], float(self.refine_backlog()))
+            except Exception as exc:
+                log.warning("refine backlog unavailable: %s", exc)
+                backlog.add_metric([], float("nan"))
+            yield backlog
 
 
 class Metrics:
-    def __init__(self, queue_depth: Callable[[], int], model_version: Callable[[], str]) -> None:
+    def __init__(self, queue_depth: Callable[[], int], model_version: Callable[[], str],
+                 refine_backlog: Callable[[], int] | None = None) -> None:
         self._mp_dir = multiprocess_dir()
         # In multiprocess mode values go to the shared files whatever the registry; keep them out of any
         # global registry so that several apps in one process (tests) never clash.
@@ -59,7 +71,7 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=self._registry)
         self.decisions = Counter("moderator_decisions", "Decisions by source (submission policy or moderator) "
                                  "and outcome", ["source", "outcome"], registry=self._registry)
-        self._state = _StateCollector(queue_depth, model_version)
+        self._state = _StateCollector(queue_depth, model_version, refine_backlog)
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

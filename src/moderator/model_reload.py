@@ -165,16 +165,18 @@ class Reloader:
         with self._swap_lock:
             old = self.state
             path = _target(self.source)
-            if not force and path.stem == str(old.model.version):
+            if not force and path.stem == old.loaded_version:
                 return old.model.version, old.model.version, False
             model = load_model(path)
             model.predict_proba(["warm-up"])  # pay lazy initialisation here, not in a request
-            policy = policy_for(self.app, model)
-            self.app.extensions["moderator"] = dataclasses.replace(old, model=model, policy=policy)
+            from moderator.app import model_fields
+
+            self.app.extensions["moderator"] = dataclasses.replace(old, **model_fields(self.app, model))
             for key in DERIVED_EXTENSIONS:  # rebuilt on the next request, bound to the new state
                 self.app.extensions.pop(key, None)
             self.last_error = None
-            return old.model.version, model.version, model.version != old.model.version
+            new = self.app.extensions["moderator"]
+            return old.model.version, new.model.version, new.loaded_version != old.loaded_version
 
 
 def install(app: Flask) -> Reloader:

@@ -10,6 +10,10 @@ For every pending item whose comment was scored by another model version, in bat
   (:meth:`moderator.policy.Policy.evaluate`, including the +1 for duplicates and rate-limited comments);
   a ``rescored`` history row.
 
+Several re-scorers may run at once (the background refiner of :mod:`moderator.refine` in each worker, an
+operator's ``moderator rescore``): the comment's update is conditional on its ``model_version`` not being the
+new one yet, so each comment gets the new scores once.
+
 The item's ``version`` (optimistic lock) is not bumped: a moderator who read the item before the re-score
 is deciding on the same comment, and a priority change must not turn their decision into a 409.
 One ``model.rescore`` audit event records the run. Decided comments keep the scores they were decided
@@ -38,6 +42,7 @@ class RescoreResult:
     rescored: int = 0
     skipped_decided: int = 0  # decided between scoring and writing
     already_current: int = 0
+    last_item_id: int = 0  # the highest review item id looked at (a cursor for the next run)
     priority_changes: list[tuple[int, float, float]] = field(default_factory=list)  # (comment, before, after)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,16 +66,25 @@ def _reasons(old: list[Any], flags: tuple[str, ...]) -> list[str]:
 
 
 def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, actor: Actor,
-                    clock: Callable[[], datetime], batch_size: int = 200) -> RescoreResult:
-    """Re-score every pending item not yet scored by ``model`` (see the module docstring)."""
+                    clock: Callable[[], datetime], batch_size: int = 200, *, after_id: int = 0,
+                    max_batches: int | None = None, record: bool = True) -> RescoreResult:
+    """Re-score every pending item not yet scored by ``model`` (see the module docstring).
+
+    ``after_id`` skips review items up to that id, ``max_batches`` stops early (both for the background
+    refiner, which resumes from ``result.last_item_id``); ``record=False`` writes no audit event and does not
+    count the items already current.
+    """
     version = str(model.version)
-    result = RescoreResult(version)
-    last_id = 0
-    with factory() as session:
-        result.already_current = len(session.scalars(
-            select(ReviewItem.id).join(Comment, Comment.id == ReviewItem.comment_id)
-            .where(ReviewItem.status == "pending", Comment.model_version == version)).all())
-    while True:
+    result = RescoreResult(version, last_item_id=after_id)
+    last_id = after_id
+    if record:
+        with factory() as session:
+            result.already_current = len(session.scalars(
+                select(ReviewItem.id).join(Comment, Comment.id == ReviewItem.comment_id)
+                .where(ReviewItem.status == "pending", Comment.model_version == version)).all())
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
         with factory() as session:
             rows = session.execute(
                 select(ReviewItem.id, ReviewItem.comment_id, ReviewItem.priority, Comment.text,
@@ -81,7 +95,7 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
             ).all()
         if not rows:
             break
-        last_id = rows[-1][0]
+        last_id = result.last_item_id = rows[-1][0]
         probs = model.predict_proba([r[3] for r in rows])
         now = clock()
         with write_session(factory) as session:
@@ -96,11 +110,14 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
                 if done.rowcount != 1:  # type: ignore[attr-defined]
                     result.skipped_decided += 1
                     continue
-                session.execute(
-                    update(Comment).where(Comment.id == cid)
+                done = session.execute(
+                    update(Comment).where(Comment.id == cid, Comment.model_version != version)
                     .values(model_version=version, flags=list(verdict.flags),
                             reasons=_reasons(list(reasons or []), verdict.flags), updated_at=now)
                     .execution_options(synchronize_session=False))
+                if done.rowcount != 1:  # type: ignore[attr-defined]  # another re-scorer was first
+                    result.already_current += 1
+                    continue
                 # a model served before may have scored this comment already (promoted back): same values
                 session.execute(delete(CommentScore).where(CommentScore.comment_id == cid,
                                                            CommentScore.model_version == version))
@@ -114,8 +131,9 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
                                                "flags": list(verdict.flags)}))
                 result.rescored += 1
                 result.priority_changes.append((cid, float(before), float(verdict.priority)))
-    with write_session(factory) as session:
-        audit.record(session, actor, "model.rescore", clock(), "model", version, result.to_dict())
+    if record:
+        with write_session(factory) as session:
+            audit.record(session, actor, "model.rescore", clock(), "model", version, result.to_dict())
     return result
 
 

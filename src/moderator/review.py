@@ -193,6 +193,15 @@ def pending_count(session: Session) -> int:
         ReviewItem.status == "pending")) or 0)
 
 
+def unrefined_count(session: Session, version: str) -> int:
+    """Pending items whose comment is not (yet) scored by model ``version`` (deferred scoring's backlog)."""
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(ReviewItem)
+                              .join(Comment, Comment.id == ReviewItem.comment_id)
+                              .where(ReviewItem.status == "pending", Comment.model_version != version)) or 0)
+
+
 # ---------------------------------------------------------------- acting
 
 

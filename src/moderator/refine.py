@@ -1,0 +1,170 @@
+"""Deferred scoring: submissions are scored by the linear model at once, then refined by the full model.
+
+The full model (linear + encoder, :mod:`moderator.classifier`) costs ~15x the linear model's time per
+comment; scoring every submission with it would cut the service's intake several-fold. So with
+``MODERATOR_ENCODER_MODE=deferred`` (the default, for a model that has an encoder) a submission is scored,
+decided and queued with the linear model alone (its version ``<version>+linear``, its own thresholds), and the
+:class:`Refiner`, a background thread, re-scores pending review items with the full model: new scores,
+flags and queue priority, one ``rescored`` history row per comment (:func:`moderator.rescore.rescore_pending`,
+which never overrides a moderator's decision). Under a burst the refiner falls behind and catches up after it;
+it runs at the lowest CPU priority (Linux ``nice`` 19 for its thread), so intake keeps the machine first.
+
+One refiner works at a time per database: it holds a PostgreSQL advisory lock (or, on SQLite, an exclusive
+lock on a file beside the database); the other workers' refiners wait for it. What a refiner changes is only
+the queue's scores and order: in premoderation every comment is held for review anyway. In
+postmoderation a comment the linear model passed is already published; the refiner only re-scores held ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from moderator.audit import Actor
+from moderator.rescore import rescore_pending
+
+log = logging.getLogger("moderator.refine")
+
+ACTOR = Actor(ref="system:refiner", name="background re-scorer (full model)", role="admin")
+LOCK_KEY = 0x6D6F6465  # "mode": the advisory lock id on PostgreSQL
+BATCH = 64
+# The refiner resumes after the last review item it looked at. On PostgreSQL, concurrent transactions can
+# commit a lower id after a higher one; when idle, the refiner sweeps the whole queue at most this often.
+SWEEP_EVERY = 30.0
+
+
+@dataclass
+class RefineStats:
+    rescored: int = 0
+    runs: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+class Refiner:
+    """Background thread: re-score pending items with ``target()`` (a ``(model, policy)`` pair or None)."""
+
+    def __init__(self, engine: Engine, factory: sessionmaker[Session], target: Callable[[], tuple[Any, Any] | None],
+                 clock: Callable[[], datetime], interval: float = 1.0, lock_file: Path | None = None) -> None:
+        self.engine = engine
+        self.factory = factory
+        self.target = target
+        self.clock = clock
+        self.interval = interval
+        self.lock_file = lock_file
+        self.stats = RefineStats()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cursor: dict[str, int] = {}  # model version -> last review item id looked at
+        self._last_sweep = time.monotonic()
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> Refiner:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="moderator-refiner", daemon=True)
+            self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """A submission was queued: look now instead of at the next interval."""
+        self._idle.clear()
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the refiner found nothing left to do (tests, benchmarks)."""
+        self.wake()
+        return self._idle.wait(timeout)
+
+    # ------------------------------------------------------------------ work
+    def run_once(self) -> int:
+        """Re-score at most one batch; the number of comments re-scored (0: nothing left)."""
+        got = self.target()
+        if got is None:
+            return 0
+        model, policy = got
+        version = str(model.version)
+        result = rescore_pending(self.factory, model, policy, ACTOR, self.clock, BATCH,
+                                 after_id=self._cursor.get(version, 0), max_batches=1, record=False)
+        if result.last_item_id == self._cursor.get(version, 0):  # nothing after the cursor
+            if self._cursor.get(version) and time.monotonic() - self._last_sweep > SWEEP_EVERY:
+                self._cursor, self._last_sweep = {version: 0}, time.monotonic()
+                return 1  # look again from the start
+            return 0
+        self._cursor = {version: result.last_item_id}  # a new model starts from the beginning of the queue
+        self.stats.rescored += result.rescored
+        self.stats.versions[version] = self.stats.versions.get(version, 0) + result.rescored
+        return max(1, result.rescored)
+
+    def _run(self) -> None:
+        _lower_priority()
+        while not self._stop.is_set():
+            try:
+                with self._leadership() as leader:
+                    if leader:
+                        while not self._stop.is_set() and self.run_once():
+                            self.stats.runs += 1
+                        self._idle.set()
+            except Exception as exc:  # a database outage: keep the thread, try again later
+                self.stats.errors += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("refiner run failed")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    @contextlib.contextmanager
+    def _leadership(self) -> Iterator[bool]:
+        """True while this refiner holds the deployment-wide lock (PostgreSQL) or the host-wide one (SQLite)."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                    conn.rollback()
+            return
+        if self.lock_file is None:
+            yield True
+            return
+        import fcntl
+
+        with open(self.lock_file, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _lower_priority() -> None:
+    """Run this thread at nice 19 (Linux schedules threads individually); elsewhere, leave it."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+__all__ = ["ACTOR", "RefineStats", "Refiner"]
