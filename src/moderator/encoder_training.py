@@ -249,7 +249,7 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
     info = {"base": BASE_NAME, "base_sha256": BASE_SHA256, "config": cfg.to_dict(), "rows": len(texts),
             "rows_per_category": {c: int(m[:, k].sum()) for k, c in enumerate(cats)},
             "vocabulary": {"base": len(json.loads(base_json)["model"]["vocab"]), "kept": len(old_ids)},
-            "train_seconds": round(train_seconds, 1), "torch": torch.__version__}
+            "train_seconds": round(train_seconds, 1), "torch": str(torch.__version__)}
     return EncoderScorer(cats, onnx_bytes, tokenizer_json, cfg.max_len, info)
 
 

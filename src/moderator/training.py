@@ -16,7 +16,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -214,12 +214,19 @@ def evaluate_obscenity_set(model: ModerationModel, path: Path = OBSCENITY_EVAL) 
     return out
 
 
-def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
-    """Run the whole training and write the artifact; returns the model and its path."""
-    t0 = time.time()
-    stages = tqdm(total=9, desc="training", disable=not cfg.progress)
+@dataclass
+class Splits:
+    raw: dict[str, list[Example]]  # as loaded (sampled with ``cfg.sample``)
+    corpora: dict[str, list[Example]]  # exact duplicates dropped across corpora
+    dropped: dict[str, int]
+    train: list[Example]
+    validation: list[Example]
 
-    # 1. load
+
+def make_splits(cfg: TrainConfig) -> Splits:
+    """The corpora as training reads them: loaded in ``cfg.corpora`` order (optionally sampled), exact
+    duplicates dropped across corpora, and the seeded validation split of each corpus. The one place that
+    defines which rows are training and which are validation (training, evaluation, benchmarks)."""
     raw: dict[str, list[Example]] = {}
     for name in _bar(cfg, cfg.corpora, "load corpora"):
         rows = load_corpus(name, cfg.data_dir)
@@ -228,10 +235,6 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
             idx = rng.permutation(len(rows))[: cfg.sample]
             rows = [rows[i] for i in sorted(idx)]
         raw[name] = rows
-    lexicon = Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir))
-    stages.update()
-
-    # 2. dedupe, 3. split
     corpora, dropped = dedupe(raw)
     train_rows: list[Example] = []
     val_rows: list[Example] = []
@@ -239,6 +242,20 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
         tr, va = split(rows, cfg.val_fraction, cfg.seed)
         train_rows += tr
         val_rows += va
+    return Splits(raw, corpora, dropped, train_rows, val_rows)
+
+
+def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
+    """Run the whole training and write the artifact; returns the model and its path."""
+    t0 = time.time()
+    stages = tqdm(total=9, desc="training", disable=not cfg.progress)
+
+    # 1. load, 2. dedupe, 3. split
+    splits = make_splits(cfg)
+    raw, corpora, dropped = splits.raw, splits.corpora, splits.dropped
+    train_rows, val_rows = splits.train, splits.validation
+    lexicon = Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir))
+    stages.update()
     extra = [e for e in cfg.extra_examples if text_key(e.text)]
     stages.update()
 
@@ -401,12 +418,7 @@ def encoder_rows(rows: Sequence[Example], categories: Sequence[str]) -> list[boo
 
 def validation_rows(cfg: TrainConfig) -> list[Example]:
     """The validation split exactly as :func:`train` makes it (for benchmarks and comparisons)."""
-    raw = {name: load_corpus(name, cfg.data_dir) for name in cfg.corpora}
-    corpora, _ = dedupe(raw)
-    out: list[Example] = []
-    for rows in corpora.values():
-        out += split(rows, cfg.val_fraction, cfg.seed)[1]
-    return out
+    return make_splits(replace(cfg, progress=False)).validation
 
 
 def label_validation(rows: Sequence[Example], model: ModerationModel) -> None:
