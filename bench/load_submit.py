@@ -227,6 +227,9 @@ def main() -> int:
                     help="MODERATOR_DUP_BACKEND for the service (default: the environment's, else memory); "
                          "redis uses a fresh key prefix that is deleted afterwards")
     ap.add_argument("--keep", action="store_true", help="keep the temporary MODERATOR_HOME")
+    ap.add_argument("--drain", type=float, default=0.0,
+                    help="after the load, keep the server up to this many seconds while the background refiner "
+                         "(deferred scoring) re-scores the queue, and report how fast it caught up")
     ap.add_argument("--moderator", default=str(Path(sys.executable).parent / "moderator"),
                     help="the moderator command to run (default: the one next to this Python)")
     args = ap.parse_args()
@@ -295,6 +298,7 @@ def main() -> int:
                 for k, v in cl.errors.items():
                     errors[k] = errors.get(k, 0) + v
             measured = len(ids)
+        refine = refine_progress(home / "moderator.db", args.drain)
         cpu_before_stop = children_cpu()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -339,6 +343,7 @@ def main() -> int:
         "ids_checked": len(ids),
         "ids_missing_from_db": len(missing),
         "rows_in_db": len(stored),
+        "refine": refine,
         "cpu_s": {"client": round(client_cpu, 1), "server_total": round(server_cpu, 1)},
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in load_after],
@@ -349,6 +354,36 @@ def main() -> int:
     else:
         shutil.rmtree(home, ignore_errors=True)
     return 0 if not missing and not errors and len(ids) == len(set(ids)) else 1
+
+
+def refine_progress(db_path: Path, drain: float) -> dict[str, Any]:
+    """Comments still scored by the linear view only (``+linear``) when the load stopped, and, with ``drain``,
+    how long the background refiner then took to re-score them all (polled every 2 s)."""
+
+    def unrefined() -> tuple[int, int]:
+        db = sqlite3.connect(db_path, timeout=30)
+        try:
+            total = db.execute("SELECT count(*) FROM comments").fetchone()[0]
+            left = db.execute("SELECT count(*) FROM comments WHERE model_version LIKE '%+linear'").fetchone()[0]
+        finally:
+            db.close()
+        return int(total), int(left)
+
+    total, left = unrefined()
+    out: dict[str, Any] = {"comments": total, "unrefined_when_load_stopped": left}
+    if drain > 0 and left:
+        t0 = time.monotonic()
+        while left and time.monotonic() - t0 < drain:
+            time.sleep(2.0)
+            _, now_left = unrefined()
+            out.setdefault("samples", []).append([round(time.monotonic() - t0, 1), now_left])
+            left = now_left
+        waited = time.monotonic() - t0
+        done = out["unrefined_when_load_stopped"] - left
+        out.update({"drain_seconds": round(waited, 1), "unrefined_after_drain": left,
+                    "refined_per_s_while_idle": round(done / waited, 1) if waited else None})
+        out.pop("samples", None)
+    return out
 
 
 def _add_wrk_errors(errors: dict[str, int], report: dict[str, Any]) -> None:

@@ -5,7 +5,9 @@
 Texts: the first ``--texts`` rows of a seeded shuffle of the validation split (real comments of every corpus).
 Measured, after a warm-up:
 
-* single-comment latency: ``model.predict_proba([text])`` one text at a time, p50/p99/mean;
+* single-comment latency: ``model.predict_proba([text])`` one text at a time, p50/p99/mean: of the full
+  model (linear + encoder) and, for a model with an encoder, of its linear view alone (what the service's
+  submit path runs in the default deferred mode);
 * batch throughput (comments/s): ``predict_prob`` over all texts in batches of 256 and 1000 (best of
   ``--repeats`` passes; the median is stored too);
 * cold load: ``load_model()`` in a fresh Python subprocess (import time excluded and reported separately),
@@ -138,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {model.version}; {len(texts)} texts (median {statistics.median(chars):.0f} chars)", file=sys.stderr)
 
     ours = measure_ours(model, texts, args.batch_sizes, args.warmup, args.repeats)
+    linear = None
+    if getattr(model, "encoder", None) is not None:
+        linear = measure_ours(model.linear_view(), texts, args.batch_sizes, args.warmup, args.repeats)
     peer: dict[str, Any] | None = None
     if not args.no_peer:
         reply = run_worker(args.peer_python, ["alt_profanity_check"], texts, mode="speed",
@@ -167,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "texts": {"n": len(texts), "source": "validation split, seeded shuffle", "median_chars":
                   statistics.median(chars), "mean_chars": statistics.fmean(chars)},
         "ours": ours,
+        "ours_linear_view": linear,
         "cold_load": load,
         "alt_profanity_check": peer,
         "throughput_ratio_ours_over_alt_profanity_check": ratio,
@@ -190,6 +196,14 @@ def markdown(out: dict[str, Any]) -> str:
         peer = p["batch"][bs]["comments_per_s"] if p else None
         lines.append(f"| batch {bs}: comments/s | {v['comments_per_s']:,.0f} | "
                      + (f"{peer:,.0f} | {v['comments_per_s'] / peer:.3f} |" if peer else "n/a | |"))
+    lin = out.get("ours_linear_view")
+    if lin:
+        lines.append(f"| linear view (submit path): single p50 / p99 (ms) | {lin['single']['p50_ms']:.2f} / "
+                     f"{lin['single']['p99_ms']:.2f} | | |")
+        for bs, v in lin["batch"].items():
+            peer = p["batch"][bs]["comments_per_s"] if p else None
+            lines.append(f"| linear view, batch {bs}: comments/s | {v['comments_per_s']:,.0f} | "
+                         + (f"{peer:,.0f} | {v['comments_per_s'] / peer:.3f} |" if peer else "n/a | |"))
     c = out["cold_load"]
     lines += ["", "| artifact / load | value |", "|---|---:|",
               f"| artifact size | {out['model']['artifact_bytes'] / 2**20:.1f} MiB |",
