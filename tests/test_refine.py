@@ -146,3 +146,41 @@ def test_one_refiner_leads_at_a_time(make_service_fixture: Any, tmp_path: Any) -
             assert b is False
     with second._leadership() as b:
         assert b is True
+
+
+def test_refiner_yields_while_intake_keeps_the_worker_busy(make_service_fixture: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from moderator import refine
+
+    monkeypatch.setattr(refine, "UTILIZATION_WINDOW", 0.05)
+    monkeypatch.setattr(refine, "SATURATED_BATCH_EVERY", 60.0)
+    svc = make_service_fixture(ENCODER_MODE="deferred", REFINE=False)
+    r = refiner_for(svc)
+    time.sleep(0.06)
+    assert r.intake_utilization() == 0.0 and r._batch_size() == refine.BATCH  # idle intake: full batches
+    release = threading.Event()
+
+    def submission() -> None:
+        with r.intake():
+            release.wait(5)
+
+    t = threading.Thread(target=submission)
+    t.start()
+    time.sleep(0.06)
+    assert r.intake_utilization() > 0.7
+    r._last_saturated_batch = time.monotonic()  # a small batch was just taken
+    threading.Timer(0.3, release.set).start()
+    started = time.monotonic()
+    assert r._batch_size() == refine.BATCH  # it waited until intake went quiet
+    assert time.monotonic() - started >= 0.25
+    t.join()
+
+    release.clear()
+    t = threading.Thread(target=submission)
+    t.start()
+    time.sleep(0.06)
+    r.intake_utilization()
+    r._last_saturated_batch = 0.0  # busy for long: one small batch is due
+    assert r._batch_size() == refine.SATURATED_BATCH
+    release.set()
+    t.join()

@@ -399,6 +399,14 @@ def _replay(session: Session, actor: audit.Actor, key: str, request_hash: str) -
           errors=(400, 401, 403, 413, 415, 422, 429),
           headers=(QueryParam("Idempotency-Key", "Makes retries safe: the same key returns the same result"),))
 def submit() -> Response:
+    refiner = current_app.extensions.get("moderator_refiner")
+    if refiner is None:
+        return _submit()
+    with refiner.intake():  # deferred scoring's refiner yields to submissions in flight
+        return _submit()
+
+
+def _submit() -> Response:
     actor: audit.Actor = g.actor
     body, raw = parse_body(SubmitRequest)
     check_text(body.text, "text")

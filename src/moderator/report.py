@@ -170,9 +170,8 @@ def model_card(model: ModerationModel) -> str:
         " duplicate detector's job.",
         "- Validation numbers are in-distribution; expect lower numbers on other sites.",
         *([
-            "- The encoder is fine-tuned on the two comment-section corpora only (Impermium, Stormfront): on"
-            " tweets it adds little or loses a little (compare the last column on Davidson, TweetEval, OLID,"
-            " TRAC-1).",
+            "- The encoder is fine-tuned on the two comment-section corpora only (Impermium, Stormfront). On the"
+            " tweet corpora, ROC AUC against the linear model alone: " + _encoder_deltas(m) + ".",
             "- Explanations come from the linear half of a score: the encoder's half has no per-word attribution.",
             "- The service scores a submission with the linear model alone and re-scores it with this full model"
             " in the background (`MODERATOR_ENCODER_MODE=deferred`): see the README.",
@@ -183,6 +182,19 @@ def model_card(model: ModerationModel) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _encoder_deltas(m: dict[str, Any]) -> str:
+    """'category/corpus linear -> combined' for the encoder's categories on corpora it was not trained on."""
+    full, linear = m.get("metrics", {}).get("validation", {}), m.get("metrics", {}).get("validation_linear", {})
+    out = []
+    for cat in (m.get("encoder") or {}).get("categories", []):
+        for corpus, v in full.get(cat, {}).items():
+            lin = linear.get(cat, {}).get(corpus, {}).get("roc_auc")
+            if corpus in ("all", "impermium_insults", "stormfront_hate") or v.get("roc_auc") is None or lin is None:
+                continue
+            out.append(f"{cat} on {corpus} {lin:.3f} -> {v['roc_auc']:.3f}")
+    return "; ".join(out) or "none measured"
 
 
 def _encoder_lines(m: dict[str, Any]) -> list[str]:
