@@ -37,25 +37,25 @@ class _StateCollector(Collector):
         self.refine_backlog = refine_backlog
 
     def collect(self) -> Iterator[Any]:
-        depth = GaugeMetricFamily("moderator_queue_depth", "Pending review items (from the database)")
-        try:
-            depth.add_metric([], float(self.queue_depth()))
-        except Exception as exc:
-            log.warning("queue depth unavailable: %s", exc)
-            depth.add_metric([], float("nan"))
-        yield depth
+        yield _gauge("moderator_queue_depth", "Pending review items (from the database)", self.queue_depth)
         info = GaugeMetricFamily("moderator_model_info", "The model being served", labels=["version"])
         info.add_metric([self.model_version()], 1.0)
         yield info
         if self.refine_backlog is not None:
-            backlog = GaugeMetricFamily("moderator_refine_backlog",
-                                        "Pending review items not yet re-scored by the full model (deferred scoring)")
-            try:
-                backlog.add_metric([], float(self.refine_backlog()))
-            except Exception as exc:
-                log.warning("refine backlog unavailable: %s", exc)
-                backlog.add_metric([], float("nan"))
-            yield backlog
+            yield _gauge("moderator_refine_backlog",
+                         "Pending review items not yet re-scored by the full model (deferred scoring)",
+                         self.refine_backlog)
+
+
+def _gauge(name: str, documentation: str, read: Callable[[], int]) -> GaugeMetricFamily:
+    """A gauge read at scrape time; NaN (and a warning) when the database cannot answer."""
+    gauge = GaugeMetricFamily(name, documentation)
+    try:
+        gauge.add_metric([], float(read()))
+    except Exception as exc:
+        log.warning("%s unavailable: %s", name, exc)
+        gauge.add_metric([], float("nan"))
+    return gauge
 
 
 class Metrics:
