@@ -401,12 +401,12 @@ def _replay(session: Session, actor: audit.Actor, key: str, request_hash: str) -
 def submit() -> Response:
     refiner = current_app.extensions.get("moderator_refiner")
     if refiner is None:
-        return _submit()
+        return _submit(None)
     with refiner.intake():  # deferred scoring's refiner yields to submissions in flight
-        return _submit()
+        return _submit(refiner)
 
 
-def _submit() -> Response:
+def _submit(refiner: Any) -> Response:
     actor: audit.Actor = g.actor
     body, raw = parse_body(SubmitRequest)
     check_text(body.text, "text")
@@ -497,10 +497,8 @@ def _submit() -> Response:
         except Exception:  # the comment is stored; a detector failure must not turn that into an error
             log.exception("duplicate detector failed to record comment %s", stored.id)
     st.metrics.decision("submission", verdict.decision)
-    if stored.priority is not None and st.full_model is not None:  # queued for review
-        refiner = current_app.extensions.get("moderator_refiner")
-        if refiner is not None:
-            refiner.wake()  # deferred scoring: the full model re-scores it in the background
+    if refiner is not None and stored.priority is not None:  # queued: the full model re-scores it in the background
+        refiner.wake()
     return ok(SubmitResponse, payload, 201)
 
 

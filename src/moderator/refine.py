@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,10 +59,7 @@ SWEEP_EVERY = 30.0
 @dataclass
 class RefineStats:
     rescored: int = 0
-    runs: int = 0
     errors: int = 0
-    last_error: str | None = None
-    versions: dict[str, int] = field(default_factory=dict)
 
 
 class Refiner:
@@ -81,7 +78,7 @@ class Refiner:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
-        self._cursor: dict[str, int] = {}  # model version -> last review item id looked at
+        self._cursor: tuple[str, int] = ("", 0)  # (model version, last review item id looked at)
         self._last_sweep = time.monotonic()
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -158,16 +155,16 @@ class Refiner:
             return 0
         model, policy = got
         version = str(model.version)
+        after = self._cursor[1] if self._cursor[0] == version else 0  # a new model starts from the beginning
         result = rescore_pending(self.factory, model, policy, ACTOR, self.clock, batch_size,
-                                 after_id=self._cursor.get(version, 0), max_batches=1, record=False)
-        if result.last_item_id == self._cursor.get(version, 0):  # nothing after the cursor
-            if self._cursor.get(version) and time.monotonic() - self._last_sweep > SWEEP_EVERY:
-                self._cursor, self._last_sweep = {version: 0}, time.monotonic()
+                                 after_id=after, max_batches=1, record=False)
+        if result.last_item_id == after:  # nothing after the cursor
+            if after and time.monotonic() - self._last_sweep > SWEEP_EVERY:
+                self._cursor, self._last_sweep = (version, 0), time.monotonic()
                 return 1  # look again from the start
             return 0
-        self._cursor = {version: result.last_item_id}  # a new model starts from the beginning of the queue
+        self._cursor = (version, result.last_item_id)
         self.stats.rescored += result.rescored
-        self.stats.versions[version] = self.stats.versions.get(version, 0) + result.rescored
         return max(1, result.rescored)
 
     def _run(self) -> None:
@@ -177,12 +174,11 @@ class Refiner:
                 with self._leadership() as leader:
                     if leader:
                         while not self._stop.is_set() and self.run_once(self._batch_size()):
-                            self.stats.runs += 1
+                            pass
                         self._idle.set()
             except Exception as exc:  # a database outage: keep the thread, try again later
                 self.stats.errors += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("refiner run failed")
+                log.exception("refiner run failed: %s", exc)
             self._wake.wait(self.interval)
             self._wake.clear()
 

@@ -76,7 +76,6 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
     """
     version = str(model.version)
     result = RescoreResult(version, last_item_id=after_id)
-    last_id = after_id
     if record:
         with factory() as session:
             result.already_current = len(session.scalars(
@@ -90,12 +89,13 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
                 select(ReviewItem.id, ReviewItem.comment_id, ReviewItem.priority, Comment.text,
                        Comment.duplicate, Comment.reasons, Comment.model_version)
                 .join(Comment, Comment.id == ReviewItem.comment_id)
-                .where(ReviewItem.status == "pending", ReviewItem.id > last_id, Comment.model_version != version)
+                .where(ReviewItem.status == "pending", ReviewItem.id > result.last_item_id,
+                       Comment.model_version != version)
                 .order_by(ReviewItem.id).limit(batch_size)
             ).all()
         if not rows:
             break
-        last_id = result.last_item_id = rows[-1][0]
+        result.last_item_id = rows[-1][0]
         probs = model.predict_proba([r[3] for r in rows])
         now = clock()
         with write_session(factory) as session:
