@@ -681,6 +681,30 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               429: "rate_limited"}
 
 
+DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError, SQLAlchemyTimeoutError, sqlite3.Error)
+
+
+def database_error(e: Exception) -> Any:
+    """503 with Retry-After when the database is unavailable (JSON, or the error page under /review); any
+    other database error is a bug: logged, 500."""
+    reason = unavailable_reason(e)
+    web_page = request.blueprint == "web"
+    if reason is None:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if web_page:
+            return render_template("error.html", code=500, title="Internal error",
+                                   message="Something went wrong; it was logged."), 500
+        return error_response(500, "internal_error", "internal error (logged)", None)
+    state().db_health.failed(reason, e)
+    retry = str(int(current_app.config["DB_RETRY_AFTER"]))
+    if web_page:
+        return render_template("error.html", code=503, title="Service unavailable",
+                               message=f"The database is unavailable right now ({reason}). Try again in "
+                                       f"{retry} seconds."), 503, {"Retry-After": retry}
+    return error_response(503, "unavailable", f"the database is unavailable ({reason}); retry later", None,
+                          {"Retry-After": retry})
+
+
 def register(app: Flask) -> None:
     app.register_blueprint(v1)
     app.register_blueprint(ops)
@@ -703,27 +727,8 @@ def register(app: Flask) -> None:
         message = {404: "no such endpoint", 413: "the request body is too large"}.get(status, e.description or "")
         return error_response(status, HTTP_CODES.get(status, "http_error"), message, None, headers)
 
-    def _database_error(e: Exception) -> Any:
-        """503 with Retry-After when the database is unavailable (JSON, or the error page under /review)."""
-        reason = unavailable_reason(e)
-        web_page = request.blueprint == "web"
-        if reason is None:
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            if web_page:
-                return render_template("error.html", code=500, title="Internal error",
-                                       message="Something went wrong; it was logged."), 500
-            return error_response(500, "internal_error", "internal error (logged)", None)
-        state().db_health.failed(reason, e)
-        retry = str(int(current_app.config["DB_RETRY_AFTER"]))
-        if web_page:
-            return render_template("error.html", code=503, title="Service unavailable",
-                                   message=f"The database is unavailable right now ({reason}). Try again in "
-                                           f"{retry} seconds."), 503, {"Retry-After": retry}
-        return error_response(503, "unavailable", f"the database is unavailable ({reason}); retry later", None,
-                              {"Retry-After": retry})
-
-    for db_error in (DatabaseUnavailable, DBAPIError, SQLAlchemyTimeoutError, sqlite3.Error):
-        app.register_error_handler(db_error, _database_error)
+    for db_error in DATABASE_ERRORS:
+        app.register_error_handler(db_error, database_error)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:
@@ -749,4 +754,4 @@ def register(app: Flask) -> None:
             session.close()
 
 
-__all__ = ["ROUTES", "ApiError", "Route", "register"]
+__all__ = ["DATABASE_ERRORS", "ROUTES", "ApiError", "Route", "database_error", "register"]

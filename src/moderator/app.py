@@ -199,6 +199,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderator import web  # the moderators' pages under /review: sessions, CSRF, sign-in limiter
 
     web.init_app(app)
+    for db_error in api.DATABASE_ERRORS:  # the pages' own catch-all would answer an outage 500
+        app.error_handler_spec["web"][None][db_error] = api.database_error
 
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies < 0:
