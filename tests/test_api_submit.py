@@ -304,5 +304,7 @@ def test_readyz_reports_an_unreachable_database(service: Any) -> None:
         service.state.sessionmaker = good
         bad_engine.dispose()
     assert resp.status_code == 503
-    assert resp.get_json() == {"status": "unavailable", "model": service.state.model.version, "database": "unreachable"}
+    assert resp.get_json() == {"status": "unavailable", "model": service.state.model.version, "database": "unreachable",
+                               "dependencies": {"database": {"up": False,
+                                                             "detail": "the database is unavailable (refused)"}}}
     assert service.call("GET", "/healthz", None).status_code == 200

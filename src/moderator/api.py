@@ -22,16 +22,17 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES, audit, auth, comments, review
-from moderator.db import begin_write, insert_rows
+from moderator.db import DatabaseUnavailable, begin_write, insert_rows, unavailable_reason
 from moderator.dedup import RateDecision
 from moderator.group_commit import GroupCommitter
 from moderator.models import IdempotencyKey
@@ -160,7 +161,7 @@ def committer() -> GroupCommitter:
         lock = None
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             lock = url.database + ".writelock"
-        found = ext.setdefault("moderator_committer", GroupCommitter(st.sessionmaker, lock))
+        found = ext.setdefault("moderator_committer", GroupCommitter(st.sessionmaker, lock, health=st.db_health))
     return found
 
 
@@ -628,26 +629,24 @@ def policy() -> Response:
 # ---------------------------------------------------------------- operations
 
 
-@endpoint(ops, "/healthz", "GET", summary="Liveness: the process answers", roles=None, response=HealthResponse)
+@endpoint(ops, "/healthz", "GET", summary="Liveness: the process answers (never waits for a dependency)",
+          roles=None, response=HealthResponse)
 def healthz() -> Response:
     return ok(HealthResponse, {"status": "ok"})
 
 
-@endpoint(ops, "/readyz", "GET", summary="Readiness: model loaded and database reachable", roles=None,
-          response=ReadyResponse, errors=(503,))
+@endpoint(ops, "/readyz", "GET", summary="Readiness: model loaded and every dependency up (answers within 2 s)",
+          roles=None, response=ReadyResponse, errors=(503,))
 def readyz() -> Response:
+    """Each dependency's check runs in its own thread, shared by concurrent calls and waited for at most
+    1.5 s (``moderator.readiness``): a hung database makes this answer 503, not hang."""
     st = state()
     model_version = getattr(st.model, "version", None)
-    try:
-        db().execute(text("SELECT 1"))
-        db().rollback()
-        database = "ok"
-    except Exception as exc:  # report, never raise: this is what load balancers poll
-        log.warning("readiness: database unreachable: %s", exc)
-        database = "unreachable"
-    ready = model_version is not None and database == "ok"
+    dependencies = st.readiness.report()
+    database = "ok" if dependencies.get("database", {}).get("up") else "unreachable"
+    ready = model_version is not None and all(d["up"] for d in dependencies.values())
     return ok(ReadyResponse, {"status": "ready" if ready else "unavailable", "model": model_version,
-                              "database": database}, 200 if ready else 503)
+                              "database": database, "dependencies": dependencies}, 200 if ready else 503)
 
 
 @endpoint(ops, "/metrics", "GET", summary="Prometheus metrics (open: restrict at the network level)",
@@ -682,6 +681,30 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               429: "rate_limited"}
 
 
+DATABASE_ERRORS = (DatabaseUnavailable, DBAPIError, SQLAlchemyTimeoutError, sqlite3.Error)
+
+
+def database_error(e: Exception) -> Any:
+    """503 with Retry-After when the database is unavailable (JSON, or the error page under /review); any
+    other database error is a bug: logged, 500."""
+    reason = unavailable_reason(e)
+    web_page = request.blueprint == "web"
+    if reason is None:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if web_page:
+            return render_template("error.html", code=500, title="Internal error",
+                                   message="Something went wrong; it was logged."), 500
+        return error_response(500, "internal_error", "internal error (logged)", None)
+    state().db_health.failed(reason, e)
+    retry = str(int(current_app.config["DB_RETRY_AFTER"]))
+    if web_page:
+        return render_template("error.html", code=503, title="Service unavailable",
+                               message=f"The database is unavailable right now ({reason}). Try again in "
+                                       f"{retry} seconds."), 503, {"Retry-After": retry}
+    return error_response(503, "unavailable", f"the database is unavailable ({reason}); retry later", None,
+                          {"Retry-After": retry})
+
+
 def register(app: Flask) -> None:
     app.register_blueprint(v1)
     app.register_blueprint(ops)
@@ -703,6 +726,9 @@ def register(app: Flask) -> None:
             headers["Allow"] = ", ".join(e.valid_methods)  # type: ignore[attr-defined]
         message = {404: "no such endpoint", 413: "the request body is too large"}.get(status, e.description or "")
         return error_response(status, HTTP_CODES.get(status, "http_error"), message, None, headers)
+
+    for db_error in DATABASE_ERRORS:
+        app.register_error_handler(db_error, database_error)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:
@@ -728,4 +754,4 @@ def register(app: Flask) -> None:
             session.close()
 
 
-__all__ = ["ROUTES", "ApiError", "Route", "register"]
+__all__ = ["DATABASE_ERRORS", "ROUTES", "ApiError", "Route", "database_error", "register"]

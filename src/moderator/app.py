@@ -13,9 +13,12 @@ Configuration comes from the settings table (``moderator.config.SETTINGS``, i.e.
 ``AUTO_MIGRATE``        create/upgrade the database at start-up (default True; cheap when already current)
 ``VALIDATE_RESPONSES``  validate every response against its documented schema (tests)
 ``TRUSTED_PROXIES``     proxies in front whose ``X-Forwarded-*`` headers are believed (``ProxyFix``; default 0)
+``DB_CONNECT_TIMEOUT``, ``DB_STATEMENT_TIMEOUT``, ``DB_POOL_TIMEOUT``, ``SQLITE_BUSY_TIMEOUT``, ``DB_RETRY_AFTER``
+                        the database timeouts (seconds, :class:`~moderator.db.DbTimeouts`) and the 503's Retry-After
 
 The model, policy, engine, session factory, detector, clock and metrics live on
-``app.extensions["moderator"]`` (a :class:`ServiceState`).
+``app.extensions["moderator"]`` (a :class:`ServiceState`), with the readiness checks ``/readyz`` reports
+(``state.readiness.register(name, check)`` adds a dependency) and what recent writes saw (``state.db_health``).
 """
 
 from __future__ import annotations
@@ -23,20 +26,21 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderator import config as settings
-from moderator.db import make_engine, make_sessionmaker, migrate, resolve_url
+from moderator.db import DatabaseHealth, DbTimeouts, make_engine, make_sessionmaker, migrate, resolve_url
 from moderator.metrics import Metrics
 from moderator.policy import Policy
+from moderator.readiness import Readiness
 
 log = logging.getLogger("moderator.app")
 
@@ -58,6 +62,8 @@ class ServiceState:
     # Deferred scoring (moderator.refine): the model with the encoder, and its policy; None otherwise.
     full_model: Any = None
     full_policy: Policy | None = None
+    readiness: Readiness = field(default_factory=Readiness)
+    db_health: DatabaseHealth = field(default_factory=DatabaseHealth)
 
     @property
     def loaded_version(self) -> str:
@@ -97,6 +103,11 @@ def _defaults() -> dict[str, Any]:
         "IDEMPOTENCY_TTL": settings.env_value("idempotency_ttl"),
         "ENCODER_MODE": settings.env_value("encoder_mode"),
         "REFINE_INTERVAL": settings.env_value("refine_interval"),
+        "DB_CONNECT_TIMEOUT": settings.env_value("db_connect_timeout"),
+        "DB_STATEMENT_TIMEOUT": settings.env_value("db_statement_timeout"),
+        "DB_POOL_TIMEOUT": settings.env_value("db_pool_timeout"),
+        "SQLITE_BUSY_TIMEOUT": settings.env_value("sqlite_busy_timeout"),
+        "DB_RETRY_AFTER": settings.env_value("db_retry_after"),
         "REFINE": True,
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
@@ -143,7 +154,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     has_detector = "DUPLICATE_DETECTOR" in app.config
     detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(app.config)
 
-    engine = make_engine(url)
+    timeouts = DbTimeouts(float(app.config["DB_CONNECT_TIMEOUT"]), float(app.config["DB_STATEMENT_TIMEOUT"]),
+                          float(app.config["DB_POOL_TIMEOUT"]), float(app.config["SQLITE_BUSY_TIMEOUT"]))
+    engine = make_engine(url, timeouts)
     factory = make_sessionmaker(engine)
 
     def queue_depth() -> int:
@@ -172,6 +185,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         database_url=url,
     )
     app.extensions["moderator"] = state
+    state.readiness.register("database", lambda: _check_database(app.extensions["moderator"]))
     if detector is not None:
         _rebuild_detector(state)
 
@@ -185,6 +199,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderator import web  # the moderators' pages under /review: sessions, CSRF, sign-in limiter
 
     web.init_app(app)
+    for db_error in api.DATABASE_ERRORS:  # the pages' own catch-all would answer an outage 500
+        app.error_handler_spec["web"][None][db_error] = api.database_error
 
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies < 0:
@@ -193,6 +209,24 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Behind N proxies the peer address is the last proxy's: take the client's from the headers they set.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     return app
+
+
+def _check_database(state: ServiceState) -> str:
+    """Readiness of the database: a round trip answers, and recent writes did not fail (a full disk)."""
+    from moderator.db import DatabaseUnavailable, unavailable_reason
+
+    try:
+        with state.sessionmaker() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise
+        raise DatabaseUnavailable(reason) from exc
+    failing = state.db_health.failing()
+    if failing is not None:
+        raise DatabaseUnavailable(f"writes failing: {failing}")
+    return "ok"
 
 
 def _default_detector(config: Mapping[str, Any]) -> Any:

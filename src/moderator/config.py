@@ -59,6 +59,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sqlite_synchronous", "MODERATOR_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite durability: FULL (fsync at every commit: an acknowledged comment survives power loss) or NORMAL "
             "(fsync at checkpoints only: faster, the last commits can be lost on power loss, not on a crash)."),
+    Setting("db_connect_timeout", "MODERATOR_DB_CONNECT_TIMEOUT", 5.0,
+            "Seconds to wait for a new PostgreSQL connection (libpq connect_timeout; at least 2).", float),
+    Setting("db_statement_timeout", "MODERATOR_DB_STATEMENT_TIMEOUT", 10.0,
+            "Longest a PostgreSQL statement may run (statement_timeout); the client also drops a connection "
+            "that gets no answer within this plus 1 s. 0 turns both off. Migrations run without it.", float),
+    Setting("db_pool_timeout", "MODERATOR_DB_POOL_TIMEOUT", 5.0,
+            "Seconds a request waits for a free connection of the database pool (SQLAlchemy pool_timeout).",
+            float),
+    Setting("sqlite_busy_timeout", "MODERATOR_SQLITE_BUSY_TIMEOUT", 10.0,
+            "Seconds a SQLite writer waits for the write lock (busy_timeout).", float),
+    Setting("db_retry_after", "MODERATOR_DB_RETRY_AFTER", 5,
+            "Retry-After (seconds) of the 503 answered while the database is unavailable.", int),
     Setting("max_text_chars", "MODERATOR_MAX_TEXT_CHARS", 20000,
             "Longest accepted comment text, in characters.", int),
     Setting("max_content_length", "MODERATOR_MAX_CONTENT_LENGTH", 1048576,

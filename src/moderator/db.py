@@ -8,13 +8,22 @@
 * PostgreSQL (``DATABASE_URL=postgresql+psycopg://...``): ordinary READ COMMITTED transactions; the queue
   relies on conditional UPDATEs whose row count is checked, which is correct under concurrency on both.
 * Migrations: Alembic scripts shipped in the package (``moderator/migrations``), run with :func:`migrate`.
+* Timeouts (:class:`DbTimeouts`, ``MODERATOR_DB_*`` settings) bound every wait on the database, so that an
+  unreachable, hung or full database turns into an error within seconds; :func:`unavailable_reason` tells
+  those errors (answered 503 by the service) from bugs.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +31,39 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger("moderator.db")
+
+
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Bounds on every wait for the database, in seconds (0 turns one off).
+
+    ``connect``: opening a PostgreSQL connection (libpq ``connect_timeout``, at least 2 s).
+    ``statement``: one PostgreSQL statement (server-side ``statement_timeout``); the client also gives up on a
+    round trip that gets no answer within ``statement + ANSWER_GRACE`` seconds (a server or network that
+    accepts and never answers) and closes that connection.
+    ``pool``: waiting for a free connection of the engine's pool (SQLAlchemy ``pool_timeout``).
+    ``sqlite_busy``: waiting for SQLite's write lock (``PRAGMA busy_timeout``).
+    """
+
+    connect: float = 5.0
+    statement: float = 10.0
+    pool: float = 5.0
+    sqlite_busy: float = 10.0
+
+    ANSWER_GRACE = 1.0
+
+    @classmethod
+    def from_env(cls) -> DbTimeouts:
+        from moderator.config import env_value
+
+        return cls(float(env_value("db_connect_timeout")), float(env_value("db_statement_timeout")),
+                   float(env_value("db_pool_timeout")), float(env_value("sqlite_busy_timeout")))
+
+    @property
+    def answer(self) -> float | None:
+        """Seconds the PostgreSQL client waits for any one answer; None for no bound."""
+        return self.statement + self.ANSWER_GRACE if self.statement > 0 else None
 
 
 def default_url(home: str | os.PathLike[str]) -> str:
@@ -52,14 +93,20 @@ def sqlite_synchronous() -> str:
     return mode
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the SQLite pragmas and write-transaction handling described in the module docstring."""
+def make_engine(url: str, timeouts: DbTimeouts | None = None, **kwargs: Any) -> Engine:
+    """An engine with the SQLite pragmas, write-transaction handling and timeouts described in the module
+    docstring (``timeouts`` default to the ``MODERATOR_DB_*`` settings)."""
+    t = timeouts if timeouts is not None else DbTimeouts.from_env()
     sa_url = make_url(url)
+    file_db = sa_url.get_backend_name() != "sqlite" or (sa_url.database not in (None, "", ":memory:"))
+    if "poolclass" not in kwargs and file_db and t.pool > 0:
+        kwargs.setdefault("pool_timeout", t.pool)
     if sa_url.get_backend_name() == "sqlite":
         if sa_url.database and sa_url.database != ":memory:":
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         synchronous = sqlite_synchronous()
+        busy_ms = int(t.sqlite_busy * 1000)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -67,7 +114,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={synchronous}")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -78,7 +125,167 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if sa_url.get_backend_name() == "postgresql" and sa_url.get_driver_name() == "psycopg":
+        _bound_psycopg(engine, t)
+    return engine
+
+
+def _bound_psycopg(engine: Engine, t: DbTimeouts) -> None:
+    """Connect with ``connect_timeout`` and ``statement_timeout``, as connections that give up on a silent server."""
+    connection_class = _bounded_connection_class()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        if t.connect > 0:
+            cparams.setdefault("connect_timeout", max(2, math.ceil(t.connect)))
+        if t.statement > 0:  # appended to the URL's own options (e.g. a search_path)
+            cparams["options"] = f"{cparams.get('options', '')} -c statement_timeout={int(t.statement * 1000)}".strip()
+        if connection_class is None:
+            return None  # the dialect connects as usual
+        conn = connection_class.connect(*cargs, **cparams)
+        conn.answer_timeout = t.answer
+        return conn
+
+
+_BOUNDED: list[Any] = []
+
+
+def _bounded_connection_class() -> Any | None:
+    """A ``psycopg.Connection`` whose every wait for the server ends after ``answer_timeout`` seconds: the
+    connection is then closed (SQLAlchemy discards it from the pool) and ``OperationalError`` raised.
+
+    ``statement_timeout`` cannot help when the server (or a network device) accepts and never answers, and
+    TCP keepalives do not notice a peer whose kernel still acknowledges. None when this psycopg has no
+    timed ``wait`` (older than 3.2): then only the connect and statement timeouts apply.
+    """
+    if _BOUNDED:
+        return _BOUNDED[0]
+    import psycopg
+
+    wait_timeout = getattr(psycopg.errors, "_WaitTimeout", None)
+    if wait_timeout is None:
+        _BOUNDED.append(None)
+        return None
+
+    class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
+        answer_timeout: float | None = None
+
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            bound = self.answer_timeout
+            if timeout is not None or not bound:
+                return super().wait(gen, interval, timeout)
+            try:
+                return super().wait(gen, interval, bound)
+            except wait_timeout:
+                self.pgconn.finish()  # the protocol state is unknown: this connection is done
+                raise psycopg.OperationalError(
+                    f"the database did not answer within {bound:g} s (timeout); connection closed") from None
+
+    _BOUNDED.append(BoundedConnection)
+    return BoundedConnection
+
+
+# ---------------------------------------------------------------- unavailability
+
+_SQLITE_UNAVAILABLE = {"SQLITE_FULL": "disk full", "SQLITE_BUSY": "busy", "SQLITE_LOCKED": "busy",
+                       "SQLITE_IOERR": "I/O error", "SQLITE_CANTOPEN": "unreachable"}
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not serve a request (down, refusing, not answering, full); ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the database is unavailable ({reason})")
+        self.reason = reason
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """A short reason (``timeout``, ``refused``, ``unreachable``, ``disk full``, ``busy``, ``I/O error``) when
+    ``exc`` means the database cannot serve right now, a state the client may retry after; None for any other
+    error (a bug, a constraint violation, bad SQL)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, DatabaseUnavailable):
+        return exc.reason
+    if isinstance(exc, sa_exc.TimeoutError):
+        return "timeout"  # no free connection in the pool in time
+    orig: BaseException = exc
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return "unreachable"
+        orig = exc.orig if isinstance(exc.orig, BaseException) else exc
+    if isinstance(orig, sqlite3.Error):
+        name = getattr(orig, "sqlite_errorname", "") or ""
+        for prefix, reason in _SQLITE_UNAVAILABLE.items():
+            if name.startswith(prefix):
+                return reason
+        message = str(orig)
+        if "database or disk is full" in message:
+            return "disk full"
+        if "database is locked" in message:
+            return "busy"
+        return None
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return None
+    if isinstance(orig, psycopg.errors.DiskFull):
+        return "disk full"
+    if isinstance(orig, psycopg.errors.QueryCanceled):
+        return "timeout"  # statement_timeout
+    if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+        message = str(orig).lower()
+        if "timeout" in message:
+            return "timeout"
+        if "refused" in message:
+            return "refused"
+        return "unreachable"
+    return None
+
+
+class DatabaseHealth:
+    """What recent requests saw. A write that failed for a reason a read probe cannot see (a full disk, an
+    I/O error) marks the database failing until a later write succeeds or ``hold`` seconds pass (then the
+    next write tries again); readiness consults this besides its own round trip.
+
+    Logs one line when the database becomes unavailable (for any reason), at most one per ``log_every``
+    seconds while it stays so, and one on recovery, instead of a traceback per request.
+    """
+
+    WRITE_ONLY = frozenset({"disk full", "I/O error"})
+
+    def __init__(self, hold: float = 10.0, log_every: float = 60.0) -> None:
+        self.hold = hold
+        self.log_every = log_every
+        self._lock = threading.Lock()
+        self._failed_at: float | None = None
+        self._reason = ""
+        self._logged_at = -math.inf
+
+    def failed(self, reason: str, exc: BaseException | None = None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if reason in self.WRITE_ONLY:
+                self._failed_at, self._reason = now, reason
+            if now - self._logged_at < self.log_every:
+                return
+            self._logged_at = now
+        log.warning("database unavailable (%s): %s", reason, str(exc).splitlines()[0][:300] if exc else reason)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            recovered = self._logged_at != -math.inf
+            self._failed_at, self._logged_at = None, -math.inf
+        if recovered:
+            log.warning("database available again")
+
+    def failing(self) -> str | None:
+        """The reason of the last write failure when no write succeeded since and it is recent, else None."""
+        with self._lock:
+            if self._failed_at is None or time.monotonic() - self._failed_at > self.hold:
+                return None
+            return self._reason
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -211,7 +418,8 @@ def migrate(url: str) -> bool:
     Cheap when the database is already current (one read of ``alembic_version``). On PostgreSQL the upgrade
     holds an advisory lock so that several instances starting together migrate once.
     """
-    engine = make_engine(url, poolclass=_null_pool())
+    # no statement timeout: a migration may rewrite a large table
+    engine = make_engine(url, replace(DbTimeouts.from_env(), statement=0.0), poolclass=_null_pool())
     try:
         head = head_revision(url)
         if current_revision(engine) == head:
@@ -236,6 +444,9 @@ def _null_pool() -> Any:
 
 
 __all__ = [
+    "DatabaseHealth",
+    "DatabaseUnavailable",
+    "DbTimeouts",
     "FastInsert",
     "begin_write",
     "current_revision",
@@ -246,5 +457,6 @@ __all__ = [
     "make_sessionmaker",
     "migrate",
     "resolve_url",
+    "unavailable_reason",
     "write_session",
 ]

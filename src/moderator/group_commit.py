@@ -12,7 +12,10 @@ A job's result is handed back only **after the commit returned**, so an answer b
 means the rows are committed. When a job fails inside a shared transaction (for instance the unique
 constraint on an ``Idempotency-Key`` that a concurrent retry committed first), the transaction is rolled
 back and every job of the batch is run again in a transaction of its own, so one request's error never
-affects another's rows.
+affects another's rows. When the shared transaction fails because the database is unavailable (unreachable,
+not answering in time, a full disk: :func:`moderator.db.unavailable_reason`), nothing is re-run: every job of
+the batch fails at once with :class:`~moderator.db.DatabaseUnavailable` (answered 503), so the waiting requests
+do not each sit through another timeout, and nothing of theirs was acknowledged.
 
 On SQLite the processes of ``moderator serve --workers N`` also take an exclusive ``flock`` on a lock file
 beside the database around each group transaction: a waiting worker is woken by the kernel the moment the
@@ -31,7 +34,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from moderator.batching import LeaderBatcher
-from moderator.db import begin_write
+from moderator.db import DatabaseHealth, DatabaseUnavailable, begin_write, unavailable_reason
 
 T = TypeVar("T")
 
@@ -60,11 +63,14 @@ class GroupCommitter(LeaderBatcher[_Job[Any]]):
         without SQLite's sleep-and-retry); ``None`` for none.
     max_jobs
         Most jobs in one transaction.
+    health
+        Told of every commit and of every failure for unavailability (readiness reports a failing disk).
     """
 
     def __init__(self, factory: sessionmaker[Session], lock_path: str | os.PathLike[str] | None = None,
-                 max_jobs: int = MAX_BATCH_JOBS) -> None:
+                 max_jobs: int = MAX_BATCH_JOBS, health: DatabaseHealth | None = None) -> None:
         super().__init__()
+        self._health = health
         self._factory = factory
         self._lock_path = Path(lock_path) if lock_path is not None else None
         self._lock_fd: int | None = None
@@ -96,11 +102,22 @@ class GroupCommitter(LeaderBatcher[_Job[Any]]):
                 fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 self._together(batch)
-            except BaseException:
+            except BaseException as exc:
                 for item in batch:
                     item.result, item.error = None, None
-                for item in batch:
-                    self._alone(item)
+                reason = unavailable_reason(exc)
+                if reason is not None:  # the database, not a job, failed: re-running each would fail alike
+                    if self._health is not None:
+                        self._health.failed(reason, exc)
+                    for item in batch:
+                        item.error = DatabaseUnavailable(reason)
+                        item.error.__cause__ = exc
+                else:
+                    for item in batch:
+                        self._alone(item)
+            else:
+                if self._health is not None:
+                    self._health.succeeded()
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)

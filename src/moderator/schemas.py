@@ -252,8 +252,14 @@ class HealthResponse(Open):
     status: Literal["ok"]
 
 
+class DependencyStatus(Open):
+    up: bool
+    detail: str
+
+
 class ReadyResponse(Open):
     status: Literal["ready", "unavailable"]
     model: str | None
     database: str
+    dependencies: dict[str, DependencyStatus]
 
