@@ -69,6 +69,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+# JSON Schema of query parameters: what the handlers accept (a NUL character never is).
+NO_NUL = "^[^\\u0000]*$"
+CURSOR_SCHEMA = {"type": "string", "minLength": 1, "maxLength": review.MAX_CURSOR, "pattern": "^[A-Za-z0-9_-]+$"}
+
+
 @dataclass(frozen=True)
 class QueryParam:
     name: str
@@ -554,8 +559,8 @@ def get_comment(comment_id: str) -> Response:
               QueryParam("category", "only items flagged in this category",
                          {"type": "string", "enum": list(CATEGORIES)}),
               QueryParam("thread", "only comments of this thread",
-                         {"type": "string", "minLength": 1, "maxLength": 200}),
-              QueryParam("cursor", "next_cursor of the previous page", {"type": "string", "minLength": 1}),
+                         {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL}),
+              QueryParam("cursor", "next_cursor of the previous page", CURSOR_SCHEMA),
               QueryParam("limit", "page size, 1 to 200 (default 50)",
                          {"type": "integer", "minimum": 1, "maximum": 200}),
           ))
@@ -625,12 +630,15 @@ def decide(comment_id: str) -> Response:
 @endpoint(v1, "/audit", "GET", summary="Who did what and when, newest first", roles=("admin",),
           response=AuditResponse, errors=(401, 403, 422),
           query=(
-              QueryParam("actor", "e.g. key:3"),
+              QueryParam("actor", "e.g. key:3 (empty: any)", {"type": "string", "pattern": NO_NUL}),
               QueryParam("action", "e.g. comment.submit, review.approve, review.reject, review.claim, "
-                                   "key.create, key.revoke"),
-              QueryParam("since", "ISO 8601 date-time (inclusive)", {"type": "string", "format": "date-time"}),
-              QueryParam("until", "ISO 8601 date-time (exclusive)", {"type": "string", "format": "date-time"}),
-              QueryParam("cursor", "next_cursor of the previous page", {"type": "string", "minLength": 1}),
+                                   "key.create, key.revoke (empty: any)", {"type": "string", "pattern": NO_NUL}),
+              QueryParam("since", "ISO 8601 date-time (inclusive; without an offset: UTC; beyond year 9999 or "
+                                  "before year 1 in UTC: clamped to the calendar's edge)",
+                         {"type": "string", "format": "date-time"}),
+              QueryParam("until", "ISO 8601 date-time (exclusive; as since)",
+                         {"type": "string", "format": "date-time"}),
+              QueryParam("cursor", "next_cursor of the previous page", CURSOR_SCHEMA),
               QueryParam("limit", "page size, 1 to 500 (default 100)",
                          {"type": "integer", "minimum": 1, "maximum": 500}),
           ))

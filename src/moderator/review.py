@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -146,13 +147,14 @@ def encode_cursor(priority: float, item_id: int) -> str:
 
 
 MAX_CURSOR = 200  # characters: the cursors this module makes are under 80
+_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def decode_cursor(cursor: str) -> tuple[float, int]:
     """``(priority, id)`` of a cursor made by :func:`encode_cursor`; :class:`InvalidCursor` for anything else,
     including numbers a query could not bind (an id outside 0..INT_MAX, a priority that is not a finite float)."""
     try:
-        if len(cursor) > MAX_CURSOR:
+        if len(cursor) > MAX_CURSOR or not _CURSOR_CHARS.fullmatch(cursor):
             raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
