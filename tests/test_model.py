@@ -151,3 +151,40 @@ def test_cli_evaluate_prints_metrics() -> None:
     out = subprocess.run([sys.executable, "-m", "moderator", "evaluate"], capture_output=True, text=True,
                          check=True).stdout
     assert "impermium_insults" in out and "hand-written set" in out
+
+
+@pytest.mark.parametrize("content", ["../outside/evil", "/etc/passwd", "..", ".", "", "sub/v1", "..\\evil",
+                                     "v1\x00", "v\x1b1"])
+def test_default_may_only_name_a_file_inside_models(tmp_path: Path, content: str) -> None:
+    models, outside = tmp_path / "models", tmp_path / "outside"
+    models.mkdir()
+    outside.mkdir()
+    (outside / "evil.joblib").write_bytes(b"not a model")
+    (models / "DEFAULT").write_text(content + "\n")
+    with pytest.raises(ModelLoadError, match="must name a model"):
+        default_model_path(models)
+    with pytest.raises(ModelLoadError, match="must name a model"):
+        load_model(models)
+
+
+def test_default_may_not_escape_through_a_symlink(tmp_path: Path) -> None:
+    models, outside = tmp_path / "models", tmp_path / "outside"
+    models.mkdir()
+    outside.mkdir()
+    (outside / "evil.joblib").write_bytes(b"not a model")
+    (models / "v1.joblib").symlink_to(outside / "evil.joblib")
+    (models / "DEFAULT").write_text("v1\n")
+    with pytest.raises(ModelLoadError, match="resolves outside"):
+        load_model(models)
+    # a models folder that is itself a symlink (e.g. to a volume) is fine: the artifact is inside it
+    (models / "v1.joblib").unlink()
+    (models / "v1.joblib").write_bytes(b"x")
+    link = tmp_path / "linked-models"
+    link.symlink_to(models)
+    assert default_model_path(link) == link / "v1.joblib"
+
+
+def test_default_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "DEFAULT").write_bytes(b"\xff\xfe")
+    with pytest.raises(ModelLoadError, match="not UTF-8"):
+        default_model_path(tmp_path)

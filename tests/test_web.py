@@ -6,6 +6,7 @@ security headers, decisions and bulk actions through the same service layer as t
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import stat
@@ -676,3 +677,18 @@ def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             assert users.check_credentials(s, "zoe", "a brand new password") is None  # disabled
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["/review/comments/2147483648", "/review/comments/99999999999999999999"])
+def test_ids_beyond_the_column_are_a_404_page(signed_in: Web, path: str) -> None:
+    assert signed_in.client.get(path).status_code == 404
+    resp = signed_in.post(path + "/decision", {"decision": "approve"})
+    assert resp.status_code == 404
+
+
+def test_queue_filters_the_database_cannot_hold_match_nothing(signed_in: Web) -> None:
+    signed_in.submit("An ordinary comment.")
+    big = base64.urlsafe_b64encode(b'{"p": 1, "i": 9223372036854775808}').decode().rstrip("=")
+    assert signed_in.client.get("/review/?thread=%00").status_code == 200
+    assert not queue_ids(signed_in.page("/review/?thread=a%00"))
+    assert signed_in.client.get(f"/review/?cursor={big}").status_code == 400

@@ -16,6 +16,7 @@ import logging
 import math
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,7 @@ from moderator import CATEGORIES, audit, auth, comments, review
 from moderator.db import DatabaseUnavailable, begin_write, insert_rows, unavailable_reason
 from moderator.dedup import RateDecision
 from moderator.group_commit import GroupCommitter
-from moderator.models import IdempotencyKey
+from moderator.models import INT_MAX, IdempotencyKey
 from moderator.schemas import (
     AuditResponse,
     ClaimRequest,
@@ -67,6 +68,11 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.headers = headers or {}
+
+
+# JSON Schema of query parameters: what the handlers accept (a NUL character never is).
+NO_NUL = "^[^\\u0000]*$"
+CURSOR_SCHEMA = {"type": "string", "minLength": 1, "maxLength": review.MAX_CURSOR, "pattern": "^[A-Za-z0-9_-]+$"}
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a key given twice is an error, not "the last one wins" (parsers disagree on it)."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key[:50]!r}")
+        obj[key] = value
+    return obj
+
+
 def _finite_float(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value):
@@ -236,7 +252,8 @@ def parse_body(model: type[M], optional: bool = False) -> tuple[M, dict[str, Any
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_utf8", "the body is not valid UTF-8") from None
     try:
-        data = json.loads(decoded, parse_constant=_reject_constant, parse_float=_finite_float)
+        data = json.loads(decoded, parse_constant=_reject_constant, parse_float=_finite_float,
+                          object_pairs_hook=_no_duplicate_keys)
     except RecursionError:
         raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
     except ValueError as exc:
@@ -267,9 +284,21 @@ def _validation_error(exc: ValidationError) -> ApiError:
     return ApiError(422, code, message, loc or None)
 
 
+# Characters that draw nothing: format characters (zero-width space and joiners, BOM, soft hyphen, bidi
+# marks, tags), controls, separators, combining marks with no base, and the blank "letters" of Hangul and
+# braille. A text made only of these (and whitespace) is empty to a reader.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+
+
 def check_text(value: str, field_name: str) -> None:
-    if not value.strip():
-        raise ApiError(422, "empty_text", "text must not be empty or whitespace only", field_name)
+    if not any(map(_visible, value)):
+        raise ApiError(422, "empty_text", "text must not be empty, whitespace or invisible characters only",
+                       field_name)
     limit = current_app.config["MAX_TEXT_CHARS"]
     if len(value) > limit:
         raise ApiError(422, "text_too_long", f"text is longer than {limit} characters", field_name)
@@ -283,6 +312,7 @@ def query_args(allowed: set[str]) -> dict[str, str]:
     for k in args:
         if len(args.getlist(k)) > 1:
             raise ApiError(422, "invalid_value", "give this parameter once", k)
+    _check_strings({k: args[k] for k in args})  # NUL and lone surrogates: the same answer as in a body
     return {k: args[k] for k in args}
 
 
@@ -303,7 +333,16 @@ def time_arg(args: dict[str, str], name: str) -> datetime | None:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ApiError(422, "invalid_value", f"{name} must be an ISO 8601 date-time", name) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # A time at the calendar's edge whose UTC instant falls outside years 1..9999: the nearest
+        # representable instant selects exactly the same events.
+        offset = value.utcoffset()
+        edge = datetime.min if offset is not None and offset > timedelta(0) else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def ok(model: type[BaseModel], payload: dict[str, Any], status: int = 200) -> Response:
@@ -315,7 +354,7 @@ def ok(model: type[BaseModel], payload: dict[str, Any], status: int = 200) -> Re
 
 
 def comment_id_arg(comment_id: str) -> int:
-    if not (comment_id.isascii() and comment_id.isdigit()) or len(comment_id) > 18:
+    if not (comment_id.isascii() and comment_id.isdigit()) or len(comment_id) > 10 or int(comment_id) > INT_MAX:
         raise ApiError(404, "not_found", f"no comment {comment_id[:40]!r}", "id")
     return int(comment_id)
 
@@ -521,8 +560,8 @@ def get_comment(comment_id: str) -> Response:
               QueryParam("category", "only items flagged in this category",
                          {"type": "string", "enum": list(CATEGORIES)}),
               QueryParam("thread", "only comments of this thread",
-                         {"type": "string", "minLength": 1, "maxLength": 200}),
-              QueryParam("cursor", "next_cursor of the previous page", {"type": "string", "minLength": 1}),
+                         {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL}),
+              QueryParam("cursor", "next_cursor of the previous page", CURSOR_SCHEMA),
               QueryParam("limit", "page size, 1 to 200 (default 50)",
                          {"type": "integer", "minimum": 1, "maximum": 200}),
           ))
@@ -592,12 +631,15 @@ def decide(comment_id: str) -> Response:
 @endpoint(v1, "/audit", "GET", summary="Who did what and when, newest first", roles=("admin",),
           response=AuditResponse, errors=(401, 403, 422),
           query=(
-              QueryParam("actor", "e.g. key:3"),
+              QueryParam("actor", "e.g. key:3 (empty: any)", {"type": "string", "pattern": NO_NUL}),
               QueryParam("action", "e.g. comment.submit, review.approve, review.reject, review.claim, "
-                                   "key.create, key.revoke"),
-              QueryParam("since", "ISO 8601 date-time (inclusive)", {"type": "string", "format": "date-time"}),
-              QueryParam("until", "ISO 8601 date-time (exclusive)", {"type": "string", "format": "date-time"}),
-              QueryParam("cursor", "next_cursor of the previous page", {"type": "string", "minLength": 1}),
+                                   "key.create, key.revoke (empty: any)", {"type": "string", "pattern": NO_NUL}),
+              QueryParam("since", "ISO 8601 date-time (inclusive; without an offset: UTC; beyond year 9999 or "
+                                  "before year 1 in UTC: clamped to the calendar's edge)",
+                         {"type": "string", "format": "date-time"}),
+              QueryParam("until", "ISO 8601 date-time (exclusive; as since)",
+                         {"type": "string", "format": "date-time"}),
+              QueryParam("cursor", "next_cursor of the previous page", CURSOR_SCHEMA),
               QueryParam("limit", "page size, 1 to 500 (default 100)",
                          {"type": "integer", "minimum": 1, "maximum": 500}),
           ))

@@ -489,12 +489,30 @@ def set_default(directory: str | Path, version: str) -> None:
     os.replace(tmp, directory / "DEFAULT")
 
 
-def default_model_path(directory: str | Path = MODELS_DIR) -> Path:
+def default_version(directory: str | Path = MODELS_DIR) -> str:
+    """The version ``directory/DEFAULT`` names. It must be a plain file name whose artifact, symlinks
+    resolved, lies inside ``directory``: the marker can never make the service load a file from elsewhere."""
     directory = Path(directory)
     marker = directory / "DEFAULT"
     if not marker.is_file():
         raise ModelLoadError(f"no default model: {marker} is missing (train one with `moderator train`)")
-    return directory / f"{marker.read_text().strip()}.joblib"
+    try:
+        version = marker.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"{marker} is not UTF-8 text: it must hold a model version") from None
+    if (not version or version in (".", "..") or Path(version).name != version or "\\" in version
+            or not version.isprintable()):
+        raise ModelLoadError(f"{marker} must name a model in {directory} by its version (a plain file name "
+                             f"such as 0.1.0-7f8274b202), not {version[:100]!r}")
+    artifact = directory / f"{version}.joblib"
+    if artifact.exists() and not artifact.resolve().is_relative_to(directory.resolve()):
+        raise ModelLoadError(f"{marker} names {artifact}, which resolves outside {directory} "
+                             f"({artifact.resolve()}): refused")
+    return version
+
+
+def default_model_path(directory: str | Path = MODELS_DIR) -> Path:
+    return Path(directory) / f"{default_version(directory)}.joblib"
 
 
 def _check_versions(meta: dict[str, Any], path: Path) -> None:

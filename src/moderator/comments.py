@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from moderator import review
 from moderator.audit import Actor
 from moderator.db import insert_rows
-from moderator.models import AuditEvent, Comment, CommentScore, HistoryEvent, ReviewItem
+from moderator.models import INT_MAX, AuditEvent, Comment, CommentScore, HistoryEvent, ReviewItem
 from moderator.policy import Verdict
 
 STATUS_FOR_DECISION = {"publish": "published", "hold": "held", "reject": "rejected"}
@@ -107,7 +107,7 @@ def item_summary(item: ReviewItem | None) -> dict[str, Any] | None:
 
 def detail(session: Session, comment_id: int) -> dict[str, Any]:
     """The comment, its scores, current status, queue state, decisions and full history."""
-    comment = session.get(Comment, comment_id)
+    comment = session.get(Comment, comment_id) if 0 < comment_id <= INT_MAX else None
     if comment is None:
         raise review.NotFound(f"no comment {comment_id}")
     item = session.scalar(select(ReviewItem).where(ReviewItem.comment_id == comment_id))

@@ -37,6 +37,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The largest value an ``Integer`` column holds on PostgreSQL (int4; SQLite's are 64-bit). An id or version
+# beyond it names no row: callers answer "not found" instead of binding it (PostgreSQL: integer out of range).
+INT_MAX = 2**31 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

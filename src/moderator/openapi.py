@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from moderator import __version__
+from moderator.models import INT_MAX
 from moderator.schemas import ErrorResponse
 
 ERROR_TEXT = {
@@ -50,12 +51,14 @@ def build() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for r in ROUTES:
         op: dict[str, Any] = {"operationId": r.endpoint.replace(".", "_"), "summary": r.summary}
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
+        params = [{"name": n, "in": "path", "required": True, "description": "ids are 32-bit: a larger one is 404",
+                   "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}
                   for n in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", r.rule)]
         params += [{"name": q.name, "in": "query", "required": False, "description": q.description,
                     "schema": q.schema} for q in r.query]
         params += [{"name": h.name, "in": "header", "required": False, "description": h.description,
-                    "schema": {"type": "string", "maxLength": 200}} for h in r.headers]
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[ -~]+$"}}
+                   for h in r.headers]
         if params:
             op["parameters"] = params
         if r.request is not None:

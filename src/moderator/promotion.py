@@ -27,7 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from moderator.classifier import MODELS_DIR, ModelLoadError, ModerationModel, default_model_path, set_default
+from moderator.classifier import (
+    MODELS_DIR,
+    ModelLoadError,
+    ModerationModel,
+    default_model_path,
+    default_version,
+    set_default,
+)
 from moderator.config import env_value
 from moderator.datasets import Example
 
@@ -69,8 +76,7 @@ def resolve_model_path(ref: str, directory: Path) -> Path:
 
 
 def current_version(directory: Path) -> str | None:
-    marker = directory / "DEFAULT"
-    return marker.read_text().strip() if marker.is_file() else None
+    return default_version(directory) if (directory / "DEFAULT").is_file() else None
 
 
 # ---------------------------------------------------------------- evaluation sets

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from moderator import audit
 from moderator.audit import Actor
-from moderator.models import Comment, CommentScore, Decision, HistoryEvent, ReviewItem
+from moderator.models import INT_MAX, Comment, CommentScore, Decision, HistoryEvent, ReviewItem
 
 STATUSES = ("pending", "approved", "rejected")
 ACTIONS = {"approve": "approved", "reject": "rejected"}
@@ -105,7 +106,14 @@ def enqueue_new(session: Session, comment_id: int, thread_id: str, priority: flo
 # ---------------------------------------------------------------- reading
 
 
+def _check_id(comment_id: int) -> None:
+    """An id beyond the column's range names no comment (and PostgreSQL would refuse to bind it)."""
+    if not 0 < comment_id <= INT_MAX:
+        raise NotFound(f"no comment {comment_id}")
+
+
 def get_item(session: Session, comment_id: int) -> ReviewItem:
+    _check_id(comment_id)
     item = session.scalar(select(ReviewItem).where(ReviewItem.comment_id == comment_id))
     if item is None:
         if session.get(Comment, comment_id) is None:
@@ -138,17 +146,30 @@ def encode_cursor(priority: float, item_id: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_CURSOR = 200  # characters: the cursors this module makes are under 80
+_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def decode_cursor(cursor: str) -> tuple[float, int]:
+    """``(priority, id)`` of a cursor made by :func:`encode_cursor`; :class:`InvalidCursor` for anything else,
+    including numbers a query could not bind (an id outside 0..INT_MAX, a priority that is not a finite float)."""
     try:
+        if len(cursor) > MAX_CURSOR or not _CURSOR_CHARS.fullmatch(cursor):
+            raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError
         p, i = data["p"], data["i"]
-        if not isinstance(p, int | float) or isinstance(p, bool) or not math.isfinite(p):
+        if not isinstance(p, int | float) or isinstance(p, bool):
             raise ValueError
-        if not isinstance(i, int) or isinstance(i, bool):
+        p = float(p)  # OverflowError for an int beyond float's range
+        if not math.isfinite(p):
             raise ValueError
-        return float(p), i
-    except (ValueError, KeyError, TypeError):
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i <= INT_MAX:
+            raise ValueError
+        return p, i
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
         raise InvalidCursor("invalid cursor") from None
 
 
@@ -162,6 +183,8 @@ def list_queue(
     limit: int = 50,
 ) -> QueuePage:
     """One page of the queue, highest priority first, then oldest; ``cursor`` continues a previous page."""
+    if thread_id is not None and "\x00" in thread_id:
+        return QueuePage([], None)  # no stored thread id holds NUL (and PostgreSQL refuses to compare one)
     stmt = select(ReviewItem, Comment).join(Comment, Comment.id == ReviewItem.comment_id)
     stmt = stmt.where(ReviewItem.status == status)
     if thread_id is not None:
@@ -237,6 +260,7 @@ def claim(session: Session, comment_id: int, actor: Actor, now: datetime, ttl_se
     claimed by someone else whose claim has not expired."""
     if not actor.can_review:
         raise Forbidden("this actor may not review")
+    _check_id(comment_id)
     until = now + timedelta(seconds=ttl_seconds)
     result = session.execute(
         update(ReviewItem)
@@ -269,6 +293,9 @@ def perform(
         raise ReviewError(f"unknown action {action!r}")
     if not actor.can_review:
         raise Forbidden("this actor may not review")
+    _check_id(comment_id)
+    if expected_version is not None and not 0 < expected_version <= INT_MAX:
+        raise Conflict(f"comment {comment_id} has no version {expected_version}")
     new_status = ACTIONS[action]
     conditions = [ReviewItem.comment_id == comment_id, ReviewItem.status == "pending", _claimable(actor, now)]
     if expected_version is not None:

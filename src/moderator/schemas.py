@@ -31,7 +31,8 @@ class Strict(BaseModel):
 # MODERATOR_MAX_TEXT_CHARS): documented here so that generated clients and fuzzers know it.
 TEXT_SCHEMA: dict[str, Any] = {
     "type": "string", "minLength": 1, "pattern": "\\S",
-    "description": "Not empty or whitespace only; at most MODERATOR_MAX_TEXT_CHARS characters (default 20,000)",
+    "description": "Not empty, nor only whitespace and invisible characters (zero-width, format, lone combining "
+                   "marks); at most MODERATOR_MAX_TEXT_CHARS characters (default 20,000)",
 }
 
 

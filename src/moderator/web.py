@@ -50,7 +50,7 @@ from moderator import CATEGORIES, comments, review, users
 from moderator import config as settings
 from moderator import web_queries as q
 from moderator.api import db, now, state, write_db
-from moderator.models import Comment, ReviewItem
+from moderator.models import INT_MAX, Comment, ReviewItem
 from moderator.user_models import ModeratorUser
 
 log = logging.getLogger("moderator.web")
@@ -374,7 +374,7 @@ def queue() -> Any:
                            depth=depth, page="queue")
 
 
-@bp.route("/comments/<int:comment_id>")
+@bp.route(f"/comments/<int(max={INT_MAX}):comment_id>")  # a larger id names no comment: 404
 def comment_page(comment_id: int) -> Any:
     t = now()
     s = db()
@@ -452,7 +452,7 @@ def _decide(comment_id: int, action: str, reason: str | None, cats: list[str], v
     return None
 
 
-@bp.route("/comments/<int:comment_id>/decision", methods=["POST"])
+@bp.route(f"/comments/<int(max={INT_MAX}):comment_id>/decision", methods=["POST"])
 def decide(comment_id: int) -> Any:
     back = _safe_next(request.form.get("next")) or url_for("web.comment_page", comment_id=comment_id)
     try:
