@@ -1,14 +1,14 @@
 """Every setting, declared once: name, environment variable, default and help.
 
-Settings are read from ``MODERATOR_*`` environment variables (``DATABASE_URL`` for the database).
-``Settings.from_env()`` builds the effective values; ``SETTINGS`` is the table the README documents
-(``tests/test_docs.py`` fails when one is missing there).
+Settings are read from ``MODERATOR_*`` environment variables (``DATABASE_URL`` for the database), here and
+nowhere else. :meth:`Settings.from_env` builds the effective values once; ``SETTINGS`` is the table the README
+documents (``tests/test_docs.py`` fails when one is missing there).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,12 +155,68 @@ def env_value(name: str) -> Any:
     raise KeyError(name)
 
 
+_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+class Settings:
+    """Every setting's effective value, resolved once from an environment and handed to what needs it.
+
+    ``Settings.from_env()`` reads the process environment (the only place that does); tests build one from a
+    mapping (``Settings.from_env({"MODERATOR_RATE_LIMIT": "0"})``) or override values by name
+    (``settings.replace(rate_limit="0")``). Values are parsed by their :class:`Setting`; an empty variable
+    means the default. Read a value as an attribute: ``settings.claim_ttl``.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        unknown = set(values) - set(_BY_NAME)
+        if unknown:
+            raise KeyError(f"unknown settings: {', '.join(sorted(unknown))}")
+        object.__setattr__(self, "_values", {s.name: values.get(s.name, s.default) for s in SETTINGS})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            raw = env.get(s.env)
+            values[s.name] = s.default if raw is None or raw == "" else s.parse(raw)
+        values.update(overrides)
+        return cls(values)
+
+    def replace(self, **overrides: Any) -> Settings:
+        return Settings({**self._values, **overrides})
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no setting named {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Settings are frozen: use replace()")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted((k, repr(v)) for k, v in self._values.items())))
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k == "secret_key" and v else v) for k, v in self._values.items()}
+        return f"Settings({shown})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """The corpora directory: an explicit override, else ``MODERATOR_DATA_DIR``, else ``../shared/data``."""
     return Path(override) if override else Path(env_value("data_dir"))
 
 
-__all__ = ["PROJECT_ROOT", "SETTINGS", "Setting", "_bool", "data_dir", "env_value", "settings_markdown"]
+__all__ = ["PROJECT_ROOT", "SETTINGS", "Setting", "Settings", "_bool", "data_dir", "env_value", "settings_markdown"]
 
 
 def settings_markdown() -> str:
