@@ -256,4 +256,5 @@ class ReadyResponse(Open):
     status: Literal["ready", "unavailable"]
     model: str | None
     database: str
+    redis: str | None = None  # MODERATOR_DUP_BACKEND=redis only: "ok" or "unavailable: <why>"
 
