@@ -160,9 +160,12 @@ class RedisIndex:
 
 
 def client_options(timeout: float) -> dict[str, Any]:
-    """redis-py options bounding every call: connect and read timeouts, and one immediate retry on a
-    connection error (a pooled connection that Redis closed, e.g. after a restart; never on a timeout)."""
-    return {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": Retry(NoBackoff(), 1)}
+    """redis-py options bounding every call: connect and read timeouts, and at most one immediate retry, on a
+    connection error only (a pooled connection that broke mid-command); never on a timeout, so a Redis that
+    accepts and never answers costs one ``timeout``. (redis-py's default retries back off, and a ``Retry``
+    given without ``supported_errors`` also retries timeouts.)"""
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+    return {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": retry}
 
 
 def build_redis_detector(settings: DedupSettings, client: redis.Redis | None = None) -> Detector:
