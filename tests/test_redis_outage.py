@@ -322,3 +322,28 @@ def test_sign_in_limiter_reports_its_redis_fallback(make_service_fixture: Any) -
                                               "password": "wrong"})
     assert resp.status_code == 401  # counted in memory meanwhile
     assert gauge(svc) == 0.0
+
+
+def test_review_pages_show_what_was_not_checked(make_service_fixture: Any, prefix: str) -> None:
+    from moderator import users
+    from moderator.audit import Actor
+    from moderator.db import write_session
+
+    svc = make_service_fixture(DUPLICATE_DETECTOR=detector(dead_url(), prefix, ManualClock()))
+    cid = submit(svc, 1).get_json()["id"]
+    with svc.state.engine.begin() as conn:  # PostgreSQL: the schema is shared by tests
+        conn.exec_driver_sql("DELETE FROM moderator_users")
+    with write_session(svc.state.sessionmaker) as s:
+        users.create_user(s, "carol", "review", "correct horse battery", Actor("cli:test", "tests", "admin"),
+                          svc.state.clock())
+    client = svc.app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/review/login").get_data(as_text=True))
+    assert token
+    signed = client.post("/review/login", data={"csrf_token": token.group(1), "username": "carol",
+                                                "password": "correct horse battery"})
+    assert signed.status_code == 303
+    tag = re.compile(r'<span class="tag tag-warn"[^>]*>duplicate_check_unavailable</span>')
+    for path in ("/review/", f"/review/comments/{cid}"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert tag.search(page.get_data(as_text=True)), path
