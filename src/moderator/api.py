@@ -37,6 +37,7 @@ from moderator.db import DatabaseUnavailable, begin_write, insert_rows, unavaila
 from moderator.dedup import RateDecision
 from moderator.group_commit import GroupCommitter
 from moderator.models import INT_MAX, IdempotencyKey
+from moderator.outage import DependencyUnavailable
 from moderator.schemas import (
     AuditResponse,
     ClaimRequest,
@@ -436,7 +437,7 @@ def _replay(session: Session, actor: audit.Actor, key: str, request_hash: str) -
 
 @endpoint(v1, "/comments", "POST", summary="Submit a comment: score, duplicate check, policy, store, queue",
           roles=("submit",), request_model=SubmitRequest, response=SubmitResponse, status=201,
-          errors=(400, 401, 403, 413, 415, 422, 429),
+          errors=(400, 401, 403, 413, 415, 422, 429, 503),
           headers=(QueryParam("Idempotency-Key", "Makes retries safe: the same key returns the same result"),))
 def submit() -> Response:
     refiner = current_app.extensions.get("moderator_refiner")
@@ -463,11 +464,16 @@ def _submit(refiner: Any) -> Response:
     t = now()
     detector = st.detector
     rate_limited = False
+    unavailable: list[str] = []  # checks that could not run: the comment says so (MODERATOR_REDIS_FAIL_MODE)
     if detector is not None:
         try:
             decision = detector.rate_check(body.author_id, t)
-        except Exception:  # degrade: a detector outage (e.g. Redis down) must not stop comment intake
+        except DependencyUnavailable as exc:  # logged (bounded) by the detector's guard
+            _check_unavailable(detector, exc, unavailable, "rate_limit")
+            decision = RateDecision(True)
+        except Exception:  # degrade: a detector failure must not stop comment intake
             log.exception("rate check failed; accepting the comment without it")
+            unavailable.append("rate_limit")
             decision = RateDecision(True)
         if not decision.allowed:
             if st.policy.rate_limit_action == "reject":
@@ -481,10 +487,13 @@ def _submit(refiner: Any) -> Response:
     if detector is not None:
         try:
             finding = detector.check(body.text, body.author_id, t)
+        except DependencyUnavailable as exc:
+            _check_unavailable(detector, exc, unavailable, "duplicate_check")
         except Exception:
             log.exception("duplicate check failed; accepting the comment without it")
+            unavailable.append("duplicate_check")
     duplicate = finding.to_dict() if finding is not None and finding.is_duplicate else None
-    verdict = st.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited)
+    verdict = st.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
 
     cutoff = _idempotency_cutoff(t)
     prune = _prune_due(t)
@@ -534,12 +543,22 @@ def _submit(refiner: Any) -> Response:
     if detector is not None:
         try:
             detector.record(stored.id, body.text, body.author_id, t)
+        except DependencyUnavailable:  # the comment is stored; the guard has logged the outage
+            pass
         except Exception:  # the comment is stored; a detector failure must not turn that into an error
             log.exception("duplicate detector failed to record comment %s", stored.id)
     st.metrics.decision("submission", verdict.decision)
     if refiner is not None and stored.priority is not None:  # queued: the full model re-scores it in the background
         refiner.wake()
     return ok(SubmitResponse, payload, 201)
+
+
+def _check_unavailable(detector: Any, exc: DependencyUnavailable, unavailable: list[str], check: str) -> None:
+    """Fail closed: 503 with Retry-After, nothing stored. Fail open: the comment carries the reason."""
+    if getattr(detector, "fail_closed", False):
+        raise ApiError(503, "unavailable", f"{exc.dependency} is unavailable, so the {check.replace('_', ' ')} "
+                       f"cannot run; retry later", headers={"Retry-After": str(exc.retry_after)})
+    unavailable.append(check)
 
 
 @endpoint(v1, "/comments/<comment_id>", "GET", summary="A comment with scores, status and full history",
@@ -686,9 +705,18 @@ def readyz() -> Response:
     model_version = getattr(st.model, "version", None)
     dependencies = st.readiness.report()
     database = "ok" if dependencies.get("database", {}).get("up") else "unreachable"
-    ready = model_version is not None and all(d["up"] for d in dependencies.values())
-    return ok(ReadyResponse, {"status": "ready" if ready else "unavailable", "model": model_version,
-                              "database": database, "dependencies": dependencies}, 200 if ready else 503)
+    redis = st.detector.redis_health() if hasattr(st.detector, "redis_health") else None  # None: no Redis
+    if redis is not None:
+        dependencies["redis"] = {"up": redis[0], "detail": "ok" if redis[0] else redis[1]}
+    # Redis down makes the service unready only when it fails closed; failing open, the detail says so
+    ready = (model_version is not None
+             and all(d["up"] for name, d in dependencies.items() if name != "redis")
+             and (redis is None or redis[0] or not st.detector.fail_closed))
+    payload = {"status": "ready" if ready else "unavailable", "model": model_version,
+               "database": database, "dependencies": dependencies}
+    if redis is not None:
+        payload["redis"] = "ok" if redis[0] else f"down: {redis[1]}"
+    return ok(ReadyResponse, payload, 200 if ready else 503)
 
 
 @endpoint(ops, "/metrics", "GET", summary="Prometheus metrics (open: restrict at the network level)",

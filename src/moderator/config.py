@@ -128,6 +128,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis server used when MODERATOR_DUP_BACKEND=redis."),
     Setting("dup_redis_prefix", "MODERATOR_DUP_REDIS_PREFIX", "moderator:dedup:",
             "Prefix of every Redis key the duplicate detector and the rate limiter write."),
+    Setting("redis_timeout", "MODERATOR_REDIS_TIMEOUT", 0.5,
+            "Seconds a Redis connect or reply may take (duplicate index, rate limits, sign-in limits) before "
+            "Redis counts as unavailable.", float),
+    Setting("redis_cooldown", "MODERATOR_REDIS_COOLDOWN", 5.0,
+            "After a Redis failure, seconds to skip Redis before trying again (requests meanwhile do not wait "
+            "for a timeout).", float),
+    Setting("redis_fail_mode", "MODERATOR_REDIS_FAIL_MODE", "open",
+            "With Redis unavailable: open (accept comments without the duplicate check / rate limit, each "
+            "marked with reason duplicate_check_unavailable / rate_limit_unavailable; /readyz stays ready) or "
+            "closed (submissions answer 503 unavailable with Retry-After, nothing stored; /readyz 503)."),
     # --- the moderators' review pages (issue #5): web.py, users.py
     Setting("secret_key", "MODERATOR_SECRET_KEY", "",
             "Flask secret key signing the review pages' session cookies; empty means generated once into "

@@ -100,6 +100,9 @@ class DedupSettings:
     rate_limit: str = "10/60"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "moderator:dedup:"
+    redis_timeout: float = 0.5
+    redis_cooldown: float = 5.0
+    redis_fail_mode: str = "open"
     lsh_bands: int = field(default=0)  # 0: derived from threshold and num_perm, see lsh_params()
     candidate_limit: int = 100  # ids read per fingerprint / band bucket in one look-up
     max_verify: int = 64  # exact Jaccard computations per look-up, at most
@@ -124,6 +127,9 @@ _SETTING_FIELDS: dict[str, str] = {
     "rate_limit": "rate_limit",
     "redis_url": "redis_url",
     "dup_redis_prefix": "redis_prefix",
+    "redis_timeout": "redis_timeout",
+    "redis_cooldown": "redis_cooldown",
+    "redis_fail_mode": "redis_fail_mode",
 }
 
 
@@ -148,6 +154,10 @@ def settings_from(config: Mapping[str, Any] | None = None) -> DedupSettings:
         raise ValueError(f"MODERATOR_DUP_THRESHOLD must be in (0, 1], not {s.threshold}")
     if s.flood_authors < 2:
         raise ValueError("MODERATOR_DUP_FLOOD_AUTHORS must be at least 2")
+    if s.redis_fail_mode not in {"open", "closed"}:
+        raise ValueError(f"MODERATOR_REDIS_FAIL_MODE must be 'open' or 'closed', not {s.redis_fail_mode!r}")
+    if not (s.redis_timeout > 0 and math.isfinite(s.redis_timeout)) or not s.redis_cooldown >= 0:
+        raise ValueError("MODERATOR_REDIS_TIMEOUT must be positive and MODERATOR_REDIS_COOLDOWN not negative")
     return s
 
 
@@ -615,6 +625,20 @@ class Detector:
         sig = self.signer.sign(text)
         self._last.pair = (text, sig)
         return sig
+
+    @property
+    def fail_closed(self) -> bool:
+        """``MODERATOR_REDIS_FAIL_MODE=closed``: a submission whose checks cannot run is refused (503), not
+        accepted with a reason saying so."""
+        return self.settings.redis_fail_mode == "closed"
+
+    def redis_health(self) -> tuple[bool, str] | None:
+        """``(up, detail)`` of the Redis the index uses, after one PING through its breaker (at most
+        ``MODERATOR_REDIS_TIMEOUT``; none while the breaker skips Redis); ``None`` without Redis."""
+        guard = getattr(self.index, "guard", None)
+        if guard is None:
+            return None
+        return guard.health(getattr(self.index, "ping", None))  # type: ignore[no-any-return]
 
     def size(self) -> int:
         """Entries in the index. (Not ``__len__``: an empty detector must not be falsy.)"""

@@ -19,13 +19,24 @@ Redis memory is bounded by the comments of one window. Windows are checked again
 
 datasketch's own Redis storage for ``MinHashLSH`` is not used: it has no TTLs (entries would have to be
 removed one by one by some process) and no timestamps to filter a window by.
+
+Outages: the clients have connect and read timeouts (``MODERATOR_REDIS_TIMEOUT``), and every call of the
+index and the rate limiter goes through one :class:`moderator.outage.DependencyGuard`, which skips Redis for
+``MODERATOR_REDIS_COOLDOWN`` seconds after a failure, logs a bounded number of lines and sets
+``moderator_dependency_up{dependency="redis"}``. Calls then raise
+:class:`moderator.outage.DependencyUnavailable`; the service decides what to do (``MODERATOR_REDIS_FAIL_MODE``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from moderator.dedup import DedupSettings, Detector, Entry
+from moderator.outage import DependencyGuard
 from moderator.ratelimit import RateLimiter
 
 # One round trip per look-up and per insert: the scripts run server-side (EVALSHA; redis-py falls back to EVAL
@@ -82,13 +93,16 @@ class RedisIndex:
         TTL of every key and the age beyond which sorted-set members are trimmed.
     prefix : str, default="moderator:dedup:"
         Prefix of every key; tests use a random one.
+    guard : DependencyGuard, default=None
+        Wraps the look-ups and inserts (circuit breaker, logging, gauge); ``None`` means a new one.
     """
 
     def __init__(self, client: redis.Redis, retention_seconds: int,
-                 prefix: str = "moderator:dedup:") -> None:
+                 prefix: str = "moderator:dedup:", guard: DependencyGuard | None = None) -> None:
         self.client = client
         self.retention_seconds = int(retention_seconds)
         self.prefix = prefix
+        self.guard = guard if guard is not None else DependencyGuard("redis")
         self._entry_key_prefix = f"{prefix}e:"
         self._candidates = client.register_script(_CANDIDATES_LUA)
         self._add = client.register_script(_ADD_LUA)
@@ -101,7 +115,8 @@ class RedisIndex:
 
     def candidates(self, fp: int, band_keys: tuple[int, ...], since: float,
                    limit: int = 100) -> list[Entry]:
-        rows = self._candidates(keys=self._keys(fp, band_keys), args=[repr(since), limit, self._entry_key_prefix])
+        rows = self.guard.call(self._candidates, keys=self._keys(fp, band_keys),
+                               args=[repr(since), limit, self._entry_key_prefix])
         out = []
         for i in range(0, len(rows), 6):
             cid, author, ts, norm, fp_hex, sig_hex = rows[i:i + 6]
@@ -115,9 +130,14 @@ class RedisIndex:
         ttl = self.retention_seconds
         if entry.ts < now - ttl:
             return
-        self._add(keys=[self._entry_key(entry.comment_id), *self._keys(entry.fingerprint, band_keys)],
-                  args=[ttl, f"({now - ttl!r}", entry.comment_id, repr(entry.ts), entry.author_id, entry.normalised,
-                        f"{entry.fingerprint:x}", entry.signature.hex()])
+        keys = [self._entry_key(entry.comment_id), *self._keys(entry.fingerprint, band_keys)]
+        self.guard.call(self._add, keys=keys, args=[ttl, f"({now - ttl!r}", entry.comment_id, repr(entry.ts),
+                                                    entry.author_id, entry.normalised, f"{entry.fingerprint:x}",
+                                                    entry.signature.hex()])
+
+    def ping(self) -> bool:
+        """One round trip (readiness checks call it through the guard)."""
+        return bool(self.client.ping())
 
     def evict(self, now: float) -> int:
         """Nothing to do: keys expire by TTL and sorted sets are trimmed on write."""
@@ -139,13 +159,28 @@ class RedisIndex:
         return sum(1 for _ in self.client.scan_iter(match=f"{self.prefix}e:*", count=1000))
 
 
+def client_options(timeout: float) -> dict[str, Any]:
+    """redis-py options bounding every call: connect and read timeouts, and at most one immediate retry, on a
+    connection error only (a pooled connection that broke mid-command); never on a timeout, so a Redis that
+    accepts and never answers costs one ``timeout``. (redis-py's default retries back off, and a ``Retry``
+    given without ``supported_errors`` also retries timeouts.)"""
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+    return {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": retry}
+
+
 def build_redis_detector(settings: DedupSettings, client: redis.Redis | None = None) -> Detector:
-    """A :class:`Detector` whose index and rate-limit counters live in Redis at ``settings.redis_url``."""
+    """A :class:`Detector` whose index and rate-limit counters live in Redis at ``settings.redis_url``; both
+    share one :class:`DependencyGuard` (one Redis: one breaker, one outage to report)."""
+    options = client_options(settings.redis_timeout)
     if client is None:
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    index = RedisIndex(client, settings.retention_seconds, settings.redis_prefix)
-    limiter = RateLimiter(settings.rate_limit, settings.redis_url, key_prefix=f"{settings.redis_prefix}rate")
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, **options)
+    skipped = ("duplicate checks and rate limits are skipped (comments are marked)"
+               if settings.redis_fail_mode == "open" else "submissions are refused with 503")
+    guard = DependencyGuard("redis", cooldown=settings.redis_cooldown, consequence=skipped)
+    index = RedisIndex(client, settings.retention_seconds, settings.redis_prefix, guard=guard)
+    limiter = RateLimiter(settings.rate_limit, settings.redis_url, key_prefix=f"{settings.redis_prefix}rate",
+                          guard=guard, storage_options=options)
     return Detector(settings, index=index, rate_limiter=limiter)
 
 
-__all__ = ["RedisIndex", "build_redis_detector"]
+__all__ = ["RedisIndex", "build_redis_detector", "client_options"]

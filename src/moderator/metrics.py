@@ -5,6 +5,10 @@
   it at start and marks dead workers); otherwise they live in a registry private to the app.
 * Gauges that describe shared state are computed from the database at scrape time, so they are right no
   matter which worker answers: ``moderator_queue_depth`` (pending review items) and ``moderator_model_info``.
+* ``moderator_dependency_up{dependency}`` is each process's own view of a dependency (``redis``; the same
+  gauge serves ``database``): 1 when its last use succeeded, 0 when it failed; absent until first used. With
+  several workers the lowest live worker's value is shown (``livemin``), so one worker that cannot reach
+  Redis shows as 0.
 
 ``/metrics`` is open (no API key), like ``/healthz``: restrict it at the network level if needed.
 """
@@ -16,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -27,6 +31,17 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+# Process-wide (a dependency's reachability does not depend on which app in the process asks); in no
+# registry of its own: each app's Metrics exposes it.
+DEPENDENCY_UP = Gauge("moderator_dependency_up", "1 when this process's last use of the dependency succeeded, "
+                      "0 when it failed", ["dependency"], multiprocess_mode="livemin", registry=None)
+
+
+def set_dependency_up(dependency: str, up: bool) -> None:
+    """Report whether ``dependency`` (``"redis"``, ``"database"``) answered its last use."""
+    DEPENDENCY_UP.labels(dependency).set(1.0 if up else 0.0)
 
 
 class _StateCollector(Collector):
@@ -71,6 +86,7 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=self._registry)
         self.decisions = Counter("moderator_decisions", "Decisions by source (submission policy or moderator) "
                                  "and outcome", ["source", "outcome"], registry=self._registry)
+        self._registry.register(DEPENDENCY_UP)
         self._state = _StateCollector(queue_depth, model_version, refine_backlog)
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -101,4 +117,4 @@ class _RegistryProxy(Collector):
         yield from self.registry.collect()
 
 
-__all__ = ["Metrics", "multiprocess_dir"]
+__all__ = ["DEPENDENCY_UP", "Metrics", "multiprocess_dir", "set_dependency_up"]

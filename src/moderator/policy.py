@@ -10,6 +10,10 @@ Decision rules, in order:
 4. any category at or over its threshold                     -> hold, reason ``flagged:<category>``;
 5. otherwise: ``premoderation`` -> hold with reason ``premoderation``; ``postmoderation`` -> publish.
 
+A check that could not run (Redis down with ``MODERATOR_REDIS_FAIL_MODE=open``) adds the reason
+``duplicate_check_unavailable`` or ``rate_limit_unavailable`` and changes neither the decision nor the
+priority: the comment is decided on its scores alone, and moderators can see what was not checked.
+
 A held comment is queued for review. Its **priority** is a risk score ordering the queue (highest first)::
 
     risk_c = p_c / t_c                          when p_c <  t_c   (in [0, 1))
@@ -107,7 +111,10 @@ class Policy:
         scores: Mapping[str, float],
         duplicate_kind: str | None = None,
         rate_limited: bool = False,
+        unavailable: Sequence[str] = (),
     ) -> Verdict:
+        """The decision for one comment; ``unavailable`` names checks that could not run (``duplicate_check``,
+        ``rate_limit``), each recorded as the reason ``<name>_unavailable``."""
         flags = self.flags(scores)
         priority = self.risk(scores)
         reasons: list[str] = []
@@ -127,6 +134,7 @@ class Policy:
                 decision = "reject"
             elif decision != "reject":
                 decision = "hold"
+        reasons.extend(f"{name}_unavailable" for name in unavailable)
         reasons.extend(f"flagged:{c}" for c in flags)
         if flags and decision == "publish":
             decision = "hold"

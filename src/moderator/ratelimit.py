@@ -137,14 +137,21 @@ class RateLimiter:
         A limits storage URI: ``memory://`` or a ``redis://`` URL.
     key_prefix : str, default="moderator:dedup:rate"
         Prefix of the Redis keys (ignored in memory).
+    guard : moderator.outage.DependencyGuard, default=None
+        Wraps every call to the storage (Redis): circuit breaker, bounded logging, the dependency gauge;
+        calls then raise :class:`moderator.outage.DependencyUnavailable` when Redis is down.
+    storage_options : dict, default=None
+        Extra options of the limits storage (for Redis: the client's timeouts).
     """
 
     clock = staticmethod(time.time)  # the limits library's clock, used for Retry-After
 
     def __init__(self, rate: str = "10/60", storage_uri: str = "memory://",
-                 key_prefix: str = "moderator:dedup:rate") -> None:
+                 key_prefix: str = "moderator:dedup:rate", guard: Any | None = None,
+                 storage_options: dict[str, Any] | None = None) -> None:
         self.rate = rate
         self.item = parse_rate(rate)
+        self.guard = guard
         self.storage: Any = None
         self.limiter: Any = None
         if self.item is None:  # no limit: no storage (the memory one starts a timer thread)
@@ -153,7 +160,7 @@ class RateLimiter:
             self.storage = MovingWindowMemory(lambda: type(self).clock())
             self.limiter = _MemoryMovingWindowLimiter(self.storage)
             return
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = dict(storage_options or {})
         if storage_uri.startswith(("redis://", "rediss://", "unix://", "redis+unix://")):
             options["key_prefix"] = key_prefix
         self.storage = storage_from_string(storage_uri, **options)
@@ -163,6 +170,12 @@ class RateLimiter:
         """Count one submission by ``author_id``; a refused one is not counted."""
         if self.item is None:
             return RateDecision(True)
+        if self.guard is not None:
+            return self.guard.call(self._hit, author_id)  # type: ignore[no-any-return]
+        return self._hit(author_id)
+
+    def _hit(self, author_id: str) -> RateDecision:
+        assert self.item is not None
         if self.limiter.hit(self.item, "author", str(author_id)):
             return RateDecision(True)
         stats = self.limiter.get_window_stats(self.item, "author", str(author_id))
@@ -170,7 +183,11 @@ class RateLimiter:
 
     def reset(self, author_id: str) -> None:
         """Forget ``author_id``'s submissions (e.g. after a moderator lifts a hold)."""
-        if self.item is not None:
+        if self.item is None:
+            return
+        if self.guard is not None:
+            self.guard.call(self.limiter.clear, self.item, "author", str(author_id))
+        else:
             self.limiter.clear(self.item, "author", str(author_id))
 
 

@@ -263,4 +263,5 @@ class ReadyResponse(Open):
     model: str | None
     database: str
     dependencies: dict[str, DependencyStatus]
+    redis: str | None = None  # MODERATOR_DUP_BACKEND=redis only: "ok" or "unavailable: <why>"
 

@@ -50,6 +50,7 @@ from moderator import CATEGORIES, comments, review, users
 from moderator import config as settings
 from moderator import web_queries as q
 from moderator.api import db, now, state, write_db
+from moderator.metrics import set_dependency_up
 from moderator.models import INT_MAX, Comment, ReviewItem
 from moderator.user_models import ModeratorUser
 
@@ -95,8 +96,16 @@ def init_app(app: Flask) -> None:
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session: moderators work for hours
     csrf.init_app(app)
 
-    # Redis unreachable: count in this process's memory meanwhile (in_memory_fallback), never fail the page
-    limiter = Limiter(get_remote_address, storage_uri=limiter_storage(cfg), default_limits=[],
+    # Redis unreachable: count in this process's memory meanwhile (in_memory_fallback), never fail the page;
+    # the client's timeouts bound what a sign-in waits for Redis, the fallback is reported (_login_storage)
+    storage_uri = limiter_storage(cfg)
+    options: dict[str, Any] = {}
+    if storage_uri.startswith(REDIS_SCHEMES):
+        from moderator.dedup_redis import client_options
+
+        options = client_options(float(cfg.get("REDIS_TIMEOUT") or settings.env_value("redis_timeout")))
+    app.extensions["moderator_login_storage"] = {"redis": storage_uri.startswith(REDIS_SCHEMES), "dead": False}
+    limiter = Limiter(get_remote_address, storage_uri=storage_uri, default_limits=[], storage_options=options,
                       key_prefix="moderator:login:", swallow_errors=True, in_memory_fallback_enabled=True)
     with _hooks_scoped_to(app, bp.name):  # the JSON API's hot path never runs the limiter's hooks
         limiter.init_app(app)
@@ -142,6 +151,22 @@ def _hooks_scoped_to(app: Flask, blueprint: str) -> Iterator[None]:
         if added:
             del table[None][n:]  # type: ignore[index]
             table.setdefault(blueprint, []).extend(added)  # type: ignore[arg-type]
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+unix://")
+
+
+@bp.after_request
+def _login_storage(resp: Response) -> Response:
+    """Report the sign-in limiter falling back to memory (Redis failed) or recovering in
+    ``moderator_dependency_up{dependency="redis"}``; flask-limiter logs both once itself."""
+    seen = current_app.extensions.get("moderator_login_storage")
+    if seen and seen["redis"]:
+        dead = bool(getattr(current_app.extensions.get("moderator_web"), "_storage_dead", False))
+        if dead != seen["dead"]:
+            seen["dead"] = dead
+            set_dependency_up("redis", not dead)
+    return resp
 
 
 def limiter_storage(cfg: Any) -> str:
