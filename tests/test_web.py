@@ -278,6 +278,15 @@ def test_sign_out_everywhere_ends_all_sessions_of_the_account(web: Web) -> None:
     assert web.login().status_code == 303  # the account itself still works
 
 
+def test_signing_in_again_replaces_the_browsers_session(web: Web) -> None:
+    first = _sign_in(web.client)
+    second = _sign_in(web.client)
+    assert first != second
+    assert _replay(web, first).status_code == 303
+    assert _replay(web, second).status_code == 200
+    assert _session_rows(web, "alice") == 1
+
+
 def test_sessions_expire_on_the_server(web: Web) -> None:
     saved = _sign_in(web.client)
     web.svc.state.clock.advance(12 * 3600 - 60)

@@ -309,6 +309,9 @@ def login() -> Any:
     assert user is not None
     t = now()
     users.record_login(s, user, password, t)
+    previous = session.get("sid")
+    if isinstance(previous, str):  # signing in again in this browser replaces its session
+        users.end_session(s, previous)
     token = users.start_session(s, user, t, timedelta(hours=int(current_app.config["SESSION_HOURS"])))
     s.commit()
     session.clear()
