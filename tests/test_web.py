@@ -192,15 +192,122 @@ def test_disabled_account_and_password_change_end_sessions(web: Web) -> None:
     st = web.svc.state
     web.login()
     assert web.client.get("/review/").status_code == 200
+    other = web.svc.app.test_client()  # a second browser of the same moderator
+    _sign_in(other)
     with write_session(st.sessionmaker) as s:
         users.set_password(s, "alice", "another password", Actor("cli:test", "tests", "admin"), st.clock())
-    assert web.client.get("/review/").status_code == 303  # the session's fingerprint no longer matches
+    assert web.client.get("/review/").status_code == 303  # every session of the account ended
+    assert other.get("/review/").status_code == 303
     web.login("alice", "another password")
+    _sign_in(other, password="another password")
     assert web.client.get("/review/").status_code == 200
     with write_session(st.sessionmaker) as s:
         users.disable_user(s, "alice", Actor("cli:test", "tests", "admin"), st.clock())
     assert web.client.get("/review/").status_code == 303
+    assert other.get("/review/").status_code == 303
     assert web.login("alice", "another password").status_code == 401
+    assert _session_rows(web, "alice") == 0
+
+
+def _sign_in(client: Any, name: str = "alice", password: str = PASSWORD) -> Any:
+    """Sign ``client`` in; returns its session cookie's value."""
+    token = TOKEN_RE.search(client.get("/review/login").get_data(as_text=True))
+    assert token
+    resp = client.post("/review/login", data={"csrf_token": token.group(1), "username": name, "password": password})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/review/"
+    assert client.get("/review/").status_code == 200
+    return client.get_cookie("moderator_session", path="/review").value
+
+
+def _replay(web: Web, cookie: str) -> Any:
+    """A fresh client presenting a saved copy of a session cookie (what an attacker who copied it does)."""
+    c = web.svc.app.test_client()
+    c.set_cookie("moderator_session", cookie, path="/review")
+    return c.get("/review/")
+
+
+def _session_rows(web: Web, name: str) -> int:
+    with web.svc.state.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM moderator_sessions s JOIN moderator_users u "
+                                     "ON u.id = s.user_id WHERE u.name = :n"), {"n": name}).scalar_one())
+
+
+def test_sign_out_ends_the_session_for_a_saved_cookie(web: Web) -> None:
+    saved = _sign_in(web.client)
+    assert _replay(web, saved).status_code == 200  # the copy works while the session lasts
+    assert _session_rows(web, "alice") == 1
+    resp = web.post("/review/logout", {})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/review/login"
+    replay = _replay(web, saved)
+    assert replay.status_code == 303 and replay.headers["Location"].startswith("/review/login")
+    assert _session_rows(web, "alice") == 0
+    # the copy cannot post either (a form with a valid CSRF token of that session is refused as signed out)
+    c = web.svc.app.test_client()
+    c.set_cookie("moderator_session", saved, path="/review")
+    token = TOKEN_RE.search(c.get("/review/login").get_data(as_text=True))
+    assert token
+    resp = c.post("/review/bulk", data={"csrf_token": token.group(1), "action": "approve", "ids": "1"})
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/review/login")
+
+
+def test_sign_out_ends_only_this_session(web: Web) -> None:
+    laptop, phone = web.svc.app.test_client(), web.svc.app.test_client()
+    laptop_cookie = _sign_in(laptop)
+    phone_cookie = _sign_in(phone)
+    assert laptop_cookie != phone_cookie
+    token = TOKEN_RE.search(laptop.get("/review/").get_data(as_text=True))
+    assert token
+    assert laptop.post("/review/logout", data={"csrf_token": token.group(1)}).status_code == 303
+    assert _replay(web, laptop_cookie).status_code == 303
+    assert _replay(web, phone_cookie).status_code == 200
+    assert phone.get("/review/").status_code == 200
+    assert _session_rows(web, "alice") == 1
+
+
+def test_sign_out_everywhere_ends_all_sessions_of_the_account(web: Web) -> None:
+    from moderator import users
+    from moderator.audit import Actor
+    from moderator.db import write_session
+
+    st = web.svc.state
+    alice1, alice2 = _sign_in(web.svc.app.test_client()), _sign_in(web.svc.app.test_client())
+    bob = _sign_in(web.svc.app.test_client(), "bob")
+    with write_session(st.sessionmaker) as s:
+        assert users.sign_out_everywhere(s, "alice", Actor("cli:test", "tests", "admin"), st.clock()) == 2
+    assert _replay(web, alice1).status_code == 303 and _replay(web, alice2).status_code == 303
+    assert _replay(web, bob).status_code == 200
+    assert web.login().status_code == 303  # the account itself still works
+
+
+def test_signing_in_again_replaces_the_browsers_session(web: Web) -> None:
+    first = _sign_in(web.client)
+    second = _sign_in(web.client)
+    assert first != second
+    assert _replay(web, first).status_code == 303
+    assert _replay(web, second).status_code == 200
+    assert _session_rows(web, "alice") == 1
+
+
+def test_sessions_expire_on_the_server(web: Web) -> None:
+    saved = _sign_in(web.client)
+    web.svc.state.clock.advance(12 * 3600 - 60)
+    assert _replay(web, saved).status_code == 200
+    web.svc.state.clock.advance(61)  # MODERATOR_SESSION_HOURS (12) after sign-in
+    assert _replay(web, saved).status_code == 303
+    _sign_in(web.client)  # a new sign-in deletes the expired row
+    assert _session_rows(web, "alice") == 1
+
+
+def test_cookies_without_a_server_session_are_refused(web: Web) -> None:
+    """A cookie signed with the right key but naming no session (or only an account id, as cookies made
+    before server-side sessions did) opens nothing."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    serializer = SecureCookieSessionInterface().get_signing_serializer(web.svc.app)
+    assert serializer is not None
+    _sign_in(web.client)
+    for forged in ({"sid": "not-a-session"}, {"uid": 1}, {"sid": 1}, {"sid": "x" * 500}):
+        assert _replay(web, serializer.dumps(forged)).status_code == 303, forged
 
 
 def test_sign_in_rate_limit_per_address_and_name(make_web: Callable[..., Web]) -> None:
@@ -662,6 +769,10 @@ def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code == 0
     res = runner.invoke(main, ["users", "set-password", "zoe"], input="a brand new password\n")
     assert res.exit_code == 0
+    res = runner.invoke(main, ["users", "sign-out", "zoe"])
+    assert res.exit_code == 0 and "ended 0 sessions of 'zoe'" in res.output
+    res = runner.invoke(main, ["users", "sign-out", "nobody"])
+    assert res.exit_code == 1 and "no moderator named 'nobody'" in res.output
     res = runner.invoke(main, ["users", "list"])
     assert res.exit_code == 0 and "zoe" in res.output and "review" in res.output
     line = next(x for x in res.output.splitlines() if x.startswith("zoe"))

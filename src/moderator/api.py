@@ -33,12 +33,14 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES, audit, auth, comments, review
+from moderator import config as settings
 from moderator.db import DatabaseUnavailable, begin_write, insert_rows, unavailable_reason
 from moderator.dedup import RateDecision
 from moderator.group_commit import GroupCommitter
 from moderator.models import INT_MAX, IdempotencyKey
 from moderator.outage import DependencyUnavailable
 from moderator.schemas import (
+    EXPLAIN_MAX_SPANS,
     AuditResponse,
     ClaimRequest,
     ClaimResponse,
@@ -373,6 +375,7 @@ def score() -> Response:
     texts = [body.text] if body.text is not None else list(body.texts or [])
     for i, t in enumerate(texts):
         check_text(t, "text" if body.text is not None else f"texts.{i}")
+    _check_score_budget(texts, body.explain, "text" if body.text is not None else "texts")
     st = state()
     version, probs = scorer().score(texts)
     results = []
@@ -381,9 +384,34 @@ def score() -> Response:
         flags = list(st.policy.flags(scores))
         result: dict[str, Any] = {"scores": scores, "flags": flags}
         if body.explain:
-            result["explanations"] = {c: [_span(s) for s in st.model.explain(t, c)] for c in flags}
+            result["explanations"] = {c: [_span(s) for s in st.model.explain(t, c)[:EXPLAIN_MAX_SPANS]]
+                                      for c in flags}
         results.append(result)
     return ok(ScoreResponse, {"model_version": version, "results": results})
+
+
+def _score_limit(key: str, setting: str) -> int:
+    """The app's config value (``create_app`` overrides), else the setting, remembered in the config."""
+    value = current_app.config.get(key)
+    if value is None:
+        value = current_app.config.setdefault(key, settings.env_value(setting))
+    return int(value)
+
+
+def _check_score_budget(texts: list[str], explain: bool, field_name: str) -> None:
+    """Bound one request's CPU before doing any work: scoring costs about linear time in the characters,
+    explaining (up to four categories per text) far more per character. Over budget: 413, never a silent
+    truncation."""
+    total = sum(len(t) for t in texts)
+    limit = _score_limit("MAX_REQUEST_CHARS", "max_request_chars")
+    if total > limit:
+        raise ApiError(413, "request_too_large", f"the texts hold {total} characters together; at most {limit} "
+                       "per request: send them in several requests", field_name)
+    limit = _score_limit("MAX_EXPLAIN_CHARS", "max_explain_chars")
+    if explain and total > limit:
+        raise ApiError(413, "request_too_large", f"the texts hold {total} characters together; explanations are "
+                       f"limited to {limit} characters per request: send fewer texts per request with "
+                       "explain, or explain=false", "explain")
 
 
 def _span(s: Any) -> dict[str, Any]:

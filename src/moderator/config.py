@@ -75,6 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Longest accepted comment text, in characters.", int),
     Setting("max_content_length", "MODERATOR_MAX_CONTENT_LENGTH", 1048576,
             "Largest accepted request body, in bytes (Flask MAX_CONTENT_LENGTH).", int),
+    Setting("max_request_chars", "MODERATOR_MAX_REQUEST_CHARS", 200000,
+            "Most characters one POST /v1/score request may hold, all texts together; more answers 413 "
+            "request_too_large.", int),
+    Setting("max_explain_chars", "MODERATOR_MAX_EXPLAIN_CHARS", 20000,
+            "Most characters one POST /v1/score request with explain=true may hold, all texts together "
+            "(explanations cost far more than scores); more answers 413 request_too_large.", int),
     Setting("claim_ttl", "MODERATOR_CLAIM_TTL", 600,
             "Seconds a moderator's claim on a queue item lasts.", int),
     Setting("idempotency_ttl", "MODERATOR_IDEMPOTENCY_TTL", 86400,

@@ -18,6 +18,7 @@ assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
 
 MAX_BATCH = 100
 ID_MAX = 200
+EXPLAIN_MAX_SPANS = 10  # spans per flagged category in a /v1/score explanation
 
 
 class Strict(BaseModel):
@@ -37,7 +38,14 @@ TEXT_SCHEMA: dict[str, Any] = {
 
 
 class ScoreRequest(Strict):
-    """Exactly one of ``text`` or ``texts`` (1 to 100)."""
+    """Exactly one of ``text`` or ``texts`` (1 to 100).
+
+    Each request has a cost budget, checked before any work is done: the texts together may hold at most
+    MODERATOR_MAX_REQUEST_CHARS characters (default 200,000), and at most MODERATOR_MAX_EXPLAIN_CHARS
+    (default 20,000) with ``explain``. Over either, the answer is 413 with the error code
+    ``request_too_large`` (field ``texts``/``text``, or ``explain`` for the explanation budget); nothing is
+    truncated. Each explanation lists at most 10 spans.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True,
                               json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["texts"]}]})
@@ -46,7 +54,9 @@ class ScoreRequest(Strict):
     texts: Annotated[list[str] | None, WithJsonSchema(
         {"type": "array", "items": TEXT_SCHEMA, "minItems": 1, "maxItems": MAX_BATCH})] = Field(
         default=None, min_length=1, max_length=MAX_BATCH)
-    explain: bool = False
+    explain: bool = Field(default=False, description=(
+        "Also return, per flagged category, the spans that drove it (at most 10, strongest first); the texts "
+        "together may then hold at most MODERATOR_MAX_EXPLAIN_CHARS characters (default 20,000)"))
 
 
 class SubmitRequest(Strict):

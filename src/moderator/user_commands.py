@@ -1,4 +1,4 @@
-"""Moderator account commands: ``moderator users create|list|disable|set-password``.
+"""Moderator account commands: ``moderator users create|list|disable|set-password|sign-out``.
 
 Passwords are read from standard input: one line when piped (``printf '%s\\n' "$PW" | moderator users create
 ...``), or typed twice at a hidden prompt on a terminal. They never appear on the command line.
@@ -127,6 +127,24 @@ def users_disable(name: str) -> None:
     finally:
         engine.dispose()
 
+
+@users.command("sign-out")
+@click.argument("name")
+def users_sign_out(name: str) -> None:
+    """End every session of an account (all browsers and devices); it can sign in again."""
+    from moderator import users as svc
+    from moderator.db import write_session
+
+    engine, factory = _factory()
+    try:
+        with write_session(factory) as session:
+            try:
+                ended = svc.sign_out_everywhere(session, name, _actor(), datetime.now(UTC))
+            except svc.UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"ended {ended} session{'s' if ended != 1 else ''} of {name!r}")
+    finally:
+        engine.dispose()
 
 COMMANDS = [users]
 

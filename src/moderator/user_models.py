@@ -3,13 +3,18 @@
 ``moderator_users``: one row per person who signs in to ``/review``. The password is stored only as an
 argon2id hash (``argon2-cffi``'s PasswordHasher encoding, parameters included); ``disabled_at`` set means the
 account can no longer sign in and its open sessions stop working on their next request.
+
+``moderator_sessions``: one row per signed-in browser. The session cookie holds a random token; the row holds
+only its SHA-256 digest, the account and when the session expires. Signing out deletes the row, so a copy of
+the cookie taken earlier opens nothing; changing the password or disabling the account deletes all the
+account's rows.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moderator.models import Base
@@ -28,4 +33,16 @@ class ModeratorUser(Base):
     disabled_at: Mapped[datetime | None]
 
 
-__all__ = ["ModeratorUser"]
+
+class ReviewSession(Base):
+    __tablename__ = "moderator_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # hex SHA-256 of the token in the cookie
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("moderator_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+__all__ = ["ModeratorUser", "ReviewSession"]

@@ -8,22 +8,27 @@ unknown name still runs one argon2 verification, so response times do not reveal
 A signed-in moderator acts as the :class:`~moderator.audit.Actor` ``user:<name>`` with the account's role
 (``review`` or ``admin``), exactly like an API key acts as ``key:<id>``: decisions go through
 :func:`moderator.review.perform` either way.
+
+Sessions of the review pages live in the database (``moderator_sessions``, :func:`start_session`): the
+browser's cookie carries a random token, the server keeps its digest. Signing out ends that one session;
+changing the password or disabling the account ends all of the account's sessions at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from moderator import audit
 from moderator.audit import Actor
-from moderator.user_models import ModeratorUser
+from moderator.user_models import ModeratorUser, ReviewSession
 
 ROLES: tuple[str, ...] = ("review", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -96,25 +101,69 @@ def record_login(session: Session, user: ModeratorUser, password: str, now: date
     audit.record(session, actor_for(user), "user.login", now, "user", user.name)
 
 
-def session_fingerprint(user: ModeratorUser) -> str:
-    """A short digest of the password hash kept in the session: changing the password ends other sessions."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def start_session(session: Session, user: ModeratorUser, now: datetime, lifetime: timedelta) -> str:
+    """A new session for ``user`` lasting ``lifetime`` from ``now``; returns the token for the cookie.
+
+    Expired sessions (of anyone) are deleted on the way: sign-ins keep the table small.
+    """
+    session.execute(delete(ReviewSession).where(ReviewSession.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    session.add(ReviewSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                              expires_at=now + lifetime))
+    session.flush()
+    return token
+
+
+def session_user(session: Session, token: str, now: datetime) -> ModeratorUser | None:
+    """The enabled account whose unexpired session has this token, else None (one query)."""
+    if not token or len(token) > 200:
+        return None
+    return session.scalar(
+        select(ModeratorUser).join(ReviewSession, ReviewSession.user_id == ModeratorUser.id)
+        .where(ReviewSession.token_hash == _token_hash(token), ReviewSession.expires_at > now,
+               ModeratorUser.disabled_at.is_(None)))
+
+
+def end_session(session: Session, token: str) -> bool:
+    """Delete the session with this token (signing out); True when there was one."""
+    result = session.execute(delete(ReviewSession).where(ReviewSession.token_hash == _token_hash(token)))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def end_all_sessions(session: Session, user: ModeratorUser) -> int:
+    """Delete every session of ``user``; returns how many there were."""
+    result = session.execute(delete(ReviewSession).where(ReviewSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def set_password(session: Session, name: str, password: str, actor: Actor, now: datetime) -> ModeratorUser:
     user = _require(session, name)
     check_password(password)
     user.password_hash = _hasher.hash(password)
+    end_all_sessions(session, user)
     audit.record(session, actor, "user.password", now, "user", user.name)
     return user
 
 
 def disable_user(session: Session, name: str, actor: Actor, now: datetime) -> ModeratorUser:
     user = _require(session, name)
+    end_all_sessions(session, user)
     if user.disabled_at is None:
         user.disabled_at = now
         audit.record(session, actor, "user.disable", now, "user", user.name)
     return user
+
+
+def sign_out_everywhere(session: Session, name: str, actor: Actor, now: datetime) -> int:
+    """End every session of the account (a lost laptop); it may sign in again. Returns how many ended."""
+    user = _require(session, name)
+    ended = end_all_sessions(session, user)
+    audit.record(session, actor, "user.sign_out", now, "user", user.name, {"sessions": ended})
+    return ended
 
 
 def list_users(session: Session) -> list[ModeratorUser]:
@@ -129,4 +178,5 @@ def _require(session: Session, name: str) -> ModeratorUser:
 
 
 __all__ = ["ROLES", "UserError", "actor_for", "check_credentials", "check_password", "create_user", "disable_user",
-           "find_user", "get_user", "list_users", "record_login", "session_fingerprint", "set_password"]
+           "end_all_sessions", "end_session", "find_user", "get_user", "list_users", "record_login",
+           "session_user", "set_password", "sign_out_everywhere", "start_session"]

@@ -4,11 +4,13 @@ Server-rendered (Jinja2, autoescaped) with one small static script for keyboard 
 decisions go through :func:`moderator.review.claim` / :func:`moderator.review.perform`, exactly as the JSON
 API's; a signed-in moderator acts as ``user:<name>`` (:func:`moderator.users.actor_for`).
 
-Security: Flask sessions (signed cookie, HttpOnly, SameSite=Lax, Secure when ``MODERATOR_SECURE_COOKIES``),
-a persistent ``SECRET_KEY`` (``MODERATOR_SECRET_KEY`` or ``$MODERATOR_HOME/secret_key``, generated once),
-Flask-WTF CSRF tokens on every form of this blueprint only (the JSON API uses bearer keys and is not
-checked), a Flask-Limiter limit on failed sign-ins per client address and user name, and a strict
-Content-Security-Policy with no inline script or style on every ``/review`` response.
+Security: server-side sessions (``moderator_sessions``: the signed Flask cookie holds only a random token, so
+signing out ends the session for every copy of the cookie), the cookie HttpOnly, SameSite=Lax, Secure when
+``MODERATOR_SECURE_COOKIES``, a persistent ``SECRET_KEY`` (``MODERATOR_SECRET_KEY`` or
+``$MODERATOR_HOME/secret_key``, generated once), Flask-WTF CSRF tokens on every form of this blueprint only
+(the JSON API uses bearer keys and is not checked), a Flask-Limiter limit on failed sign-ins per client
+address and user name, and a strict Content-Security-Policy with no inline script or style on every
+``/review`` response.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -237,13 +239,13 @@ def _guard() -> Any:
 
 
 def _load_user() -> ModeratorUser | None:
-    uid = session.get("uid")
-    if not isinstance(uid, int):
+    """The account of this request's server-side session (``users.session_user``), or None."""
+    token = session.get("sid")
+    if not isinstance(token, str):
         return None
     s = db()
-    user = users.get_user(s, uid)
-    ok = user is not None and user.disabled_at is None and session.get("pw") == users.session_fingerprint(user)
-    if not ok or user is None:
+    user = users.session_user(s, token, now())
+    if user is None:  # signed out, expired, password changed or account disabled
         s.rollback()
         session.clear()
         return None
@@ -330,17 +332,28 @@ def login() -> Any:
     s = write_db()
     user = users.get_user(s, uid)
     assert user is not None
-    users.record_login(s, user, password, now())
-    fingerprint = users.session_fingerprint(user)
+    t = now()
+    users.record_login(s, user, password, t)
+    previous = session.get("sid")
+    if isinstance(previous, str):  # signing in again in this browser replaces its session
+        users.end_session(s, previous)
+    token = users.start_session(s, user, t, timedelta(hours=int(current_app.config["SESSION_HOURS"])))
     s.commit()
     session.clear()
-    session["uid"], session["pw"] = uid, fingerprint
+    session["sid"] = token
     session.permanent = True
     return redirect(next_url or url_for("web.queue"), 303)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    """End this session on the server (a saved copy of the cookie opens nothing afterwards); the account's
+    other sessions, e.g. on another device, stay signed in."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        s = write_db()
+        users.end_session(s, token)
+        s.commit()
     session.clear()
     flash("Signed out.", "ok")
     return redirect(url_for("web.login"), 303)
