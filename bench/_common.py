@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from moderator.datasets import Example
-from moderator.training import TrainConfig, make_splits
+from moderator.training.datasets import Example
+from moderator.training.train import TrainConfig, make_splits
 
 
 def train_val_rows(cfg: TrainConfig) -> tuple[list[Example], list[Example]]:
-    """Training and validation rows exactly as ``moderator.training.train`` makes them (``make_splits``)."""
+    """Training and validation rows exactly as ``moderator.training.train.train`` makes them (``make_splits``)."""
     splits = make_splits(cfg)
     return splits.train, splits.validation
 

@@ -2,7 +2,7 @@
 
     python bench/compare_peers.py [--model PATH] [--peer-python /path/to/peer-venv/bin/python]
 
-Texts: the validation split exactly as training makes it (``moderator.training.validation_rows``, with the weak
+Texts: the validation split exactly as training makes it (``moderator.training.train.validation_rows``, with the weak
 obscenity labels added the way training adds them) plus the hand-written obscenity set
 (``data/obscenity_eval.jsonl``). Each peer scores every one of those texts, through ``bench/peer_worker.py``
 started with ``--peer-python`` (default: this interpreter), so a peer may live in its own virtualenv.
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from moderator import load_model
-    from moderator.training import TrainConfig, label_validation, load_obscenity_eval, validation_rows
+    from moderator.training.train import TrainConfig, label_validation, load_obscenity_eval, validation_rows
 
     t_start = time.time()
     model = load_model(args.model)

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from moderator.config import data_dir
-from moderator.dedup import DedupSettings, Detector, jaccard, lsh_params, normalise, shingles
+from moderator.dedup.detector import DedupSettings, Detector, jaccard, lsh_params, normalise, shingles
 
 RESULTS = Path(__file__).resolve().parent / "results"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -487,7 +487,7 @@ def traced_bytes_per_entry(pool, settings: DedupSettings, n: int = 20_000, seed:
 def redis_latency(pool, size, settings, n_queries, seed, store: str = "crowded"):
     import redis
 
-    from moderator.dedup_redis import build_redis_detector
+    from moderator.dedup.redis_index import build_redis_detector
 
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     prefix = f"dedup-bench:{uuid.uuid4().hex}:"

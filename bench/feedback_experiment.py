@@ -3,7 +3,7 @@
 
 Simulation: one labelled corpus plays "the site" (default: ``impermium_insults`` for ``personal_attack``,
 news-site comments, a domain no other corpus covers). Its rows are split exactly as training splits a
-corpus (``moderator.training.split``: seeded, stratified, 15 % validation). Then:
+corpus (``moderator.training.train.split``: seeded, stratified, 15 % validation). Then:
 
 1. **base**: train on the other corpora that label the category, *without* the site's corpus;
 2. **+ feedback N**: train again, adding N rows of the site's training part as feedback examples (corpus
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from _common import write_results
 
-from moderator.datasets import Example, data_available, load_corpus
-from moderator.evaluation import evaluate_rows
-from moderator.training import TrainConfig, choose_threshold, dedupe, metrics_for, split, train
+from moderator.training.datasets import Example, data_available, load_corpus
+from moderator.training.evaluation import evaluate_rows
+from moderator.training.train import TrainConfig, choose_threshold, dedupe, metrics_for, split, train
 
 CATEGORY_OF_SITE = {"impermium_insults": "personal_attack", "olid": "personal_attack",
                     "trac1_aggression": "personal_attack", "youtube_spam": "spam"}

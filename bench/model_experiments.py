@@ -43,11 +43,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from moderator.classifier import build_features
-from moderator.datasets import Example, corpus_dir
-from moderator.features import Normalizer
-from moderator.lexicon import Lexicon
-from moderator.training import TrainConfig, _weights
+from moderator.model.classifier import build_features
+from moderator.model.features import Normalizer
+from moderator.model.lexicon import Lexicon
+from moderator.training.datasets import Example, corpus_dir
+from moderator.training.train import TrainConfig, _weights
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"personal_attack": ("impermium_insults", 0.92), "hate_speech": ("stormfront_hate", 0.90)}

@@ -32,13 +32,13 @@ def main() -> int:
 
     from sqlalchemy.orm import Session
 
-    import moderator.api as api
-    import moderator.comments as comments
-    import moderator.scoring as scoring
-    from moderator import auth
-    from moderator.app import create_app
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    import moderator.service.comments as comments
+    import moderator.service.scoring as scoring
+    import moderator.web.api.routes as api
+    from moderator.service import keys as auth
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
+    from moderator.web.app import create_app
 
     totals: dict[str, float] = {}
 

@@ -48,10 +48,10 @@ def make_text(n: int, rng: random.Random) -> str:
 
 
 def app_client(home: Path, limits: dict[str, int]) -> tuple[Any, dict[str, str]]:
-    from moderator import auth
-    from moderator.app import create_app
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    from moderator.service import keys as auth
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
+    from moderator.web.app import create_app
 
     app = create_app({"MODERATOR_HOME": str(home), "DATABASE_URL": "", **limits})
     st = app.extensions["moderator"]

@@ -52,7 +52,7 @@ def rss_mb():
     return float("nan")
 
 t0 = time.perf_counter()
-import moderator.classifier  # noqa: F401  (scikit-learn, scipy, numpy)
+import moderator.model.classifier  # noqa: F401  (scikit-learn, scipy, numpy)
 t1 = time.perf_counter()
 rss_before = rss_mb()
 from moderator import load_model
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from moderator import load_model
-    from moderator.classifier import default_model_path
-    from moderator.training import TrainConfig, validation_rows
+    from moderator.model.classifier import default_model_path
+    from moderator.training.train import TrainConfig, validation_rows
 
     model = load_model(args.model)
     path = Path(args.model) if args.model else default_model_path()
@@ -207,7 +207,7 @@ def markdown(out: dict[str, Any]) -> str:
     c = out["cold_load"]
     lines += ["", "| artifact / load | value |", "|---|---:|",
               f"| artifact size | {out['model']['artifact_bytes'] / 2**20:.1f} MiB |",
-              f"| import moderator.classifier (fresh process) | {c['import_seconds']:.2f} s |",
+              f"| import moderator.model.classifier (fresh process) | {c['import_seconds']:.2f} s |",
               f"| load_model() (fresh process, median of {c['runs']}) | {c['load_seconds']:.2f} s |",
               f"| first predict_proba after load | {1000 * c['first_predict_seconds']:.0f} ms |",
               f"| RSS after imports / after load / after first call | {c['rss_mb_before_load']:.0f} / "

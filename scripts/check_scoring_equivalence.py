@@ -27,7 +27,7 @@ EXTRA = [
 
 
 def sample(per_corpus: int, seed: int) -> list[str]:
-    from moderator.datasets import SOURCES, load_corpus
+    from moderator.training.datasets import SOURCES, load_corpus
 
     rng = random.Random(seed)
     texts: list[str] = []

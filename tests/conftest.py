@@ -41,7 +41,7 @@ def model() -> Any:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from moderator.db import migrate
+    from moderator.storage.db import migrate
 
     path = tmp_path_factory.mktemp("template") / "moderator.db"
     migrate(f"sqlite:///{path}")
@@ -64,7 +64,7 @@ def pg_schema_url() -> Iterator[str]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
     url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    from moderator.db import migrate
+    from moderator.storage.db import migrate
 
     migrate(url)
     yield url
@@ -114,7 +114,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[Callable[..., Any]]:
-    from moderator.app import create_app
+    from moderator.web.app import create_app
 
     apps: list[Any] = []
 
@@ -145,9 +145,9 @@ def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[
 
 
 def create_key(app: Any, role: str, name: str | None = None) -> str:
-    from moderator import auth
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    from moderator.service import keys as auth
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
 
     st = app.extensions["moderator"]
     with write_session(st.sessionmaker) as session:

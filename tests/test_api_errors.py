@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from moderator.models import Comment
+from moderator.storage.models import Comment
 
 GOOD = {"text": "A perfectly ordinary comment about the weather.", "author_id": "a1", "thread_id": "t1"}
 JSON = "application/json"

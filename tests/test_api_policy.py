@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from moderator.policy import Policy, PolicyError
+from moderator.service.policy import Policy, PolicyError
 
 T = {"hate_speech": 0.5, "obscenity": 0.6, "personal_attack": 0.4, "spam": 0.8}
 LOW = {"hate_speech": 0.1, "obscenity": 0.1, "personal_attack": 0.1, "spam": 0.1}

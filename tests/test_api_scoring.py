@@ -1,4 +1,4 @@
-"""Micro-batching of model calls across threads (``moderator.scoring.BatchScorer``)."""
+"""Micro-batching of model calls across threads (``moderator.service.scoring.BatchScorer``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from moderator.scoring import BatchScorer
+from moderator.service.scoring import BatchScorer
 
 
 class SlowModel:

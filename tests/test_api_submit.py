@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from moderator.dedup import DuplicateFinding, RateDecision
-from moderator.models import Comment, CommentScore, IdempotencyKey, ReviewItem
+from moderator.dedup.detector import DuplicateFinding, RateDecision
+from moderator.storage.models import Comment, CommentScore, IdempotencyKey, ReviewItem
 
 CLEAN = "Thanks for the thoughtful article, I learned a lot about the history of the bridge."
 ATTACK = "You are a stupid idiot and a moron, nobody wants to read your garbage, shut up idiot."
@@ -193,8 +193,8 @@ def test_restart_rebuilds_the_duplicate_index_and_freezes_a_large_one(
     index is moved out of the garbage collector's reach (``gc.freeze``)."""
     import gc
 
-    from moderator import app as app_module
-    from moderator.dedup import DedupSettings, Detector
+    from moderator.dedup.detector import DedupSettings, Detector
+    from moderator.web import app as app_module
 
     text = "The bridge closure on Thursday will add twenty minutes to every bus route downtown."
     first = make_service_fixture(DUPLICATE_DETECTOR=Detector(DedupSettings(rate_limit="")))
@@ -292,7 +292,7 @@ def test_policy_endpoint_reports_mode_and_thresholds(make_service_fixture: Any, 
 
 
 def test_readyz_reports_an_unreachable_database(service: Any) -> None:
-    from moderator.db import make_engine, make_sessionmaker
+    from moderator.storage.db import make_engine, make_sessionmaker
 
     assert service.call("GET", "/readyz", None).get_json()["status"] == "ready"
     good = service.state.sessionmaker

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from moderator.api import ROUTES
-from moderator.models import ApiKey
+from moderator.storage.models import ApiKey
+from moderator.web.api.routes import ROUTES
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 JSON_BLUEPRINTS = ("v1.", "ops.")
@@ -63,9 +63,9 @@ def test_every_route_requires_the_right_role(service: Any, method: str, rule: st
 
 
 def test_revoked_key_is_refused_at_once(service: Any) -> None:
-    from moderator import auth
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    from moderator.service import keys as auth
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
 
     assert service.call("GET", "/v1/policy", "submit").status_code == 200
     prefix = service.keys["submit"].split("_")[1]
@@ -98,8 +98,8 @@ def test_decision_records_which_key_decided(service: Any) -> None:
 
 
 def test_keys_cli_create_list_revoke(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, model: Any) -> None:
-    from moderator.app import create_app
     from moderator.cli import main
+    from moderator.web.app import create_app
 
     monkeypatch.setenv("MODERATOR_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DATABASE_URL", raising=False)

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from moderator import datasets
 from moderator.config import data_dir
+from moderator.training import datasets
 
 pytestmark = pytest.mark.skipif(
     not datasets.data_available(),

@@ -235,7 +235,7 @@ def test_postgresql_blackholed_refusing_and_back(db_url: str, make_app: Any, pro
 @pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_postgresql_statement_timeout_answers_503(db_url: str, make_app: Any) -> None:
     """A statement running past MODERATOR_DB_STATEMENT_TIMEOUT is cancelled by the server: 503 ``timeout``."""
-    from moderator.db import unavailable_reason
+    from moderator.storage.db import unavailable_reason
 
     app = make_app(**FAST)
     from sqlalchemy.exc import OperationalError
@@ -309,7 +309,7 @@ def test_sqlite_write_lock_held_answers_503_busy(db_url: str, make_app: Any) -> 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sqlite_unopenable_database_answers_503_on_api_and_pages(db_url: str, make_app: Any,
                                                                  tmp_path: Path) -> None:
-    from moderator.db import make_sessionmaker
+    from moderator.storage.db import make_sessionmaker
 
     svc = make_service(make_app(**FAST))
     good = svc.state.sessionmaker
@@ -334,8 +334,8 @@ def test_sqlite_unopenable_database_answers_503_on_api_and_pages(db_url: str, ma
 def test_group_commit_fails_a_batch_at_once_when_the_database_is_unavailable(tmp_path: Path) -> None:
     """Jobs sharing a transaction that fails for unavailability all get DatabaseUnavailable and are not re-run
     one by one (each re-run would wait through another timeout); any other failure still re-runs them."""
-    from moderator.db import DatabaseHealth, DatabaseUnavailable, make_engine, make_sessionmaker
-    from moderator.group_commit import GroupCommitter, _Job
+    from moderator.service.group_commit import GroupCommitter, _Job
+    from moderator.storage.db import DatabaseHealth, DatabaseUnavailable, make_engine, make_sessionmaker
 
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     health = DatabaseHealth()
@@ -370,7 +370,7 @@ def test_group_commit_fails_a_batch_at_once_when_the_database_is_unavailable(tmp
 def test_readiness_checks_are_shared_and_bounded() -> None:
     """Ten concurrent reports of a hung check start it once and answer after the budget; later reports answer
     at once while it still hangs; a finished check is reported as it ended."""
-    from moderator.readiness import Readiness
+    from moderator.service.readiness import Readiness
 
     release = threading.Event()
     started = []
@@ -406,7 +406,7 @@ def test_unavailable_reason_tells_outages_from_bugs() -> None:
     from sqlalchemy.exc import IntegrityError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    from moderator.db import DatabaseUnavailable, unavailable_reason
+    from moderator.storage.db import DatabaseUnavailable, unavailable_reason
 
     def wrapped(orig: BaseException) -> OperationalError:
         return OperationalError("SELECT 1", {}, orig)
@@ -426,7 +426,7 @@ def test_unavailable_reason_tells_outages_from_bugs() -> None:
 
 
 def test_timeouts_come_from_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from moderator.db import DbTimeouts, make_engine
+    from moderator.storage.db import DbTimeouts, make_engine
 
     monkeypatch.setenv("MODERATOR_DB_CONNECT_TIMEOUT", "3")
     monkeypatch.setenv("MODERATOR_DB_STATEMENT_TIMEOUT", "4.5")

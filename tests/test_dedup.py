@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from moderator import dedup
-from moderator.dedup import (
+from moderator.dedup import detector as dedup
+from moderator.dedup.detector import (
     DedupSettings,
     Detector,
     DuplicateFinding,
@@ -25,7 +25,7 @@ from moderator.dedup import (
     settings_from,
     shingles,
 )
-from moderator.ratelimit import RateLimiter, parse_rate
+from moderator.dedup.ratelimit import RateLimiter, parse_rate
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from moderator.dedup import DedupSettings, DuplicateFinding, build_detector
-from moderator.ratelimit import RateLimiter
+from moderator.dedup.detector import DedupSettings, DuplicateFinding, build_detector
+from moderator.dedup.ratelimit import RateLimiter
 
 redis = pytest.importorskip("redis")
 
@@ -61,7 +61,7 @@ def settings(client):
 
 def workers(settings, n=2, **overrides):
     """``n`` detectors built like two gunicorn workers would build them (same settings, own clients)."""
-    from moderator.dedup_redis import build_redis_detector
+    from moderator.dedup.redis_index import build_redis_detector
 
     return [build_redis_detector(replace(settings, **overrides)) for _ in range(n)]
 
@@ -69,7 +69,7 @@ def workers(settings, n=2, **overrides):
 def test_build_detector_selects_redis(settings):
     d = build_detector({"MODERATOR_DUP_BACKEND": "redis", "MODERATOR_REDIS_URL": REDIS_URL,
                         "MODERATOR_DUP_REDIS_PREFIX": settings.redis_prefix})
-    from moderator.dedup_redis import RedisIndex
+    from moderator.dedup.redis_index import RedisIndex
 
     assert isinstance(d.index, RedisIndex) and d.index.prefix == settings.redis_prefix
 

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from moderator.encoder_training import EncoderConfig, base_weights, kept_token_ids, prune_vocabulary, train_encoder
+from moderator.training.encoder import EncoderConfig, base_weights, kept_token_ids, prune_vocabulary, train_encoder
 
 INSULTS = ["you are a complete idiot", "shut up you stupid moron", "what a pathetic loser you are",
            "nobody cares about your dumb opinion, clown", "you ignorant fool, read a book",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderator import load_model
-from moderator.features import fold, tokenize
+from moderator.model.features import fold, tokenize
 
 
 @pytest.fixture(scope="module")

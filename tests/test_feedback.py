@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from moderator import CATEGORIES
 from moderator.cli import main
-from moderator.feedback import (
+from moderator.training.feedback import (
     categories_in_reason,
     is_holdout,
     labels_for,
@@ -99,7 +99,7 @@ def test_read_feedback_excludes_the_holdout_by_default(tmp_path: Path) -> None:
 
 
 def test_bad_feedback_files_fail_clearly(tmp_path: Path) -> None:
-    from moderator.feedback import FeedbackError
+    from moderator.training.feedback import FeedbackError
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "labels": {"spam": 2}}\n')
@@ -113,7 +113,7 @@ def test_bad_feedback_files_fail_clearly(tmp_path: Path) -> None:
 
 
 def test_train_feedback_option_trains_without_the_holdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moderator.training as training
+    import moderator.training.train as training
 
     seen: dict[str, Any] = {}
 
@@ -205,10 +205,10 @@ def test_export_since_until_and_database_url_feedback(decided: Any, tmp_path: Pa
 
 
 def test_reopened_comment_is_not_exported_until_decided_again(decided: Any) -> None:
-    from moderator import review
-    from moderator.audit import Actor
-    from moderator.db import write_session
-    from moderator.models import Comment
+    from moderator.service import queue as review
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
+    from moderator.storage.models import Comment
 
     svc, ids = decided
     with write_session(svc.state.sessionmaker) as session:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from moderator.audit import Actor
 from moderator.cli import main
-from moderator.policy import Policy
-from moderator.rescore import _reasons, rescore_pending
+from moderator.service.audit import Actor
+from moderator.service.policy import Policy
+from moderator.service.rescore import _reasons, rescore_pending
 from test_reload import make_reload_app, save_stub, stub_module
 
 ACTOR = Actor("cli:test", "tests", "admin")
@@ -97,7 +97,7 @@ def test_rescore_cli_and_promote_rescore(queue: Any, monkeypatch: pytest.MonkeyP
     assert '"rescored": 2' in r.output
     assert svc.call("GET", f"/v1/comments/{ids['clean']}").get_json()["model_version"] == "v2"
     # promote back to v1 with --rescore: the queue follows (existing v1 score rows are replaced, not duplicated)
-    import moderator.feedback_commands as fc
+    import moderator.cli.feedback as fc
 
     monkeypatch.setattr(fc, "_comparison", lambda cand, cp, cur, *a: {"candidate": {"version": cand.version},
                                                                         "current": {"version": cur.version},

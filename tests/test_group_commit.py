@@ -1,4 +1,4 @@
-"""Group commit (``moderator.group_commit``): concurrent write jobs share transactions, every result is
+"""Group commit (``moderator.service.group_commit``): concurrent write jobs share transactions, every result is
 handed back only after its commit, and one job's failure never loses or blocks the others' rows."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from moderator.db import make_engine, make_sessionmaker
-from moderator.group_commit import GroupCommitter
+from moderator.service.group_commit import GroupCommitter
+from moderator.storage.db import make_engine, make_sessionmaker
 
 meta = MetaData()
 rows = Table("rows", meta, Column("id", Integer, primary_key=True), Column("name", String, unique=True))

@@ -26,8 +26,8 @@ def test_api_requests_get_no_cookie_session_review_pages_do(service: Any) -> Non
 def test_a_cached_key_needs_no_database_session_and_revocation_still_applies(service: Any, monkeypatch: Any) -> None:
     from datetime import UTC, datetime
 
-    from moderator import auth
-    from moderator.audit import Actor
+    from moderator.service import keys as auth
+    from moderator.service.audit import Actor
 
     assert service.submit("First comment of the day, about the bridge.").status_code == 201  # verifies, caches
     opened: list[int] = []

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from moderator.cli import main
-from moderator.datasets import data_available, load_corpus
+from moderator.training.datasets import data_available, load_corpus
 from test_reload import make_reload_app
 
 pytestmark = [
@@ -42,8 +42,8 @@ def site_comments(n: int) -> list[tuple[str, str, int]]:
 
 def test_feedback_loop_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from conftest import make_service
-    from moderator.feedback import is_holdout, read_feedback
-    from moderator.training import TrainConfig, train
+    from moderator.training.feedback import is_holdout, read_feedback
+    from moderator.training.train import TrainConfig, train
 
     started = time.monotonic()
     models = tmp_path / "models"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moderator import CATEGORIES, load_model
-from moderator.classifier import ModelLoadError, default_model_path
+from moderator.model.classifier import ModelLoadError, default_model_path
 
 
 @pytest.fixture(scope="module")

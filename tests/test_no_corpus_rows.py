@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from moderator import datasets
 from moderator.config import PROJECT_ROOT, data_dir
+from moderator.training import datasets
 
 pytestmark = pytest.mark.skipif(
     not datasets.data_available(),

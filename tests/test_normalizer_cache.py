@@ -6,7 +6,7 @@ import gc
 import pickle
 import weakref
 
-from moderator.features import Normalizer
+from moderator.model.features import Normalizer
 
 
 def test_resolve_cache_does_not_keep_old_normalizers_alive() -> None:

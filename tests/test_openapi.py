@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from moderator.dedup import DuplicateFinding, RateDecision
+from moderator.dedup.detector import DuplicateFinding, RateDecision
 
 TYPES: dict[str, Any] = {
     "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from moderator.cli import main
-from moderator.promotion import (
+from moderator.training.promotion import (
     Regression,
     compare_models,
     find_regressions,
@@ -96,9 +96,9 @@ def fake_comparison(regress: bool) -> Any:
 
 
 def audit_events(action: str) -> list[Any]:
-    from moderator.db import make_engine, make_sessionmaker
-    from moderator.models import AuditEvent
-    from moderator.service_commands import _url
+    from moderator.cli.service import _url
+    from moderator.storage.db import make_engine, make_sessionmaker
+    from moderator.storage.models import AuditEvent
 
     engine = make_engine(_url())
     try:
@@ -109,7 +109,7 @@ def audit_events(action: str) -> list[Any]:
 
 
 def test_promote_refuses_a_regression_and_names_it(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moderator.feedback_commands as fc
+    import moderator.cli.feedback as fc
 
     monkeypatch.setattr(fc, "_comparison", fake_comparison(regress=True))
     r = CliRunner().invoke(main, ["promote", "v2", "--models-dir", str(models)])
@@ -120,7 +120,7 @@ def test_promote_refuses_a_regression_and_names_it(models: Path, monkeypatch: py
 
 
 def test_promote_force_is_audited(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moderator.feedback_commands as fc
+    import moderator.cli.feedback as fc
 
     monkeypatch.setattr(fc, "_comparison", fake_comparison(regress=True))
     r = CliRunner().invoke(main, ["promote", "v2", "--models-dir", str(models), "--force", "--reason", "hotfix"])
@@ -134,7 +134,7 @@ def test_promote_force_is_audited(models: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_promote_passes_and_is_idempotent(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moderator.feedback_commands as fc
+    import moderator.cli.feedback as fc
 
     monkeypatch.setattr(fc, "_comparison", fake_comparison(regress=False))
     r = CliRunner().invoke(main, ["promote", str(models / "candidates" / "v2.joblib"), "--models-dir", str(models)])
@@ -176,8 +176,8 @@ def test_resolve_and_install(models: Path) -> None:
 
 
 def test_compare_models_on_the_same_rows(models: Path) -> None:
-    from moderator.classifier import load_model
-    from moderator.datasets import Example
+    from moderator.model.classifier import load_model
+    from moderator.training.datasets import Example
 
     rows = [Example("buy now", "x", {"spam": 1}, "1"), Example("hello", "x", {"spam": 0}, "0"),
             Example("idiot", "x", {"personal_attack": 1}, "1")]

@@ -1,10 +1,10 @@
-"""The in-process moving-window storage behind ``MODERATOR_RATE_LIMIT`` (``moderator.ratelimit``)."""
+"""The in-process moving-window storage behind ``MODERATOR_RATE_LIMIT`` (``moderator.dedup.ratelimit``)."""
 
 from __future__ import annotations
 
 import threading
 
-from moderator.ratelimit import MovingWindowMemory, RateLimiter
+from moderator.dedup.ratelimit import MovingWindowMemory, RateLimiter
 
 
 class Clock:

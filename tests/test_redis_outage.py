@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from moderator.dedup import DedupSettings
-from moderator.models import Comment
+from moderator.dedup.detector import DedupSettings
+from moderator.storage.models import Comment
 
 redis = pytest.importorskip("redis")
 
@@ -143,7 +143,7 @@ def proxies() -> Iterator[Callable[[str], Proxy]]:
 
 
 def detector(url: str, prefix: str, clock: ManualClock, **overrides: Any) -> Any:
-    from moderator.dedup_redis import build_redis_detector
+    from moderator.dedup.redis_index import build_redis_detector
 
     settings = DedupSettings(backend="redis", redis_url=url, redis_prefix=prefix, rate_limit="10/60",
                              **overrides)
@@ -284,7 +284,7 @@ def test_readyz_without_redis_has_no_redis_entry(service: Any) -> None:
 
 
 def test_guard_lets_one_trial_call_through_after_the_cooldown() -> None:
-    from moderator.outage import DependencyGuard, DependencyUnavailable
+    from moderator.dedup.outage import DependencyGuard, DependencyUnavailable
 
     clock = ManualClock()
     guard = DependencyGuard("redis", cooldown=5.0, clock=clock)
@@ -325,9 +325,9 @@ def test_sign_in_limiter_reports_its_redis_fallback(make_service_fixture: Any) -
 
 
 def test_review_pages_show_what_was_not_checked(make_service_fixture: Any, prefix: str) -> None:
-    from moderator import users
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    from moderator.service import users
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
 
     svc = make_service_fixture(DUPLICATE_DETECTOR=detector(dead_url(), prefix, ManualClock()))
     cid = submit(svc, 1).get_json()["id"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from moderator.models import CommentScore, HistoryEvent
-from moderator.refine import Refiner
+from moderator.service.refine import Refiner
+from moderator.storage.models import CommentScore, HistoryEvent
 
 INSULT = "you are a pathetic idiot and nobody here wants to read your garbage"
 HATE = "those people are vermin and should be driven out of our country"
@@ -150,7 +150,7 @@ def test_one_refiner_leads_at_a_time(make_service_fixture: Any, tmp_path: Any) -
 
 def test_refiner_yields_while_intake_keeps_the_worker_busy(make_service_fixture: Any,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from moderator import refine
+    from moderator.service import refine
 
     monkeypatch.setattr(refine, "UTILIZATION_WINDOW", 0.05)
     monkeypatch.setattr(refine, "SATURATED_BATCH_EVERY", 60.0)

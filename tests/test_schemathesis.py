@@ -33,7 +33,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 def _operations() -> list[Any]:
-    from moderator.openapi import build
+    from moderator.web.api.openapi import build
 
     schema = schemathesis.openapi.from_dict(build())
     return [result.ok() for result in schema.get_all_operations()]

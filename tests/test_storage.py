@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from moderator import review
-from moderator.audit import Actor
-from moderator.db import begin_write, make_engine, make_sessionmaker, migrate, write_session
-from moderator.models import Base, Comment, Decision, HistoryEvent, ReviewItem
-from moderator.policy import Policy
+from moderator.service import queue as review
+from moderator.service.audit import Actor
+from moderator.service.policy import Policy
+from moderator.storage.db import begin_write, make_engine, make_sessionmaker, migrate, write_session
+from moderator.storage.models import Base, Comment, Decision, HistoryEvent, ReviewItem
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SUBMITTER = Actor("key:1", "site", "submit", 1)
@@ -30,7 +30,7 @@ def factory(db_url: str) -> Any:
 
 
 def add_pending(factory: Any, n: int = 1) -> list[int]:
-    from moderator import comments
+    from moderator.service import comments
 
     policy = Policy(thresholds={"spam": 0.5})
     ids = []
@@ -199,7 +199,7 @@ def test_pending_count_and_foreign_keys(factory: Any) -> None:
 
 
 def test_postgres_url_uses_psycopg(db_url: str) -> None:
-    from moderator.db import resolve_url
+    from moderator.storage.db import resolve_url
 
     assert resolve_url("postgres://u@h/db", "/x").startswith("postgresql+psycopg://")
     assert resolve_url("", "/tmp/home") == "sqlite:////tmp/home/moderator.db"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from moderator import CATEGORIES, load_model
-from moderator.datasets import Example, data_available
-from moderator.training import TrainConfig, choose_threshold, dedupe, split, train
-from moderator.weak_labels import obscenity_label
+from moderator.training.datasets import Example, data_available
+from moderator.training.train import TrainConfig, choose_threshold, dedupe, split, train
+from moderator.training.weak_labels import obscenity_label
 
 needs_corpora = pytest.mark.skipif(not data_available(),
                                    reason="labelled corpora not found (set MODERATOR_DATA_DIR); CI has them")

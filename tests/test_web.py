@@ -57,9 +57,9 @@ class Web:
 
 
 def add_user(app: Any, name: str, role: str = "review", password: str = PASSWORD) -> None:
-    from moderator import users
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    from moderator.service import users
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
 
     st = app.extensions["moderator"]
     with write_session(st.sessionmaker) as s:
@@ -71,7 +71,7 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 with tiny parameters: the same code path, milliseconds instead of tens of them per hash."""
     from argon2 import PasswordHasher
 
-    from moderator import users
+    from moderator.service import users
 
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(users, "_hasher", hasher)
@@ -185,9 +185,9 @@ def test_bad_credentials(web: Web, name: str, password: str) -> None:
 
 
 def test_disabled_account_and_password_change_end_sessions(web: Web) -> None:
-    from moderator import users
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    from moderator.service import users
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
 
     st = web.svc.state
     web.login()
@@ -265,9 +265,9 @@ def test_sign_out_ends_only_this_session(web: Web) -> None:
 
 
 def test_sign_out_everywhere_ends_all_sessions_of_the_account(web: Web) -> None:
-    from moderator import users
-    from moderator.audit import Actor
-    from moderator.db import write_session
+    from moderator.service import users
+    from moderator.service.audit import Actor
+    from moderator.storage.db import write_session
 
     st = web.svc.state
     alice1, alice2 = _sign_in(web.svc.app.test_client()), _sign_in(web.svc.app.test_client())
@@ -388,7 +388,7 @@ def test_successful_sign_ins_are_not_counted(make_web: Callable[..., Web]) -> No
 
 
 def test_limiter_storage_choice() -> None:
-    from moderator.web import limiter_storage
+    from moderator.web.review.views import limiter_storage
 
     assert limiter_storage({"LOGIN_LIMIT_STORAGE": "", "DUP_BACKEND": "memory"}) == "memory://"
     assert limiter_storage({"LOGIN_LIMIT_STORAGE": "redis", "REDIS_URL": "redis://r:6379/1"}) == "redis://r:6379/1"
@@ -519,7 +519,7 @@ def test_queue_filters(signed_in: Web) -> None:
 
 
 def test_duplicate_finding_links_the_earlier_comment(make_web: Callable[..., Web]) -> None:
-    from moderator.dedup import build_detector
+    from moderator.dedup.detector import build_detector
 
     w = make_web(DUPLICATE_DETECTOR=build_detector({}))
     w.login()
@@ -669,7 +669,7 @@ def test_overview_numbers(signed_in: Web) -> None:
 
 
 def test_agreement_counts() -> None:
-    from moderator.web_queries import agreement
+    from moderator.web.review.queries import agreement
 
     rows = [("approve", [], []), ("approve", [], ["spam"]), ("reject", ["spam"], ["spam"]),
             ("reject", ["obscenity"], [])]
@@ -683,7 +683,7 @@ def test_agreement_counts() -> None:
 
 
 def test_highlight_segments() -> None:
-    from moderator.web_queries import Segment, highlight_segments
+    from moderator.web.review.queries import Segment, highlight_segments
 
     text_ = "ab <x> cd ef"
     segs = highlight_segments(text_, {"spam": [{"start": 3, "end": 9, "weight": 1.0}],
@@ -696,7 +696,7 @@ def test_highlight_segments() -> None:
 
 
 def test_decision_fields() -> None:
-    from moderator.web_queries import decision_fields
+    from moderator.web.review.queries import decision_fields
 
     assert decision_fields("approve", None, "  ", ["spam"]) == (None, [])
     assert decision_fields("reject", "spam", "", []) == ("spam", ["spam"])
@@ -724,7 +724,7 @@ def test_secret_key_is_generated_once_and_kept(make_app: Callable[..., Any], tmp
 def test_secret_key_race(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from moderator.web import load_or_create_secret
+    from moderator.web.review.views import load_or_create_secret
 
     path = tmp_path / "k" / "secret_key"
     with ThreadPoolExecutor(8) as pool:
@@ -777,8 +777,8 @@ def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code == 0 and "zoe" in res.output and "review" in res.output
     line = next(x for x in res.output.splitlines() if x.startswith("zoe"))
     assert not line.rstrip().endswith("-")  # disabled
-    from moderator import users
-    from moderator.db import make_engine, make_sessionmaker, resolve_url
+    from moderator.service import users
+    from moderator.storage.db import make_engine, make_sessionmaker, resolve_url
 
     engine = make_engine(resolve_url("", os.environ["MODERATOR_HOME"]))
     try:

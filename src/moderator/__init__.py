@@ -18,7 +18,7 @@ __all__ = ["CATEGORIES", "__version__", "load_model"]
 CATEGORIES: tuple[str, ...] = ("hate_speech", "obscenity", "personal_attack", "spam")
 
 if TYPE_CHECKING:  # pragma: no cover
-    from moderator.classifier import ModerationModel
+    from moderator.model.classifier import ModerationModel
 
 
 def load_model(path: str | None = None) -> ModerationModel:
@@ -26,6 +26,6 @@ def load_model(path: str | None = None) -> ModerationModel:
 
     Imported lazily so that ``import moderator`` stays cheap (no scikit-learn import at package import time).
     """
-    from moderator.classifier import load_model as _load
+    from moderator.model.classifier import load_model as _load
 
     return _load(path)

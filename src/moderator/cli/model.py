@@ -1,0 +1,155 @@
+"""CLI commands of the model: ``moderator train``, ``moderator score``, ``moderator evaluate``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from moderator import CATEGORIES
+
+
+@click.command("train")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Corpora directory (default: $MODERATOR_DATA_DIR or ../shared/data).")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
+              help="Where to write the model (default: models/).")
+@click.option("--seed", type=int, default=None, help="Random seed for the validation split and calibration.")
+@click.option("--categories", default=",".join(CATEGORIES), show_default=True,
+              help="Comma-separated categories to train.")
+@click.option("--sample", type=int, default=None, help="Use at most N rows per corpus (quick runs).")
+@click.option("--feedback", type=click.Path(), default=None,
+              help="Moderators' decisions (JSON lines from `moderator export-labels`) to add to the corpora.")
+@click.option("--feedback-weight", type=float, default=1.0, show_default=True,
+              help="Sample weight of each feedback row relative to a corpus row.")
+@click.option("--no-encoder", is_flag=True,
+              help="Linear model only: skip fine-tuning the transformer encoder (no torch needed; ~1 min).")
+@click.option("--no-default", is_flag=True, help="Write the model without making it the default.")
+@click.option("--report/--no-report", default=True, show_default=True,
+              help="Write the report folder (metrics JSON, plots) and the model card.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
+                  feedback: str | None, feedback_weight: float, no_encoder: bool, no_default: bool, report: bool,
+                  quiet: bool) -> None:
+    """Train the classifier on the labelled corpora and write a versioned model."""
+    from moderator.training.datasets import DataMissingError
+    from moderator.training.encoder import EncoderUnavailable
+    from moderator.training.train import TrainConfig, train
+
+    cfg = TrainConfig(data_dir=data_dir, sample=sample, make_default=not no_default, progress=not quiet,
+                      extra_weight=feedback_weight, encoder=not no_encoder)
+    if output:
+        cfg.output = output
+    if seed is not None:
+        cfg.seed = seed
+    cats = tuple(c.strip() for c in categories.split(",") if c.strip())
+    unknown = [c for c in cats if c not in CATEGORIES]
+    if unknown:
+        raise click.BadParameter(f"unknown categories: {', '.join(unknown)}", param_hint="--categories")
+    cfg.categories = cats
+    if feedback:
+        from moderator.training.feedback import read_feedback
+
+        cfg.extra_examples = read_feedback(feedback)
+    try:
+        model, path = train(cfg)
+    except DataMissingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except EncoderUnavailable as exc:
+        raise click.ClickException(f"{exc} (or train without the encoder: --no-encoder)") from exc
+    if report:
+        from moderator.training.report import write_report
+
+        write_report(model, Path(cfg.output))
+    click.echo(json.dumps({"version": model.version, "path": str(path), "thresholds": model.thresholds,
+                           "seconds": model.metadata["training_seconds"]}, indent=2))
+    click.echo(summary_table(model.metadata["metrics"]))
+
+
+def summary_table(metrics: dict) -> str:
+    lines = [f"{'category':<16} {'corpus':<26} {'n':>6} {'AUC':>6} {'F1':>6}"]
+    for cat, per in metrics.get("validation", {}).items():
+        for corpus, m in per.items():
+            auc = f"{m['roc_auc']:.3f}" if m.get("roc_auc") is not None else "  -  "
+            lines.append(f"{cat:<16} {corpus:<26} {m['n']:>6} {auc:>6} {m['f1']:>6.3f}")
+    hw = metrics.get("obscenity_handwritten")
+    if hw:
+        lines.append(f"{'obscenity':<16} {'hand-written set':<26} {hw['n']:>6} {hw['roc_auc']:>6.3f} {hw['f1']:>6.3f}"
+                     f"  missed obfuscations: {len(hw['missed_obfuscations'])}, flagged traps: "
+                     f"{len(hw['flagged_traps'])}")
+    return "\n".join(lines)
+
+
+def _read_texts(source) -> list[str]:
+    texts = []
+    for n, line in enumerate(source, 1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.ClickException(f"line {n}: invalid JSON: {exc}") from exc
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise click.ClickException(f"line {n}: a JSON line needs a string field 'text'")
+            texts.append(obj["text"])
+        else:
+            texts.append(line)
+    return texts
+
+
+@click.command("score")
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--model", "model_path", type=click.Path(), default=None, help="Model artifact (default: shipped).")
+@click.option("--explain", is_flag=True, help="Add the spans that drove each flagged category.")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+def score_command(file, model_path: str | None, explain: bool, batch_size: int) -> None:
+    """Score comments: one per line, or JSON lines with a "text" field; prints JSON lines."""
+    from moderator.model.classifier import ModelLoadError, load_model
+
+    try:
+        model = load_model(model_path)
+    except ModelLoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    texts = _read_texts(file)
+    for i in range(0, len(texts), batch_size):
+        chunk = texts[i:i + batch_size]
+        for text, scores in zip(chunk, model.predict_proba(chunk), strict=True):
+            out = {"text": text, "scores": {k: round(v, 5) for k, v in scores.items()},
+                   "flags": model.flags(scores), "model_version": model.version}
+            if explain:
+                out["explanations"] = {c: model.explain(text, c) for c in out["flags"]}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+
+@click.command("evaluate")
+@click.option("--model", "model_path", type=click.Path(), default=None, help="Model artifact (default: shipped).")
+@click.option("--recompute", is_flag=True,
+              help="Recompute validation metrics from the corpora instead of printing the stored ones.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def evaluate_command(model_path: str | None, recompute: bool, data_dir: str | None, as_json: bool) -> None:
+    """Print a model's validation metrics (per category and corpus, and the hand-written obscenity set)."""
+    from moderator.model.classifier import ModelLoadError, load_model
+
+    try:
+        model = load_model(model_path)
+    except ModelLoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    metrics = model.metadata.get("metrics", {})
+    if recompute:
+        from moderator.training.evaluation import evaluate_model
+
+        metrics = evaluate_model(model, data_dir=data_dir)
+    if as_json:
+        click.echo(json.dumps({"version": model.version, "thresholds": model.thresholds, "metrics": metrics},
+                              indent=2))
+    else:
+        click.echo(f"model {model.version}  thresholds {json.dumps(model.thresholds)}")
+        click.echo(summary_table(metrics))
+
+
+COMMANDS = [train_command, score_command, evaluate_command]

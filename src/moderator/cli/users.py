@@ -1,0 +1,151 @@
+"""Moderator account commands: ``moderator users create|list|disable|set-password|sign-out``.
+
+Passwords are read from standard input: one line when piped (``printf '%s\\n' "$PW" | moderator users create
+...``), or typed twice at a hidden prompt on a terminal. They never appear on the command line.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+
+def _read_password() -> str:
+    stdin = sys.stdin
+    if stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+    line = stdin.readline()
+    if not line:
+        raise click.ClickException("no password on standard input (give it as one line)")
+    return line.rstrip("\r\n")
+
+
+def _factory() -> tuple[Any, Any]:
+    from moderator.cli.service import _home
+    from moderator.config import env_value
+    from moderator.storage.db import make_engine, make_sessionmaker, migrate, resolve_url
+
+    url = resolve_url(env_value("database_url"), _home())
+    try:
+        migrate(url)
+    except Exception as exc:
+        raise click.ClickException(f"cannot create/migrate the database: {exc}") from exc
+    engine = make_engine(url)
+    return engine, make_sessionmaker(engine)
+
+
+def _actor() -> Any:
+    from moderator.cli.service import _cli_actor
+
+    return _cli_actor()
+
+
+@click.group()
+def users() -> None:
+    """Manage moderator accounts (sign-in to the /review pages)."""
+
+
+@users.command("create")
+@click.option("--role", type=click.Choice(["review", "admin"]), required=True)
+@click.option("--name", required=True, help="Sign-in name (letters, digits, . _ @ -).")
+def users_create(role: str, name: str) -> None:
+    """Create an account; the password is read from standard input."""
+    from moderator.service import users as svc
+    from moderator.storage.db import write_session
+
+    password = _read_password()
+    engine, factory = _factory()
+    try:
+        with write_session(factory) as session:
+            try:
+                user = svc.create_user(session, name, role, password, _actor(), datetime.now(UTC))
+            except svc.UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"created moderator {user.name!r} (role {user.role}, actor user:{user.name})")
+    finally:
+        engine.dispose()
+
+
+@users.command("set-password")
+@click.argument("name")
+def users_set_password(name: str) -> None:
+    """Replace an account's password (read from standard input)."""
+    from moderator.service import users as svc
+    from moderator.storage.db import write_session
+
+    password = _read_password()
+    engine, factory = _factory()
+    try:
+        with write_session(factory) as session:
+            try:
+                svc.set_password(session, name, password, _actor(), datetime.now(UTC))
+            except svc.UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"password of {name!r} changed")
+    finally:
+        engine.dispose()
+
+
+@users.command("list")
+def users_list() -> None:
+    """List accounts (name, role, created, last sign-in, disabled)."""
+    from moderator.service import users as svc
+
+    engine, factory = _factory()
+
+    def fmt(value: datetime | None) -> str:
+        return value.isoformat(timespec="seconds") if value else "-"
+
+    try:
+        with factory() as session:
+            click.echo(f"{'name':20}  {'role':6}  {'created':25}  {'last sign-in':25}  disabled")
+            for u in svc.list_users(session):
+                click.echo(f"{u.name:20}  {u.role:6}  {fmt(u.created_at):25}  {fmt(u.last_login_at):25}  "
+                           f"{fmt(u.disabled_at)}")
+    finally:
+        engine.dispose()
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Disable an account: it cannot sign in, and its open sessions end on their next request."""
+    from moderator.service import users as svc
+    from moderator.storage.db import write_session
+
+    engine, factory = _factory()
+    try:
+        with write_session(factory) as session:
+            try:
+                svc.disable_user(session, name, _actor(), datetime.now(UTC))
+            except svc.UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"disabled moderator {name!r}")
+    finally:
+        engine.dispose()
+
+
+@users.command("sign-out")
+@click.argument("name")
+def users_sign_out(name: str) -> None:
+    """End every session of an account (all browsers and devices); it can sign in again."""
+    from moderator.service import users as svc
+    from moderator.storage.db import write_session
+
+    engine, factory = _factory()
+    try:
+        with write_session(factory) as session:
+            try:
+                ended = svc.sign_out_everywhere(session, name, _actor(), datetime.now(UTC))
+            except svc.UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"ended {ended} session{'s' if ended != 1 else ''} of {name!r}")
+    finally:
+        engine.dispose()
+
+COMMANDS = [users]
+
+__all__ = ["COMMANDS", "users"]

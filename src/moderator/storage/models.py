@@ -1,0 +1,221 @@
+"""SQLAlchemy tables of the moderation service (typed ``Mapped[...]`` models, no behaviour).
+
+The schema itself is created by the Alembic migrations in ``moderator/migrations``; these classes must
+match them (``tests/test_storage.py`` compares the migrated database with this metadata).
+
+Shape (after Discourse's Reviewable):
+
+* ``comments``        one row per submitted comment, with the policy's decision, reasons, duplicate finding;
+* ``comment_scores``  one row per (comment, category, model version): probability and whether it was flagged;
+* ``review_items``    at most one per comment (unique ``comment_id``): queue status, denormalised priority,
+                      ``version`` for optimistic locking, ``claimed_by``/``claimed_until``;
+* ``decisions``       one row per moderator decision;
+* ``history_events``  append-only per-comment history (submitted, queued, claimed, approved, rejected, ...);
+* ``audit_events``    who did what and when, across the service (submissions, decisions, key changes);
+* ``api_keys``        hashed API keys with a role and a short non-secret prefix;
+* ``idempotency_keys`` one row per (api key, Idempotency-Key header): request hash and stored response.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The largest value an ``Integer`` column holds on PostgreSQL (int4; SQLite's are 64-bit). An id or version
+# beyond it names no row: callers answer "not found" instead of binding it (PostgreSQL: integer out of range).
+INT_MAX = 2**31 - 1
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as naive UTC (portable between SQLite and PostgreSQL), returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    author_id: Mapped[str] = mapped_column(String(200), index=True)
+    thread_id: Mapped[str] = mapped_column(String(200), index=True)
+    author_ip: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    # visible state: published | held | rejected
+    status: Mapped[str] = mapped_column(String(16))
+    # the policy's decision at submission: publish | hold | reject
+    decision: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    flags: Mapped[list[Any]] = mapped_column(JSON)
+    duplicate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(100))
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CommentScore(Base):
+    __tablename__ = "comment_scores"
+    __table_args__ = (UniqueConstraint("comment_id", "category", "model_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    model_version: Mapped[str] = mapped_column(String(100))
+
+
+Index(
+    "ix_comment_scores_category_flagged", CommentScore.category, CommentScore.flagged, CommentScore.comment_id
+)
+
+
+class ReviewItem(Base):
+    __tablename__ = "review_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), unique=True)
+    # pending | approved | rejected
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[float] = mapped_column(Float)
+    thread_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+Index("ix_review_items_status_priority", ReviewItem.status, ReviewItem.priority.desc(), ReviewItem.id)
+Index("ix_review_items_thread_status", ReviewItem.thread_id, ReviewItem.status)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    review_item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[list[Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class HistoryEvent(Base):
+    __tablename__ = "history_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    actor_name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)  # expired keys are deleted by age
+
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Comment",
+    "CommentScore",
+    "Decision",
+    "HistoryEvent",
+    "IdempotencyKey",
+    "ReviewItem",
+    "UTCDateTime",
+]
+
+# The review pages' accounts table lives in its own module (issue #5); importing it here keeps Base.metadata
+# complete wherever the models are used (the migrated-schema test, Alembic autogenerate).
+from moderator.storage import user_models  # noqa: E402,F401

@@ -1,0 +1,279 @@
+"""The Flask application: ``create_app(test_config=None)`` builds everything.
+
+Configuration comes from the settings table (``moderator.config.SETTINGS``, i.e. ``MODERATOR_*`` and
+``DATABASE_URL`` environment variables); ``test_config`` overrides any key. Keys besides the settings:
+
+``MODEL``               a loaded model object (default: ``load_model(MODEL_PATH or None)``)
+``POLICY``              a :class:`~moderator.service.policy.Policy` or a mapping layered over the model thresholds
+                        (default: ``Policy.from_env``)
+``ENCODER_MODE``        deferred / inline / off (``MODERATOR_ENCODER_MODE``; see :mod:`moderator.service.refine`)
+``REFINE``              start the background refiner in deferred mode (default True; tests drive it by hand)
+``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default
+``moderator.dedup.detector.build_detector(app.config)``
+``CLOCK``               a callable returning an aware UTC ``datetime`` (tests inject one)
+``AUTO_MIGRATE``        create/upgrade the database at start-up (default True; cheap when already current)
+``VALIDATE_RESPONSES``  validate every response against its documented schema (tests)
+``TRUSTED_PROXIES``     proxies in front whose ``X-Forwarded-*`` headers are believed (``ProxyFix``; default 0)
+``DB_CONNECT_TIMEOUT``, ``DB_STATEMENT_TIMEOUT``, ``DB_POOL_TIMEOUT``, ``SQLITE_BUSY_TIMEOUT``,
+``DB_RETRY_AFTER``
+                        the database timeouts (seconds, :class:`~moderator.storage.db.DbTimeouts`) and the
+                        503's Retry-After
+
+The model, policy, engine, session factory, detector, clock and metrics live on
+``app.extensions["moderator"]`` (a :class:`ServiceState`), with the readiness checks ``/readyz`` reports
+(``state.readiness.register(name, check)`` adds a dependency) and what recent writes saw (``state.db_health``).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from moderator import config as settings
+from moderator.service.metrics import Metrics
+from moderator.service.policy import Policy
+from moderator.service.readiness import Readiness
+from moderator.storage.db import DatabaseHealth, DbTimeouts, make_engine, make_sessionmaker, migrate, resolve_url
+
+log = logging.getLogger("moderator.web.app")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceState:
+    model: Any
+    policy: Policy
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+    detector: Any
+    clock: Callable[[], datetime]
+    metrics: Metrics
+    database_url: str
+    # Deferred scoring (moderator.service.refine): the model with the encoder, and its policy; None otherwise.
+    full_model: Any = None
+    full_policy: Policy | None = None
+    readiness: Readiness = field(default_factory=Readiness)
+    db_health: DatabaseHealth = field(default_factory=DatabaseHealth)
+
+    @property
+    def loaded_version(self) -> str:
+        """The version of the loaded artifact (the served model may be its linear view)."""
+        return str((self.full_model or self.model).version)
+
+
+ENCODER_MODES = ("deferred", "inline", "off")
+
+
+def model_fields(app: Flask, model: Any) -> dict[str, Any]:
+    """The state's ``model``/``policy``/``full_model``/``full_policy`` for a loaded model under
+    ``ENCODER_MODE``: a model with an encoder serves its linear view unless the mode is ``inline``, and
+    is kept as ``full_model`` for the background refiner when the mode is ``deferred``."""
+    from moderator.service.reload import policy_for
+
+    mode = app.config["ENCODER_MODE"]
+    if mode not in ENCODER_MODES:
+        raise ValueError(f"MODERATOR_ENCODER_MODE must be one of {', '.join(ENCODER_MODES)}, not {mode!r}")
+    if getattr(model, "encoder", None) is None or mode == "inline":
+        return {"model": model, "policy": policy_for(app, model), "full_model": None, "full_policy": None}
+    serve = model.linear_view()
+    deferred = mode == "deferred"
+    return {"model": serve, "policy": policy_for(app, serve), "full_model": model if deferred else None,
+            "full_policy": policy_for(app, model) if deferred else None}
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        "MODERATOR_HOME": settings.env_value("home"),
+        "DATABASE_URL": settings.env_value("database_url"),
+        "MODEL_PATH": settings.env_value("model"),
+        "MAX_TEXT_CHARS": settings.env_value("max_text_chars"),
+        "MAX_CONTENT_LENGTH": settings.env_value("max_content_length"),
+        "CLAIM_TTL": settings.env_value("claim_ttl"),
+        "TRUSTED_PROXIES": settings.env_value("trusted_proxies"),
+        "IDEMPOTENCY_TTL": settings.env_value("idempotency_ttl"),
+        "ENCODER_MODE": settings.env_value("encoder_mode"),
+        "REFINE_INTERVAL": settings.env_value("refine_interval"),
+        "DB_CONNECT_TIMEOUT": settings.env_value("db_connect_timeout"),
+        "DB_STATEMENT_TIMEOUT": settings.env_value("db_statement_timeout"),
+        "DB_POOL_TIMEOUT": settings.env_value("db_pool_timeout"),
+        "SQLITE_BUSY_TIMEOUT": settings.env_value("sqlite_busy_timeout"),
+        "DB_RETRY_AFTER": settings.env_value("db_retry_after"),
+        "REFINE": True,
+        "AUTO_MIGRATE": True,
+        "VALIDATE_RESPONSES": False,
+    }
+
+
+def _start_refiner(app: Flask, home: Path, url: str) -> None:
+    from moderator.service.refine import Refiner
+
+    def target() -> tuple[Any, Any] | None:
+        st: ServiceState = app.extensions["moderator"]  # follows model reloads
+        return None if st.full_model is None else (st.full_model, st.full_policy)
+
+    st: ServiceState = app.extensions["moderator"]
+    lock = Path(url.removeprefix("sqlite:///") + ".refiner.lock") if url.startswith("sqlite:///") else None
+    if lock is not None and not lock.parent.is_dir():
+        lock = home / "refiner.lock"
+    app.extensions["moderator_refiner"] = Refiner(st.engine, st.sessionmaker, target, st.clock,
+                                                  float(app.config["REFINE_INTERVAL"]), lock).start()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(_defaults())
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    home = Path(app.config["MODERATOR_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    url = resolve_url(app.config["DATABASE_URL"], home)
+    if app.config["AUTO_MIGRATE"]:
+        migrate(url)
+
+    model = app.config.get("MODEL")
+    if model is None:
+        from moderator import load_model
+
+        model = load_model(app.config["MODEL_PATH"] or None)
+
+    model.predict_proba(["warm-up"])  # first call pays lazy initialisation, not the first request
+    fields = model_fields(app, model)
+
+    has_detector = "DUPLICATE_DETECTOR" in app.config
+    detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(app.config)
+
+    timeouts = DbTimeouts(float(app.config["DB_CONNECT_TIMEOUT"]), float(app.config["DB_STATEMENT_TIMEOUT"]),
+                          float(app.config["DB_POOL_TIMEOUT"]), float(app.config["SQLITE_BUSY_TIMEOUT"]))
+    engine = make_engine(url, timeouts)
+    factory = make_sessionmaker(engine)
+
+    def queue_depth() -> int:
+        from moderator.service.queue import pending_count
+
+        with factory() as session:
+            return pending_count(session)
+
+    def refine_backlog() -> int:
+        from moderator.service.queue import unrefined_count
+
+        full = app.extensions["moderator"].full_model
+        if full is None:
+            return 0
+        with factory() as session:
+            return unrefined_count(session, str(full.version))
+
+    state = ServiceState(
+        **fields,
+        engine=engine,
+        sessionmaker=factory,
+        detector=detector,
+        clock=app.config.get("CLOCK") or utcnow,
+        metrics=Metrics(queue_depth, lambda: str(app.extensions["moderator"].model.version),  # follows reloads
+                        refine_backlog),
+        database_url=url,
+    )
+    app.extensions["moderator"] = state
+    state.readiness.register("database", lambda: _check_database(app.extensions["moderator"]))
+    if detector is not None:
+        _rebuild_detector(state)
+
+    from moderator.service import (
+        reload as model_reload,  # model_reload adds POST /v1/admin/reload-model to the blueprint
+    )
+    from moderator.web.api import routes as api  # model_reload adds POST /v1/admin/reload-model to the blueprint
+
+    api.register(app)
+    model_reload.install(app)  # follow a new default model (models/DEFAULT) without a restart
+    if state.full_model is not None and app.config["REFINE"]:
+        _start_refiner(app, home, url)
+
+    from moderator.web.review import (
+        views as web,  # the moderators' pages under /review: sessions, CSRF, sign-in limiter
+    )
+
+    web.init_app(app)
+    for db_error in api.DATABASE_ERRORS:  # the pages' own catch-all would answer an outage 500
+        app.error_handler_spec["web"][None][db_error] = api.database_error
+
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies < 0:
+        raise ValueError("MODERATOR_TRUSTED_PROXIES must be 0 or more")
+    if proxies:
+        # Behind N proxies the peer address is the last proxy's: take the client's from the headers they set.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+    return app
+
+
+def _check_database(state: ServiceState) -> str:
+    """Readiness of the database: a round trip answers, and recent writes did not fail (a full disk)."""
+    from moderator.storage.db import DatabaseUnavailable, unavailable_reason
+
+    try:
+        with state.sessionmaker() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise
+        raise DatabaseUnavailable(reason) from exc
+    failing = state.db_health.failing()
+    if failing is not None:
+        raise DatabaseUnavailable(f"writes failing: {failing}")
+    return "ok"
+
+
+def _default_detector(config: Mapping[str, Any]) -> Any:
+    try:
+        from moderator.dedup import detector as dedup
+    except ImportError:  # pragma: no cover - the seam module ships with the package
+        return None
+    build = getattr(dedup, "build_detector", None)
+    return build(config) if build is not None else None
+
+
+GC_FREEZE_MIN_ENTRIES = 50_000  # below this a full collection of the index is cheap: leave the collector alone
+
+
+def _rebuild_detector(state: ServiceState) -> None:
+    """Re-index recent comments after a restart (when the detector supports it)."""
+    rebuild = getattr(state.detector, "rebuild", None)
+    if rebuild is None:
+        return
+    from moderator.storage.models import Comment
+
+    now = state.clock()
+    retention = getattr(getattr(state.detector, "settings", None), "retention_seconds", 86400)
+    since = now - timedelta(seconds=float(retention))
+    with state.sessionmaker() as session:
+        rows = session.execute(
+            select(Comment.id, Comment.text, Comment.author_id, Comment.created_at)
+            .where(Comment.created_at >= since).order_by(Comment.id)
+        )
+        try:
+            indexed = rebuild(((r[0], r[1], r[2], r[3]) for r in rows), now)
+        except Exception:
+            log.exception("could not rebuild the duplicate index")
+            return
+    if isinstance(indexed, int) and indexed >= GC_FREEZE_MIN_ENTRIES:
+        # A large rebuilt index lives as long as the process: moved out of the collector's reach, full
+        # collections no longer walk it (about 0.5 s each at 1M entries, docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
+
+
+__all__ = ["ServiceState", "create_app", "utcnow"]
