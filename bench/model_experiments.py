@@ -43,9 +43,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from moderator.model.classifier import build_features
 from moderator.model.features import Normalizer
 from moderator.model.lexicon import Lexicon
+from moderator.model.pipeline import build_features
 from moderator.training.datasets import Example, corpus_dir
 from moderator.training.train import TrainConfig, _weights
 

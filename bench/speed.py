@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from moderator import load_model
-    from moderator.model.classifier import default_model_path
+    from moderator.model import default_model_path
     from moderator.training.train import TrainConfig, validation_rows
 
     model = load_model(args.model)

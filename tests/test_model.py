@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moderator import CATEGORIES, load_model
-from moderator.model.classifier import ModelLoadError, default_model_path
+from moderator.model import ModelLoadError, default_model_path
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,30 @@ def test_missing_or_corrupt_model(tmp_path: Path) -> None:
     bad.write_bytes(b"not a joblib file")
     with pytest.raises(ModelLoadError, match="cannot load"):
         load_model(str(bad))
+
+
+@pytest.mark.parametrize(("module", "name", "where"), [
+    ("moderator.classifier", "ModerationModel", "moderator.model.classifier"),
+    ("moderator.classifier", "CategoryModel", "moderator.model.classifier"),
+    ("moderator.classifier", "NormalizeText", "moderator.model.pipeline"),
+    ("moderator.classifier", "LexiconCounts", "moderator.model.pipeline"),
+    ("moderator.classifier", "_split_space", "moderator.model.pipeline"),
+    ("moderator.model.classifier", "NormalizeText", "moderator.model.pipeline"),
+    ("moderator.model.classifier", "LexiconCounts", "moderator.model.pipeline"),
+    ("moderator.model.classifier", "_split_space", "moderator.model.pipeline"),
+    ("moderator.features", "Normalizer", "moderator.model.features"),
+    ("moderator.lexicon", "Lexicon", "moderator.model.lexicon"),
+    ("moderator.encoder", "EncoderScorer", "moderator.model.encoder"),
+])
+def test_loader_finds_classes_where_older_artifacts_put_them(module: str, name: str, where: str) -> None:
+    """Artifacts name their classes by the module paths they were written under (the shipped one by the
+    flat layout's); every such path resolves to where the class lives now."""
+    import io
+
+    from moderator.model.artifact import _ArtifactUnpickler
+
+    found = _ArtifactUnpickler(io.BytesIO(b"")).find_class(module, name)
+    assert (found.__module__, found.__name__) == (where, name)
 
 
 def test_loading_and_scoring_need_no_torch() -> None:

@@ -176,7 +176,7 @@ def test_resolve_and_install(models: Path) -> None:
 
 
 def test_compare_models_on_the_same_rows(models: Path) -> None:
-    from moderator.model.classifier import load_model
+    from moderator.model import load_model
     from moderator.training.datasets import Example
 
     rows = [Example("buy now", "x", {"spam": 1}, "1"), Example("hello", "x", {"spam": 0}, "0"),

@@ -61,7 +61,7 @@ def save_stub(directory: Path, version: str, make_default: bool = False, **kw: A
 
     import joblib
 
-    from moderator.model.classifier import FORMAT_VERSION, set_default
+    from moderator.model.artifact import FORMAT_VERSION, set_default
 
     mod = sys.modules["moderator_feedback_stub"]
     model = mod.StubModel(version, **kw)
@@ -111,7 +111,7 @@ def served_version(svc: Any) -> str:
 
 
 def test_watch_follows_a_new_default_without_recreating_the_app(svc: Any, models_dir: Path) -> None:
-    from moderator.model.classifier import set_default
+    from moderator.model import set_default
 
     assert served_version(svc) == "v1"
     assert svc.submit("Before the promotion.").get_json()["model_version"] == "v1"  # builds the batch scorer
@@ -132,7 +132,7 @@ def test_watch_follows_a_new_default_without_recreating_the_app(svc: Any, models
 
 def test_watch_is_rate_limited_per_interval(tmp_path: Path, models_dir: Path) -> None:
     from conftest import make_service
-    from moderator.model.classifier import set_default
+    from moderator.model import set_default
 
     app = make_reload_app(tmp_path, models_dir, MODEL_RELOAD_INTERVAL=3600)
     s = make_service(app)
@@ -146,7 +146,7 @@ def test_watch_is_rate_limited_per_interval(tmp_path: Path, models_dir: Path) ->
 
 
 def test_admin_reload_is_audited_and_admin_only(svc: Any, models_dir: Path) -> None:
-    from moderator.model.classifier import set_default
+    from moderator.model import set_default
 
     assert svc.call("POST", "/v1/admin/reload-model", "review").status_code == 403
     assert svc.call("POST", "/v1/admin/reload-model", None).status_code == 401
@@ -174,7 +174,7 @@ def test_a_broken_artifact_keeps_the_old_model(svc: Any, models_dir: Path) -> No
 
 def test_background_reload_swaps_after_loading(tmp_path: Path, models_dir: Path) -> None:
     from conftest import make_service
-    from moderator.model.classifier import set_default
+    from moderator.model import set_default
 
     app = make_reload_app(tmp_path, models_dir, MODEL_RELOAD_BACKGROUND=True)
     s = make_service(app)
@@ -198,7 +198,7 @@ def test_injected_model_is_not_reloaded(tmp_path: Path, models_dir: Path, stubs:
 
 
 def test_policy_mapping_is_rebuilt_over_the_new_thresholds(tmp_path: Path, models_dir: Path, stubs: Any) -> None:
-    from moderator.model.classifier import set_default
+    from moderator.model import set_default
 
     save_stub(models_dir, "v4", thresholds={"hate_speech": 0.7, "obscenity": 0.7, "personal_attack": 0.7,
                                             "spam": 0.7})
@@ -212,7 +212,7 @@ def test_policy_mapping_is_rebuilt_over_the_new_thresholds(tmp_path: Path, model
 
 
 def test_a_promotion_during_start_up_is_not_missed(tmp_path: Path, models_dir: Path) -> None:
-    from moderator.model.classifier import set_default
+    from moderator.model import set_default
     from moderator.service.reload import Reloader
 
     app = make_reload_app(tmp_path, models_dir)  # loaded v1

@@ -26,6 +26,6 @@ def load_model(path: str | None = None) -> ModerationModel:
 
     Imported lazily so that ``import moderator`` stays cheap (no scikit-learn import at package import time).
     """
-    from moderator.model.classifier import load_model as _load
+    from moderator.model.artifact import load_model as _load
 
     return _load(path)

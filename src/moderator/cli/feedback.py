@@ -95,7 +95,7 @@ def export_labels(out: str, since: str | None, until: str | None, database_url: 
 
 
 def _load(ref: str, directory: Path) -> tuple[Any, Path]:
-    from moderator.model.classifier import ModelLoadError, load_model
+    from moderator.model import ModelLoadError, load_model
     from moderator.training.promotion import resolve_model_path
 
     try:
@@ -274,7 +274,7 @@ def _run_rescore(factory: Any, model: Any, actor: Any) -> dict[str, Any]:
 def rescore(status: str, model_path: str | None) -> None:
     """Re-score the pending review queue with the current model (new scores, priorities; audited)."""
     from moderator.cli.service import _cli_actor
-    from moderator.model.classifier import ModelLoadError, load_model
+    from moderator.model import ModelLoadError, load_model
 
     try:
         model = load_model(model_path)

@@ -108,7 +108,7 @@ def _read_texts(source) -> list[str]:
 @click.option("--batch-size", type=int, default=256, show_default=True)
 def score_command(file, model_path: str | None, explain: bool, batch_size: int) -> None:
     """Score comments: one per line, or JSON lines with a "text" field; prints JSON lines."""
-    from moderator.model.classifier import ModelLoadError, load_model
+    from moderator.model import ModelLoadError, load_model
 
     try:
         model = load_model(model_path)
@@ -133,7 +133,7 @@ def score_command(file, model_path: str | None, explain: bool, batch_size: int) 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate_command(model_path: str | None, recompute: bool, data_dir: str | None, as_json: bool) -> None:
     """Print a model's validation metrics (per category and corpus, and the hand-written obscenity set)."""
-    from moderator.model.classifier import ModelLoadError, load_model
+    from moderator.model import ModelLoadError, load_model
 
     try:
         model = load_model(model_path)

@@ -51,7 +51,7 @@ class NotReloadable(RuntimeError):
 def watched_source(config: Any) -> Path | None:
     """What to follow: ``MODEL_WATCH``, else ``MODEL_PATH`` / ``$MODERATOR_MODEL``, else ``models/``; nothing
     when the app was given a model object without ``MODEL_WATCH``."""
-    from moderator.model.classifier import MODELS_DIR
+    from moderator.model import MODELS_DIR
 
     if config.get("MODEL_WATCH"):
         return Path(config["MODEL_WATCH"])
@@ -65,7 +65,7 @@ def _marker(source: Path) -> Path:
 
 
 def _target(source: Path) -> Path:
-    from moderator.model.classifier import default_model_path
+    from moderator.model import default_model_path
 
     return default_model_path(source) if source.is_dir() else source
 
@@ -161,7 +161,7 @@ class Reloader:
         """
         if self.source is None:
             raise NotReloadable("this service was given a model object; there is no model file to reload")
-        from moderator.model.classifier import load_model
+        from moderator.model import load_model
 
         with self._swap_lock:
             old = self.state
@@ -211,7 +211,7 @@ class ReloadResponse(BaseModel):
 def reload_model() -> Response:
     from flask import current_app, g
 
-    from moderator.model.classifier import ModelLoadError
+    from moderator.model import ModelLoadError
 
     reloader = reloader_of(current_app)  # type: ignore[arg-type]
     try:

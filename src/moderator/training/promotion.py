@@ -29,14 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from moderator.config import env_value
-from moderator.model.classifier import (
-    MODELS_DIR,
-    ModelLoadError,
-    ModerationModel,
-    default_model_path,
-    default_version,
-    set_default,
-)
+from moderator.model import MODELS_DIR, ModelLoadError, default_model_path, default_version, set_default
+from moderator.model.classifier import ModerationModel
 from moderator.training.datasets import Example
 
 DEFAULT_TOLERANCE = 0.01

@@ -31,9 +31,11 @@ from tqdm.auto import tqdm
 
 from moderator import CATEGORIES, __version__
 from moderator.config import PROJECT_ROOT, data_dir
-from moderator.model.classifier import CATEGORY_BLOCKS, MODELS_DIR, CategoryModel, ModerationModel, build_features
+from moderator.model import MODELS_DIR
+from moderator.model.classifier import CategoryModel, ModerationModel
 from moderator.model.features import Normalizer
 from moderator.model.lexicon import Lexicon
+from moderator.model.pipeline import CATEGORY_BLOCKS, build_features
 from moderator.training.datasets import SOURCES, Example, corpus_dir, file_hashes, load_corpus
 from moderator.training.weak_labels import add_obscenity_labels
 
