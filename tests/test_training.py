@@ -28,6 +28,7 @@ def small_model(tmp_path_factory):
     return model, path
 
 
+@pytest.mark.slow  # fine-tunes the encoder
 @needs_corpora
 def test_training_writes_a_loadable_artifact(small_model) -> None:
     model, path = small_model
@@ -45,6 +46,7 @@ def test_training_writes_a_loadable_artifact(small_model) -> None:
     assert loaded.explain(texts[0], "obscenity")
 
 
+@pytest.mark.slow  # fine-tunes the encoder
 @needs_corpora
 def test_training_is_deterministic(small_model, tmp_path) -> None:
     model, _ = small_model
