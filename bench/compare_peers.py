@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from moderator import load_model
-    from moderator.training.train import TrainConfig, label_validation, load_obscenity_eval, validation_rows
+    from moderator.training.metrics import load_obscenity_eval
+    from moderator.training.train import TrainConfig, label_validation, validation_rows
 
     t_start = time.time()
     model = load_model(args.model)

@@ -36,7 +36,8 @@ from _common import write_results
 
 from moderator.training.datasets import Example, data_available, load_corpus
 from moderator.training.evaluation import evaluate_rows
-from moderator.training.train import TrainConfig, choose_threshold, dedupe, metrics_for, split, train
+from moderator.training.metrics import choose_threshold, metrics_for
+from moderator.training.train import TrainConfig, dedupe, split, train
 
 CATEGORY_OF_SITE = {"impermium_insults": "personal_attack", "olid": "personal_attack",
                     "trac1_aggression": "personal_attack", "youtube_spam": "spam"}

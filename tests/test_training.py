@@ -9,7 +9,8 @@ import pytest
 
 from moderator import CATEGORIES, load_model
 from moderator.training.datasets import Example, data_available
-from moderator.training.train import TrainConfig, choose_threshold, dedupe, split, train
+from moderator.training.metrics import choose_threshold
+from moderator.training.train import TrainConfig, dedupe, split, train
 from moderator.training.weak_labels import obscenity_label
 
 needs_corpora = pytest.mark.skipif(not data_available(),

@@ -8,15 +8,8 @@ import numpy as np
 
 from moderator.model.classifier import ModerationModel
 from moderator.training.datasets import Example
-from moderator.training.train import (
-    OBSCENITY_EVAL,
-    TrainConfig,
-    category_metrics,
-    encoder_rows,
-    evaluate_obscenity_set,
-    label_validation,
-    validation_rows,
-)
+from moderator.training.metrics import OBSCENITY_EVAL, category_metrics, encoder_rows, evaluate_obscenity_set
+from moderator.training.train import TrainConfig, label_validation, validation_rows
 
 
 def evaluate_rows(model: ModerationModel, rows: list[Example],

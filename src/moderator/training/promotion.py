@@ -100,7 +100,7 @@ def validation_set(candidate: ModerationModel, current: ModerationModel | None, 
 
 
 def handwritten_set() -> list[Example]:
-    from moderator.training.train import OBSCENITY_EVAL, load_obscenity_eval
+    from moderator.training.metrics import OBSCENITY_EVAL, load_obscenity_eval
 
     if not OBSCENITY_EVAL.is_file():
         return []

@@ -30,7 +30,8 @@ LABEL_MAPPING = {
 
 
 def _predictions(model: ModerationModel, data_dir: str | None) -> dict[str, dict[str, np.ndarray]]:
-    from moderator.training.train import TrainConfig, encoder_rows, label_validation, validation_rows
+    from moderator.training.metrics import encoder_rows
+    from moderator.training.train import TrainConfig, label_validation, validation_rows
 
     cfg = TrainConfig(data_dir=data_dir, seed=model.metadata.get("config", {}).get("seed", TrainConfig.seed))
     rows = validation_rows(cfg)

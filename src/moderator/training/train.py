@@ -1,10 +1,12 @@
 """Fit, evaluate and write a model artifact. ``scripts/train.py`` and ``moderator train`` call :func:`train`.
 
-Stages (each with a progress bar): load corpora -> drop exact duplicate texts across corpora -> seeded,
-stratified validation split per corpus -> fit the normaliser's vocabulary -> weak obscenity labels ->
-features -> one calibrated logistic regression per category, on the rows that carry its label ->
-the fine-tuned encoder (:mod:`moderator.training.encoder`) for the categories of ``ENCODER_CORPORA`` ->
-thresholds chosen on validation -> metrics, plots, model card.
+:func:`train` runs the stages in order, each a function here (with a progress bar): :func:`load_data` (load
+corpora, drop exact duplicate texts across corpora, seeded stratified validation split per corpus) ->
+:func:`fit_normalizer` (the normaliser's vocabulary, then weak obscenity labels) -> :func:`fit_features` ->
+:func:`fit_classifiers` (one calibrated logistic regression per category, on the rows that carry its label)
+-> :func:`fit_encoder` (the fine-tuned encoder, :mod:`moderator.training.encoder`, for the categories of
+``ENCODER_CORPORA``) -> :func:`choose_thresholds` (thresholds and metrics on validation) ->
+:func:`write_artifact` (version, metadata, the artifact). The CLI then writes the report and model card.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import platform
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,24 +27,33 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score, precision_recall_curve, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
+from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from moderator import CATEGORIES, __version__
-from moderator.config import PROJECT_ROOT, data_dir
+from moderator.config import data_dir
 from moderator.model import MODELS_DIR
 from moderator.model.classifier import CategoryModel, ModerationModel
+from moderator.model.encoder import EncoderScorer
 from moderator.model.features import Normalizer
 from moderator.model.lexicon import Lexicon
 from moderator.model.pipeline import CATEGORY_BLOCKS, build_features
 from moderator.training.datasets import SOURCES, Example, corpus_dir, file_hashes, load_corpus
+from moderator.training.metrics import (
+    OBSCENITY_EVAL,
+    category_metrics,
+    choose_threshold,
+    encoder_rows,
+    evaluate_obscenity_set,
+)
 from moderator.training.weak_labels import add_obscenity_labels
 
-OBSCENITY_EVAL = PROJECT_ROOT / "data" / "obscenity_eval.jsonl"
 # Files whose content defines what a training run produces; their hash is part of the model version.
 _CODE_FILES = ("training/datasets.py", "model/features.py", "model/lexicon.py", "training/weak_labels.py",
-               "model/classifier.py", "training/train.py", "model/encoder.py", "training/encoder.py")
+               "model/pipeline.py", "model/classifier.py", "model/artifact.py", "training/train.py",
+               "training/metrics.py", "model/encoder.py", "training/encoder.py")
 # The encoder fine-tunes on the comment-section corpora of the categories the linear model reads least well
 # (the tweet corpora add little there, and within the 10-minute training budget they would not fit).
 ENCODER_CORPORA: dict[str, str] = {"impermium_insults": "personal_attack", "stormfront_hate": "hate_speech"}
@@ -158,64 +169,6 @@ def _bar(cfg: TrainConfig, it: Any, desc: str, total: int | None = None) -> Any:
     return tqdm(it, desc=desc, total=total, disable=not cfg.progress, leave=False)
 
 
-def choose_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The probability threshold that maximises F1 on validation."""
-    precision, recall, thr = precision_recall_curve(y, p)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    best = int(np.argmax(f1[:-1])) if len(thr) else 0
-    return float(thr[best]) if len(thr) else 0.5
-
-
-def metrics_for(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Row and positive counts, ROC AUC (None when one class is missing), F1, precision and recall at ``threshold``."""
-    pred = (p >= threshold).astype(int)
-    out: dict[str, Any] = {"n": len(y), "positives": int(y.sum())}
-    out["roc_auc"] = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
-    out["f1"] = float(f1_score(y, pred, zero_division=0))
-    out["precision"] = float(precision_score(y, pred, zero_division=0))
-    out["recall"] = float(recall_score(y, pred, zero_division=0))
-    return out
-
-
-def category_metrics(rows: Sequence[Example], category: str, p: np.ndarray, threshold: float) -> dict[str, Any]:
-    """``metrics_for`` one category over the rows that carry its label: pooled ("all") and per corpus.
-
-    ``p`` holds the category's probability for every row of ``rows``, in the same order.
-    """
-    idx = [i for i, r in enumerate(rows) if category in r.labels]
-    y = np.array([rows[i].labels[category] for i in idx])
-    p = np.asarray(p)[idx]
-    out: dict[str, Any] = {"all": metrics_for(y, p, threshold)}
-    by_corpus: dict[str, list[int]] = defaultdict(list)
-    for k, i in enumerate(idx):
-        by_corpus[rows[i].corpus].append(k)
-    for corpus, ks in sorted(by_corpus.items()):
-        out[corpus] = metrics_for(y[ks], p[ks], threshold)
-    return out
-
-
-def load_obscenity_eval(path: Path = OBSCENITY_EVAL) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def evaluate_obscenity_set(model: ModerationModel, path: Path = OBSCENITY_EVAL) -> dict[str, Any]:
-    """Metrics on the hand-written obscenity set, plus every obfuscation missed and every trap flagged."""
-    rows = load_obscenity_eval(path)
-    p = np.array([s["obscenity"] for s in model.predict_proba([r["text"] for r in rows])])
-    y = np.array([int(r["obscene"]) for r in rows])
-    thr = model.thresholds["obscenity"]
-    out = metrics_for(y, p, thr)
-    out["by_kind"] = {}
-    for kind in sorted({r["kind"] for r in rows}):
-        idx = [i for i, r in enumerate(rows) if r["kind"] == kind]
-        out["by_kind"][kind] = {"n": len(idx), "flagged": int((p[idx] >= thr).sum())}
-    out["missed_obfuscations"] = [rows[i]["text"] for i in range(len(rows))
-                                  if rows[i]["kind"] == "obfuscated" and p[i] < thr]
-    out["flagged_traps"] = [rows[i]["text"] for i in range(len(rows))
-                            if rows[i]["kind"] == "scunthorpe" and p[i] >= thr]
-    return out
-
-
 @dataclass
 class Splits:
     raw: dict[str, list[Example]]  # as loaded (sampled with ``cfg.sample``)
@@ -247,33 +200,59 @@ def make_splits(cfg: TrainConfig) -> Splits:
     return Splits(raw, corpora, dropped, train_rows, val_rows)
 
 
-def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
-    """Run the whole training and write the artifact; returns the model and its path."""
-    t0 = time.time()
-    stages = tqdm(total=9, desc="training", disable=not cfg.progress)
 
-    # 1. load, 2. dedupe, 3. split
+@dataclass
+class TrainingData:
+    """What a run trains and validates on."""
+
+    splits: Splits
+    extra: list[Example]  # the non-empty ``cfg.extra_examples``, trained on after the corpora's rows
+    lexicon: Lexicon
+
+    @property
+    def train_rows(self) -> list[Example]:
+        """Every training row: the corpora's training split, then the extra rows."""
+        return self.splits.train + self.extra
+
+
+def load_data(cfg: TrainConfig) -> TrainingData:
+    """The corpora split as :func:`make_splits` makes them, the obscenity lexicon and the extra rows."""
     splits = make_splits(cfg)
-    raw, corpora, dropped = splits.raw, splits.corpora, splits.dropped
-    train_rows, val_rows = splits.train, splits.validation
     lexicon = Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir))
-    stages.update()
     extra = [e for e in cfg.extra_examples if text_key(e.text)]
-    stages.update()
+    return TrainingData(splits, extra, lexicon)
 
-    # 4. normaliser vocabulary (training texts only)
-    normalizer = Normalizer(lexicon).fit(_bar(cfg, [e.text for e in train_rows + extra], "vocabulary"))
-    stages.update()
 
-    # 5. weak obscenity labels
-    weak_counts = add_obscenity_labels(train_rows + val_rows, normalizer)
-    stages.update()
+def fit_normalizer(cfg: TrainConfig, data: TrainingData) -> tuple[Normalizer, dict[str, int]]:
+    """The normaliser, its vocabulary fitted on the training texts only; then the weak obscenity labels of
+    the corpora's rows (set in place), counted by outcome."""
+    normalizer = Normalizer(data.lexicon).fit(_bar(cfg, [e.text for e in data.train_rows], "vocabulary"))
+    weak_counts = add_obscenity_labels(data.splits.train + data.splits.validation, normalizer)
+    return normalizer, weak_counts
 
-    # 6. features
+
+@dataclass
+class FeatureMatrices:
+    """The fitted feature pipeline and the feature matrices of the training and validation rows."""
+
+    features: Pipeline
+    train: sp.csr_matrix  # rows of ``TrainingData.train_rows``
+    validation: sp.csr_matrix
+    sizes: dict[str, int]  # feature columns of each block, in column order
+
+    def columns(self, blocks: Sequence[str]) -> tuple[int, int]:
+        """[start, end) of the feature columns of ``blocks`` (adjacent blocks)."""
+        starts = dict(zip(self.sizes, np.cumsum([0, *list(self.sizes.values())[:-1]]).tolist(), strict=True))
+        return min(starts[k] for k in blocks), max(starts[k] + self.sizes[k] for k in blocks)
+
+
+def fit_features(cfg: TrainConfig, normalizer: Normalizer, data: TrainingData) -> FeatureMatrices:
+    """Fit the feature pipeline on the training rows and transform both splits. Checks that
+    :meth:`ModerationModel.transform_normalized`, which scoring uses, reproduces the fitted union."""
     features = build_features(normalizer, max_char=cfg.max_char_features, max_word=cfg.max_word_features)
-    all_train = train_rows + extra
-    norm_train = [normalizer.normalize(t) for t in _bar(cfg, [e.text for e in all_train], "normalise train")]
-    norm_val = [normalizer.normalize(t) for t in _bar(cfg, [e.text for e in val_rows], "normalise val")]
+    norm_train = [normalizer.normalize(t) for t in _bar(cfg, [e.text for e in data.train_rows], "normalise train")]
+    norm_val = [normalizer.normalize(t) for t in _bar(cfg, [e.text for e in data.splits.validation],
+                                                        "normalise val")]
     union = features.named_steps["features"]
     X_train = sp.csr_matrix(union.fit_transform(norm_train))
     X_val = sp.csr_matrix(union.transform(norm_val))
@@ -283,52 +262,62 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     for _name, trans in union.transformer_list:
         if hasattr(trans, "stop_words_"):
             trans.stop_words_ = None  # only needed for introspection; it would bloat the artifact
-    sizes = [len(t.vocabulary_) if n != "lexicon" else 2 for n, t in union.transformer_list]
-    starts = dict(zip([n for n, _ in union.transformer_list], np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
-    ends = {n: starts[n] + s for n, s in zip(starts, sizes, strict=True)}
-    stages.update()
+    sizes = {n: len(t.vocabulary_) if n != "lexicon" else 2 for n, t in union.transformer_list}
+    return FeatureMatrices(features, X_train, X_val, sizes)
 
-    # 7. classifiers
+
+def fit_classifiers(cfg: TrainConfig, data: TrainingData, X: FeatureMatrices) -> dict[str, CategoryModel]:
+    """One calibrated logistic regression per category, on the training rows that carry its label and the
+    feature blocks of :data:`CATEGORY_BLOCKS`, reduced to a :class:`CategoryModel` (checked against
+    scikit-learn's own probabilities on validation)."""
+    all_train = data.train_rows
     classifiers: dict[str, CategoryModel] = {}
     weights_all = np.ones(len(all_train))
-    weights_all[len(train_rows):] = cfg.extra_weight
+    weights_all[len(data.splits.train):] = cfg.extra_weight
     for cat in _bar(cfg, cfg.categories, "classifiers"):
         idx = [i for i, e in enumerate(all_train) if cat in e.labels]
         y = np.array([all_train[i].labels[cat] for i in idx])
-        blocks = CATEGORY_BLOCKS[cat]
-        a, b = min(starts[k] for k in blocks), max(ends[k] for k in blocks)
-        X = X_train[idx][:, a:b]
+        a, b = X.columns(CATEGORY_BLOCKS[cat])
+        Xc = X.train[idx][:, a:b]
         w = _weights([all_train[i] for i in idx], cfg.corpus_weight) * weights_all[idx]
         base = LogisticRegression(C=cfg.C.get(cat, 4.0), solver="liblinear", max_iter=1000, class_weight="balanced")
         cal = CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False)
-        cal.fit(X, y, sample_weight=w)
+        cal.fit(Xc, y, sample_weight=w)
         classifiers[cat] = CategoryModel.from_calibrated((a, b), cal)
-        reference = cal.predict_proba(X_val[:, a:b])[:, 1]
-        reduced = classifiers[cat].predict_proba(X_val)
+        reference = cal.predict_proba(X.validation[:, a:b])[:, 1]
+        reduced = classifiers[cat].predict_proba(X.validation)
         if not np.allclose(reference, reduced, atol=1e-4):  # float32 weights: tiny differences only
             raise RuntimeError(f"{cat}: reduced classifier disagrees with scikit-learn by "
                                f"{np.abs(reference - reduced).max():.2g}")
-    stages.update()
+    return classifiers
 
-    # 8. encoder
-    encoder = None
+
+def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScorer | None:
+    """The encoder fine-tuned on the ``ENCODER_CORPORA`` training rows, or None (``cfg.encoder`` off, or
+    none of its categories trained)."""
     enc_cats = tuple(c for c in dict.fromkeys(ENCODER_CORPORA.values()) if c in cfg.categories)
-    if cfg.encoder and enc_cats:
-        from moderator.training.encoder import EncoderConfig, train_encoder
+    if not (cfg.encoder and enc_cats):
+        return None
+    from moderator.training.encoder import EncoderConfig, train_encoder
 
-        enc_rows = [e for e in train_rows if ENCODER_CORPORA.get(e.corpus) in enc_cats
-                    and ENCODER_CORPORA[e.corpus] in e.labels]
-        encoder = train_encoder(
-            [e.text for e in enc_rows], [{ENCODER_CORPORA[e.corpus]: e.labels[ENCODER_CORPORA[e.corpus]]}
-                                         for e in enc_rows],
-            enc_cats, vocabulary_texts=[e.text for e in train_rows],
-            cfg=EncoderConfig(epochs=cfg.encoder_epochs, seed=cfg.seed),
-            progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
-    stages.update()
+    enc_rows = [e for e in train_rows if ENCODER_CORPORA.get(e.corpus) in enc_cats
+                and ENCODER_CORPORA[e.corpus] in e.labels]
+    return train_encoder(
+        [e.text for e in enc_rows], [{ENCODER_CORPORA[e.corpus]: e.labels[ENCODER_CORPORA[e.corpus]]}
+                                     for e in enc_rows],
+        enc_cats, vocabulary_texts=[e.text for e in train_rows],
+        cfg=EncoderConfig(epochs=cfg.encoder_epochs, seed=cfg.seed),
+        progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
 
-    # 9. thresholds and metrics: of the model's scores, and of the linear model alone
-    shell = ModerationModel("check", features, classifiers, {}, encoder=encoder)
-    linear_val = np.column_stack([classifiers[c].predict_proba(X_val) for c in shell.categories])
+
+def choose_thresholds(cfg: TrainConfig, X: FeatureMatrices, classifiers: dict[str, CategoryModel],
+                      encoder: EncoderScorer | None, val_rows: Sequence[Example],
+                      ) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
+    """Thresholds (F1-maximising on validation) and validation metrics, of the model's scores and of the
+    linear model's alone: ``(thresholds, linear_thresholds, metrics)``. Without an encoder, or for a
+    category it does not score, the two thresholds are the same."""
+    shell = ModerationModel("check", X.features, classifiers, {}, encoder=encoder)
+    linear_val = np.column_stack([classifiers[c].predict_proba(X.validation) for c in shell.categories])
     combined = linear_val.copy()
     rows = np.flatnonzero(encoder_rows(val_rows, shell.encoder_categories))
     if len(rows):
@@ -356,17 +345,20 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
         keep = (score >= 0.33) | (score <= 0)
         if keep.any() and 0 < (score[keep] >= 0.33).sum() < keep.sum():
             metrics["ruddit_offensive_vs_clean_auc"] = float(roc_auc_score(score[keep] >= 0.33, worst[keep]))
-    stages.update()
+    return thresholds, linear_thresholds, metrics
 
-    data_hashes = file_hashes(cfg.corpora, cfg.data_dir)
+
+def model_version(cfg: TrainConfig, data_hashes: dict[str, str], extra: Sequence[Example]) -> str:
+    """``<package version>-<hash>``, deterministic: the hash covers the code, the options and the data."""
     digest = hashlib.sha256(json.dumps({"code": code_digest(), "config": cfg.to_dict(), "data": data_hashes,
                                         "extra": [e.text for e in extra][:1000]}, sort_keys=True).encode())
-    version = f"{__version__}-{digest.hexdigest()[:10]}"  # deterministic: same code, options and data
-    model = ModerationModel(version, features, classifiers, thresholds, encoder=encoder,
-                            linear_thresholds=linear_thresholds if encoder is not None else None)
-    if "obscenity" in cfg.categories and OBSCENITY_EVAL.is_file():
-        metrics["obscenity_handwritten"] = evaluate_obscenity_set(model)
+    return f"{__version__}-{digest.hexdigest()[:10]}"
 
+
+def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_counts: dict[str, int],
+             X: FeatureMatrices, metrics: dict[str, Any], data_hashes: dict[str, str],
+             seconds: float) -> dict[str, Any]:
+    """The artifact's metadata (its JSON sidecar and the model card's source)."""
     import joblib
     import matplotlib
     import onnxruntime
@@ -374,8 +366,9 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     import sklearn
     import tokenizers
 
-    model.metadata = {
-        "version": version,
+    splits, encoder = data.splits, model.encoder
+    return {
+        "version": model.version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "moderator_version": __version__,
         "library_versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
@@ -383,7 +376,7 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
                              "matplotlib": matplotlib.__version__, "onnxruntime": onnxruntime.__version__,
                              "tokenizers": tokenizers.__version__, "python": platform.python_version()},
         "categories": list(cfg.categories),
-        "thresholds": thresholds,
+        "thresholds": model.thresholds,
         "linear_thresholds": model.linear_thresholds,
         "encoder": None if encoder is None else {**encoder.info, "categories": list(model.encoder_categories),
                                                  "onnx_bytes": len(encoder.onnx_model)},
@@ -392,30 +385,57 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
                    + ("" if cfg.encoder else " --no-encoder"),
         "data_dir": str(data_dir(cfg.data_dir)),
         "input_sha256": data_hashes,
-        "rows": {name: {"loaded": len(raw[name]), "after_dedup": len(corpora[name]),
-                        "duplicates_dropped": dropped[name],
-                        "train": sum(e.corpus == name for e in train_rows),
-                        "validation": sum(e.corpus == name for e in val_rows)} for name in raw},
-        "training_rows_per_category": {c: sum(c in e.labels for e in all_train) for c in cfg.categories},
+        "rows": {name: {"loaded": len(splits.raw[name]), "after_dedup": len(splits.corpora[name]),
+                        "duplicates_dropped": splits.dropped[name],
+                        "train": sum(e.corpus == name for e in splits.train),
+                        "validation": sum(e.corpus == name for e in splits.validation)} for name in splits.raw},
+        "training_rows_per_category": {c: sum(c in e.labels for e in data.train_rows) for c in cfg.categories},
         "weak_obscenity_labels": weak_counts,
-        "feedback_rows": len(extra),
-        "features": {n: s for n, s in zip(starts, sizes, strict=True)},
+        "feedback_rows": len(data.extra),
+        "features": X.sizes,
         "metrics": metrics,
-        "training_seconds": round(time.time() - t0, 1),
+        "training_seconds": round(seconds, 1),
         "code_sha256": code_digest(),
     }
+
+
+def write_artifact(cfg: TrainConfig, model: ModerationModel) -> Path:
+    """Save the model into ``cfg.output`` (the default there with ``cfg.make_default``), then record the
+    artifact's size in its sidecar."""
     path = model.save(cfg.output, make_default=cfg.make_default)
-    stages.update()
-    stages.close()
     model.metadata["artifact_bytes"] = path.stat().st_size
     path.with_suffix(".json").write_text(json.dumps(model.metadata, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
+    """Run the whole training and write the artifact; returns the model and its path."""
+    t0 = time.time()
+    stages = tqdm(total=8, desc="training", disable=not cfg.progress)
+    data = load_data(cfg)
+    stages.update()
+    normalizer, weak_counts = fit_normalizer(cfg, data)
+    stages.update()
+    X = fit_features(cfg, normalizer, data)
+    stages.update()
+    classifiers = fit_classifiers(cfg, data, X)
+    stages.update()
+    encoder = fit_encoder(cfg, data.splits.train)
+    stages.update()
+    thresholds, linear_thresholds, metrics = choose_thresholds(cfg, X, classifiers, encoder, data.splits.validation)
+    stages.update()
+
+    data_hashes = file_hashes(cfg.corpora, cfg.data_dir)
+    model = ModerationModel(model_version(cfg, data_hashes, data.extra), X.features, classifiers, thresholds,
+                            encoder=encoder, linear_thresholds=linear_thresholds if encoder is not None else None)
+    if "obscenity" in cfg.categories and OBSCENITY_EVAL.is_file():
+        metrics["obscenity_handwritten"] = evaluate_obscenity_set(model)
+    stages.update()
+    model.metadata = describe(cfg, model, data, weak_counts, X, metrics, data_hashes, time.time() - t0)
+    path = write_artifact(cfg, model)
+    stages.update()
+    stages.close()
     return model, path
-
-
-def encoder_rows(rows: Sequence[Example], categories: Sequence[str]) -> list[bool]:
-    """Which rows evaluation runs the encoder on: those labelled for one of its ``categories``, and Ruddit's
-    (whose ranking check reads every category)."""
-    return [e.corpus == "ruddit" or any(c in e.labels for c in categories) for e in rows]
 
 
 def validation_rows(cfg: TrainConfig) -> list[Example]:
