@@ -112,6 +112,14 @@ def test_bad_feedback_files_fail_clearly(tmp_path: Path) -> None:
         load_rows(tmp_path / "missing.jsonl")
 
 
+def test_train_with_a_bad_feedback_file_is_a_clean_cli_error(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["train", "--feedback", str(tmp_path / "missing.jsonl"), "--quiet",
+                                  "--output", str(tmp_path / "out")])
+    assert r.exit_code == 1
+    assert "Error: feedback file not found" in r.output and r.exception is not None
+    assert isinstance(r.exception, SystemExit)  # click reported it; no traceback
+
+
 def test_train_feedback_option_trains_without_the_holdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import moderator.training.train as training
 

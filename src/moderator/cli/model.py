@@ -50,9 +50,12 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         raise click.BadParameter(f"unknown categories: {', '.join(unknown)}", param_hint="--categories")
     cfg.categories = cats
     if feedback:
-        from moderator.training.feedback import read_feedback
+        from moderator.training.feedback import FeedbackError, read_feedback
 
-        cfg.extra_examples = read_feedback(feedback)
+        try:
+            cfg.extra_examples = read_feedback(feedback)
+        except FeedbackError as exc:
+            raise click.ClickException(str(exc)) from exc
     try:
         model, path = train(cfg)
     except DataMissingError as exc:

@@ -36,8 +36,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import click
-
 from moderator import CATEGORIES
 from moderator.training.datasets import Example
 
@@ -235,8 +233,8 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
 # ---------------------------------------------------------------- reading back
 
 
-class FeedbackError(click.ClickException, ValueError):
-    """A feedback file that is missing or not what ``moderator export-labels`` writes (a clean CLI error)."""
+class FeedbackError(ValueError):
+    """A feedback file that is missing or not what ``moderator export-labels`` writes."""
 
 
 def _rows_from_file(path: Path) -> list[dict[str, Any]]:
