@@ -102,7 +102,7 @@ def model_card(model: ModerationModel) -> str:
         "Four independent probabilities per comment (`hate_speech`, `obscenity`, `personal_attack`, `spam`) from",
         "one calibrated (sigmoid, 3-fold) logistic regression per category over TF-IDF character n-grams (2-5,",
         "within words), word uni/bigrams and obscenity-lexicon counts, computed on evasion-normalised text",
-        "(see `src/moderator/features.py`). Obscenity uses word-level features only. Per-category thresholds",
+        "(see `src/moderator/model/features.py`). Obscenity uses word-level features only. Per-category thresholds",
         "maximise F1 on the validation split.",
         "",
         *_encoder_lines(m),
