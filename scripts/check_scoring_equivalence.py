@@ -1,4 +1,4 @@
-"""Prove that a speed change to the scoring path (features.py, classifier.py) changes no output.
+"""Prove that a speed change to the scoring path (model/features.py, pipeline.py, classifier.py) changes no output.
 
     python scripts/check_scoring_equivalence.py --save /tmp/before.pkl      # on the old code
     python scripts/check_scoring_equivalence.py --compare /tmp/before.pkl   # on the new code
