@@ -104,6 +104,7 @@ def test_keys_cli_create_list_revoke(tmp_path: Any, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("MODERATOR_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
     created = runner.invoke(main, ["keys", "create", "--role", "review", "--name", "Alice"])
     assert created.exit_code == 0, created.output
     token = created.output.strip().splitlines()[-1]

@@ -83,6 +83,7 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MODERATOR_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("MODERATOR_MODEL", raising=False)
+    assert CliRunner().invoke(main, ["init"]).exit_code == 0
     return d
 
 
@@ -96,11 +97,11 @@ def fake_comparison(regress: bool) -> Any:
 
 
 def audit_events(action: str) -> list[Any]:
-    from moderator.cli.service import _url
+    from moderator.cli.context import database_url
     from moderator.storage.db import make_engine, make_sessionmaker
     from moderator.storage.models import AuditEvent
 
-    engine = make_engine(_url())
+    engine = make_engine(database_url())
     try:
         with make_sessionmaker(engine)() as s:
             return [(e.actor, e.target_id, e.data) for e in s.query(AuditEvent).filter_by(action=action)]

@@ -754,6 +754,7 @@ def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODERATOR_HOME", str(tmp_path / "cli-home"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
     res = runner.invoke(main, ["users", "create", "--role", "review", "--name", "zoe"], input=PASSWORD + "\n")
     assert res.exit_code == 0, res.output
     assert "created moderator 'zoe'" in res.output and PASSWORD not in res.output

@@ -1,7 +1,8 @@
 """The ``moderator`` command: one click group; each area adds its commands from its own module.
 
-Command modules are imported lazily by name so that ``moderator --help`` stays fast and a broken
-optional area cannot take the whole CLI down silently (the import error is raised when it is used).
+Command modules are imported when the group is first used, not when ``moderator.cli`` is imported. A module
+that fails to import fails the command line with its error: no command goes missing silently. What the
+commands share (the service database, the audit actor) is in :mod:`moderator.cli.context`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import click
 
 from moderator import __version__
 
-# module -> attribute holding a list of click commands
+# each module's COMMANDS lists its click commands
 COMMAND_MODULES: tuple[str, ...] = (
     "moderator.cli.model",
     "moderator.cli.service",
@@ -25,16 +26,10 @@ class _LazyGroup(click.Group):
     def _load(self) -> None:
         if getattr(self, "_loaded", False):
             return
-        self._loaded = True
         for mod_name in COMMAND_MODULES:
-            try:
-                module = importlib.import_module(mod_name)
-            except ModuleNotFoundError as exc:  # an area not written yet
-                if exc.name == mod_name:
-                    continue
-                raise
-            for cmd in getattr(module, "COMMANDS", ()):
+            for cmd in importlib.import_module(mod_name).COMMANDS:
                 self.add_command(cmd)
+        self._loaded = True  # only once all loaded: after a failed import, the next use fails the same way
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load()

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from moderator.cli.context import cli_actor, open_database, require_database
 from moderator.config import env_value
 from moderator.training.promotion import DEFAULT_MIN_SUPPORT, DEFAULT_TOLERANCE
 
@@ -35,26 +36,6 @@ def _when(value: str | None, name: str) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _database_url(explicit: str | None) -> str:
-    if explicit:
-        from moderator.storage.db import resolve_url
-
-        return resolve_url(explicit, ".")
-    from moderator.cli.service import _url
-
-    return _url()
-
-
-def _service_session() -> tuple[Any, Any]:
-    """(engine, sessionmaker) on the service database, created/migrated if needed (like ``moderator keys``)."""
-    from moderator.cli.service import _session
-
-    try:
-        return _session()
-    except Exception as exc:
-        raise click.ClickException(f"cannot open the service database: {exc}") from exc
-
-
 # ---------------------------------------------------------------- export-labels
 
 
@@ -67,11 +48,11 @@ def _service_session() -> tuple[Any, Any]:
               help="Database to read (default: DATABASE_URL, else SQLite in $MODERATOR_HOME, like the service).")
 def export_labels(out: str, since: str | None, until: str | None, database_url: str | None) -> None:
     """Write moderators' decisions as a labelled corpus (JSON lines; see docs/feedback-loop.md)."""
-    from moderator.storage.db import make_engine, make_sessionmaker
+    from moderator.storage.db import make_engine, make_sessionmaker, resolve_url
     from moderator.training.feedback import ExportStats, export_rows, write_jsonl
 
     start, end = _when(since, "--since"), _when(until, "--until")
-    url = _database_url(database_url)
+    url = require_database(resolve_url(database_url, ".") if database_url else None)
     stats = ExportStats()
     engine = make_engine(url)
     try:
@@ -181,7 +162,6 @@ def promote(candidate: str, models_dir: str | None, feedback: str | None, data_d
             reason: str | None, do_rescore: bool) -> None:
     """Make CANDIDATE (a version or a path, e.g. in models/candidates/) the default model, unless a category's
     AUC regresses by more than --tolerance on any evaluated set."""
-    from moderator.cli.service import _cli_actor
     from moderator.service import audit
     from moderator.storage.db import write_session
     from moderator.training import promotion
@@ -193,6 +173,7 @@ def promote(candidate: str, models_dir: str | None, feedback: str | None, data_d
         restore_default,
     )
 
+    require_database()  # before the comparison, which can take minutes: the promotion is audited there
     directory = promotion.models_dir(models_dir)
     served = env_value("model")
     if served and not models_dir and Path(served).is_file():
@@ -215,8 +196,8 @@ def promote(candidate: str, models_dir: str | None, feedback: str | None, data_d
         raise click.ClickException(
             f"not promoting {cand.version}: {len(regressions)} regression(s) beyond tolerance {tolerance}: "
             f"{regressions_text(regressions)} (use --force --reason '...' to override; it is audited)")
-    actor = _cli_actor()
-    engine, factory = _service_session()
+    actor = cli_actor()
+    engine, factory = open_database()
     try:
         with write_session(factory) as session:
             audit.record(session, actor, "model.promote", datetime.now(UTC), "model", cand.version, {
@@ -273,16 +254,15 @@ def _run_rescore(factory: Any, model: Any, actor: Any) -> dict[str, Any]:
               help="Model (default: the one the service serves: $MODERATOR_MODEL or models/DEFAULT).")
 def rescore(status: str, model_path: str | None) -> None:
     """Re-score the pending review queue with the current model (new scores, priorities; audited)."""
-    from moderator.cli.service import _cli_actor
     from moderator.model import ModelLoadError, load_model
 
     try:
         model = load_model(model_path)
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from exc
-    engine, factory = _service_session()
+    engine, factory = open_database()
     try:
-        _run_rescore(factory, model, _cli_actor())
+        _run_rescore(factory, model, cli_actor())
     finally:
         engine.dispose()
 

@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
 
+from moderator.cli.context import cli_actor, create_database, home, open_database
 from moderator.config import env_value
-
-
-def _home() -> Path:
-    home = Path(env_value("home")).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    return home
-
-
-def _url() -> str:
-    from moderator.storage.db import resolve_url
-
-    return resolve_url(env_value("database_url"), _home())
-
-
-def _display_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _init_db() -> str:
-    from moderator.storage.db import migrate
-
-    url = _url()
-    try:
-        migrated = migrate(url)
-    except Exception as exc:
-        raise click.ClickException(f"cannot create/migrate the database {_display_url(url)}: {exc}") from exc
-    click.echo(f"database {_display_url(url)}: {'created/migrated' if migrated else 'up to date'}", err=True)
-    return url
-
-
-def _cli_actor() -> Any:
-    from moderator.service.audit import Actor
-
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return Actor(ref=f"cli:{user}", name=f"command line ({user})", role="admin")
 
 
 @click.command()
 def init() -> None:
     """Create or upgrade the service database (SQLite in $MODERATOR_HOME, or DATABASE_URL)."""
-    _init_db()
+    create_database()
 
 
 @click.command()
@@ -71,10 +30,10 @@ def init() -> None:
 @click.option("--timeout", type=int, default=30, show_default=True, help="Worker timeout in seconds.")
 def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
     """Run the service with gunicorn (migrates the database once, before the workers start)."""
-    home = _home()
-    os.environ["MODERATOR_HOME"] = str(home)  # workers resolve the same absolute path
-    _init_db()
-    prom_dir = home / "prometheus"
+    state = home(create=True)
+    os.environ["MODERATOR_HOME"] = str(state)  # workers resolve the same absolute path
+    create_database()
+    prom_dir = state / "prometheus"
     shutil.rmtree(prom_dir, ignore_errors=True)
     prom_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
@@ -129,21 +88,6 @@ def keys() -> None:
     """Manage API keys (stored hashed; the key itself is shown once, at creation)."""
 
 
-def _session() -> Any:
-    from moderator.storage.db import make_engine, make_sessionmaker
-
-    engine = make_engine(_init_db_quiet())
-    return engine, make_sessionmaker(engine)
-
-
-def _init_db_quiet() -> str:
-    from moderator.storage.db import migrate
-
-    url = _url()
-    migrate(url)
-    return url
-
-
 @keys.command("create")
 @click.option("--role", type=click.Choice(["submit", "review", "admin"]), required=True)
 @click.option("--name", required=True, help="Who or what uses the key (e.g. the site, the moderator).")
@@ -154,10 +98,10 @@ def keys_create(role: str, name: str) -> None:
 
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
-    engine, factory = _session()
+    engine, factory = open_database()
     try:
         with write_session(factory) as session:
-            key, token = auth.create_key(session, name, role, _cli_actor(), datetime.now(UTC))
+            key, token = auth.create_key(session, name, role, cli_actor(), datetime.now(UTC))
             key_id, prefix = key.id, key.prefix
     finally:
         engine.dispose()
@@ -171,7 +115,7 @@ def keys_list() -> None:
     """List keys (id, prefix, role, name, created, revoked)."""
     from moderator.service import keys as auth
 
-    engine, factory = _session()
+    engine, factory = open_database()
     try:
         with factory() as session:
             rows = auth.list_keys(session)
@@ -191,11 +135,11 @@ def keys_revoke(ident: str) -> None:
     from moderator.service import keys as auth
     from moderator.storage.db import write_session
 
-    engine, factory = _session()
+    engine, factory = open_database()
     try:
         with write_session(factory) as session:
             try:
-                key = auth.revoke_key(session, ident, _cli_actor(), datetime.now(UTC))
+                key = auth.revoke_key(session, ident, cli_actor(), datetime.now(UTC))
             except auth.UnknownKeyError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"revoked API key {key.id} (prefix {key.prefix}, {key.name!r})")

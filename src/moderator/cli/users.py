@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 import click
+
+from moderator.cli.context import cli_actor, open_database
 
 
 def _read_password() -> str:
@@ -21,26 +22,6 @@ def _read_password() -> str:
     if not line:
         raise click.ClickException("no password on standard input (give it as one line)")
     return line.rstrip("\r\n")
-
-
-def _factory() -> tuple[Any, Any]:
-    from moderator.cli.service import _home
-    from moderator.config import env_value
-    from moderator.storage.db import make_engine, make_sessionmaker, migrate, resolve_url
-
-    url = resolve_url(env_value("database_url"), _home())
-    try:
-        migrate(url)
-    except Exception as exc:
-        raise click.ClickException(f"cannot create/migrate the database: {exc}") from exc
-    engine = make_engine(url)
-    return engine, make_sessionmaker(engine)
-
-
-def _actor() -> Any:
-    from moderator.cli.service import _cli_actor
-
-    return _cli_actor()
 
 
 @click.group()
@@ -57,11 +38,11 @@ def users_create(role: str, name: str) -> None:
     from moderator.storage.db import write_session
 
     password = _read_password()
-    engine, factory = _factory()
+    engine, factory = open_database()
     try:
         with write_session(factory) as session:
             try:
-                user = svc.create_user(session, name, role, password, _actor(), datetime.now(UTC))
+                user = svc.create_user(session, name, role, password, cli_actor(), datetime.now(UTC))
             except svc.UserError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"created moderator {user.name!r} (role {user.role}, actor user:{user.name})")
@@ -77,11 +58,11 @@ def users_set_password(name: str) -> None:
     from moderator.storage.db import write_session
 
     password = _read_password()
-    engine, factory = _factory()
+    engine, factory = open_database()
     try:
         with write_session(factory) as session:
             try:
-                svc.set_password(session, name, password, _actor(), datetime.now(UTC))
+                svc.set_password(session, name, password, cli_actor(), datetime.now(UTC))
             except svc.UserError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"password of {name!r} changed")
@@ -94,7 +75,7 @@ def users_list() -> None:
     """List accounts (name, role, created, last sign-in, disabled)."""
     from moderator.service import users as svc
 
-    engine, factory = _factory()
+    engine, factory = open_database()
 
     def fmt(value: datetime | None) -> str:
         return value.isoformat(timespec="seconds") if value else "-"
@@ -116,11 +97,11 @@ def users_disable(name: str) -> None:
     from moderator.service import users as svc
     from moderator.storage.db import write_session
 
-    engine, factory = _factory()
+    engine, factory = open_database()
     try:
         with write_session(factory) as session:
             try:
-                svc.disable_user(session, name, _actor(), datetime.now(UTC))
+                svc.disable_user(session, name, cli_actor(), datetime.now(UTC))
             except svc.UserError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"disabled moderator {name!r}")
