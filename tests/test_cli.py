@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from moderator.cli import COMMAND_MODULES, _LazyGroup, main
+from moderator.config import SETTINGS
 
 NEEDS_DATABASE = [
     ["keys", "create", "--role", "admin", "--name", "site"],
@@ -66,6 +67,11 @@ def test_init_then_keys_create_from_another_directory(home: Path, tmp_path: Path
     listed = runner.invoke(main, ["keys", "list"])
     assert listed.exit_code == 0 and "site" in listed.output
     assert list(elsewhere.iterdir()) == []
+
+
+def test_the_default_home_does_not_depend_on_the_working_directory() -> None:
+    home = next(s for s in SETTINGS if s.name == "home")
+    assert Path(home.default).is_absolute()
 
 
 def test_a_command_module_that_cannot_be_imported_fails_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from moderator import CATEGORIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +38,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Directory holding the labelled corpora (read in place, never copied)."),
     Setting("model", "MODERATOR_MODEL", "",
             "Path of the model artifact to serve; empty means the default in models/ (models/DEFAULT)."),
-    Setting("home", "MODERATOR_HOME", "./var",
-            "Directory for local state: the SQLite database, the secret key."),
+    Setting("home", "MODERATOR_HOME", platformdirs.user_data_dir("moderator", appauthor=False),
+            "Directory for local state: the SQLite database, the secret key. The default, the user's data "
+            "directory, is the same from any working directory: `moderator serve` and the other commands agree."),
     # --- service (issue #3): app.py, policy.py, service_commands.py
     Setting("database_url", "DATABASE_URL", "",
             "SQLAlchemy URL of the service database; empty means SQLite $MODERATOR_HOME/moderator.db "
@@ -242,6 +245,8 @@ def settings_markdown() -> str:
         default = s.default
         if s.name == "data_dir":
             default = "../shared/data (beside the checkout)"
+        elif s.name == "home":
+            default = "~/.local/share/moderator (on Linux; platformdirs' user data directory)"
         shown = f"`{default}`" if default not in ("", None) else "(empty)"
         rows.append(f"| `{s.env}` | {shown} | {s.help.replace('|', '/')} |")
     return "\n".join(rows)
