@@ -16,14 +16,14 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import Clock
+
 PG_URL = os.environ.get("MODERATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 TABLES = ("idempotency_keys", "decisions", "history_events", "review_items", "comment_scores", "comments",
           "audit_events", "api_keys")
@@ -94,17 +94,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 # ---------------------------------------------------------------- app
-
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now = self.now + timedelta(seconds=seconds)
 
 
 @pytest.fixture

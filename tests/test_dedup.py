@@ -8,10 +8,11 @@ from __future__ import annotations
 import threading
 import unicodedata
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from helpers import T0, FakeClock
 from moderator.dedup import detector as dedup
 from moderator.dedup.detector import (
     DedupSettings,
@@ -26,8 +27,6 @@ from moderator.dedup.detector import (
     shingles,
 )
 from moderator.dedup.ratelimit import RateLimiter, parse_rate
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 BASE = "The council should publish the full budget before the vote on Thursday, not after it."
 
@@ -407,14 +406,6 @@ def test_detector_is_thread_safe():
 
 # ------------------------------------------------------------------------------------------------
 # rate limit
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def time(self) -> float:
-        return self.now
 
 
 @pytest.fixture

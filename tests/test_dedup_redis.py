@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from helpers import T0, FakeClock
 from moderator.dedup.detector import DedupSettings, DuplicateFinding, build_detector
 from moderator.dedup.ratelimit import RateLimiter
 
@@ -27,7 +28,6 @@ PERTURBATIONS = [
 ]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _redis_answers() -> bool:
@@ -137,14 +137,6 @@ def test_a_flood_of_copies_keeps_lookups_bounded(settings):
         d.record(i, SPAM, f"bot{i}", T0 + timedelta(seconds=i))
     finding = d.check(SPAM, "late-bot", T0 + timedelta(seconds=400))
     assert finding == DuplicateFinding(True, "cross_author_flood", 0, 1.0)  # the oldest copy
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def time(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from helpers import make_reload_app, save_stub, stub_module
 from moderator import CATEGORIES
 from moderator.cli import main
 from moderator.training.feedback import (
@@ -22,7 +23,6 @@ from moderator.training.feedback import (
     split_part,
     write_jsonl,
 )
-from test_reload import make_reload_app, save_stub, stub_module
 
 ALL0 = dict.fromkeys(CATEGORIES, 0)
 

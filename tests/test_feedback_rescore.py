@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from helpers import make_reload_app, save_stub, stub_module
 from moderator.cli import main
 from moderator.service.audit import Actor
 from moderator.service.policy import Policy
 from moderator.service.rescore import _reasons, rescore_pending
-from test_reload import make_reload_app, save_stub, stub_module
 
 ACTOR = Actor("cli:test", "tests", "admin")
 

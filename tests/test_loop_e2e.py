@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from helpers import make_reload_app
 from moderator.cli import main
 from moderator.training.datasets import data_available, load_corpus
-from test_reload import make_reload_app
 
 pytestmark = [
     pytest.mark.slow,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from helpers import save_stub, stub_module
 from moderator.cli import main
 from moderator.training.promotion import (
     Regression,
@@ -20,7 +21,6 @@ from moderator.training.promotion import (
     render_markdown,
     resolve_model_path,
 )
-from test_reload import save_stub, stub_module
 
 
 def m(auc: float | None, n: int = 100, pos: int = 30, f1: float = 0.5) -> dict[str, Any]:

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import threading
 
+from helpers import FakeClock
 from moderator.dedup.ratelimit import MovingWindowMemory, RateLimiter
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_same_decisions_as_a_moving_window() -> None:
-    clock = Clock()
+    clock = FakeClock(1_000.0)
     store = MovingWindowMemory(clock)
     assert [store.acquire_entry("a", 3, 60) for _ in range(4)] == [True, True, True, False]
     assert store.get_moving_window("a", 3, 60) == (1_000.0, 3)  # window starts at the oldest hit
@@ -32,7 +25,7 @@ def test_same_decisions_as_a_moving_window() -> None:
 
 
 def test_authors_idle_for_a_window_are_forgotten() -> None:
-    clock = Clock()
+    clock = FakeClock(1_000.0)
     store = MovingWindowMemory(clock, sweep_every=10)
     for i in range(9):
         store.acquire_entry(f"author-{i}", 10, 60)

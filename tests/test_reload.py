@@ -6,71 +6,13 @@ stub class lives in a module written to a temporary folder so that artifacts unp
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-STUB_SOURCE = '''
-from moderator import CATEGORIES
-
-KEYWORDS = {"hate_speech": "vermin", "obscenity": "fuck", "personal_attack": "idiot", "spam": "buy"}
-
-
-class StubModel:
-    """Keyword scores: p = 0.9 when the category's keyword occurs, else ``base``."""
-
-    def __init__(self, version, base=0.05, thresholds=None):
-        self.version = version
-        self.base = base
-        self.thresholds = thresholds or {c: 0.5 for c in CATEGORIES}
-        self.metadata = {"version": version}
-
-    @property
-    def categories(self):
-        return tuple(CATEGORIES)
-
-    def predict_proba(self, texts):
-        return [{c: (0.9 if KEYWORDS[c] in t.lower() else self.base) for c in CATEGORIES} for t in texts]
-
-    def flags(self, scores):
-        return [c for c in CATEGORIES if scores[c] >= self.thresholds[c]]
-
-    def explain(self, text, category, top=10):
-        return []
-'''
-
-
-def stub_module(folder: Path) -> Any:
-    """Import (once per process) the stub model module written into ``folder``."""
-    name = "moderator_feedback_stub"
-    if name in sys.modules:
-        return sys.modules[name]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.py").write_text(STUB_SOURCE)
-    sys.path.insert(0, str(folder))
-    return importlib.import_module(name)
-
-
-def save_stub(directory: Path, version: str, make_default: bool = False, **kw: Any) -> Path:
-    """Write a stub model as a real artifact (same format as ModerationModel.save)."""
-    import pickle
-
-    import joblib
-
-    from moderator.model.artifact import FORMAT_VERSION, set_default
-
-    mod = sys.modules["moderator_feedback_stub"]
-    model = mod.StubModel(version, **kw)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{version}.joblib"
-    joblib.dump({"format": FORMAT_VERSION, "version": version, "payload": pickle.dumps(model)}, path)
-    if make_default:
-        set_default(directory, version)
-    return path
+from helpers import make_reload_app, save_stub, stub_module
 
 
 @pytest.fixture(scope="session")
@@ -84,17 +26,6 @@ def models_dir(tmp_path: Path, stubs: Any) -> Path:
     save_stub(d, "v1", make_default=True)
     save_stub(d, "v2", base=0.3)
     return d
-
-
-def make_reload_app(tmp_path: Path, models_dir: Path, **config: Any) -> Any:
-    from conftest import Clock
-    from moderator.web.app import create_app
-
-    cfg = {"TESTING": True, "MODERATOR_HOME": str(tmp_path / "home"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'moderator.db'}", "MODEL_PATH": str(models_dir),
-           "DUPLICATE_DETECTOR": None, "CLOCK": Clock(), "VALIDATE_RESPONSES": True,
-           "MODEL_RELOAD_INTERVAL": 0.05, "MODEL_RELOAD_BACKGROUND": False, **config}
-    return create_app(cfg)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import save_stub, stub_module
 from serving import MODERATOR, moderator_serve, request, service_env
-from test_reload import save_stub, stub_module
 
 pytestmark = pytest.mark.slow
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 
+from helpers import T0
 from moderator.service import queue as review
 from moderator.service.audit import Actor
 from moderator.service.policy import Policy
 from moderator.storage.db import begin_write, make_engine, make_sessionmaker, migrate, write_session
 from moderator.storage.models import Base, Comment, Decision, HistoryEvent, ReviewItem
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SUBMITTER = Actor("key:1", "site", "submit", 1)
 MODS = [Actor(f"key:{i}", f"moderator {i}", "review", i) for i in range(10, 20)]
 
