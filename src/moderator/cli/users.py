@@ -116,16 +116,17 @@ def users_sign_out(name: str) -> None:
     from moderator.service import users as svc
     from moderator.storage.db import write_session
 
-    engine, factory = _factory()
+    engine, factory = open_database()
     try:
         with write_session(factory) as session:
             try:
-                ended = svc.sign_out_everywhere(session, name, _actor(), datetime.now(UTC))
+                ended = svc.sign_out_everywhere(session, name, cli_actor(), datetime.now(UTC))
             except svc.UserError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"ended {ended} session{'s' if ended != 1 else ''} of {name!r}")
     finally:
         engine.dispose()
+
 
 COMMANDS = [users]
 
