@@ -122,3 +122,17 @@ def test_long_word_against_wildcard_patterns_is_linear() -> None:
     check_linear(_model().normalizer.normalize, "fu" + "c" * 200 + "z", long=4_000)
     lexicon = _model().normalizer.lexicon
     assert lexicon.is_obscene_word("fuuuccck") and not lexicon.is_obscene_word("fu" + "c" * 5_000 + "z")
+
+
+def test_caches_keep_no_long_words() -> None:
+    """The per-word caches (resolved words, word n-grams) hold short words only: a stream of distinct long
+    words must not grow them by the size of the words."""
+    model = _model()
+    norm = model.normalizer
+    long_words = ["zq" * 500 + str(i) for i in range(3)]
+    model.linear_view().predict_proba([" ".join([*long_words, "hello"])])
+    assert "hello" in norm._resolved
+    assert not any(len(w) > norm.RESOLVE_CACHE_WORD for w in norm._resolved)
+    grams = model.__dict__.get("_word_grams", {})
+    assert any("hello" in cache for cache in grams.values())
+    assert not any(len(w) > 64 for cache in grams.values() for w in cache)

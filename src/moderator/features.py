@@ -395,21 +395,24 @@ class Normalizer:
         return None
 
     RESOLVE_CACHE_SIZE = 100_000
+    RESOLVE_CACHE_WORD = 64  # characters; longer words are rare, and resolving one is linear in its length
 
     def resolve(self, word: str) -> str:
         """The normalised form of one word-like token (memoised per instance).
 
         The cache is a plain dict on the instance, not ``functools.lru_cache`` on the method: a method-level
         cache is shared by the class and holds ``self`` in its keys, so every Normalizer a hot-reloaded model
-        left behind stayed alive. Bounded by clearing it when full (a worker's vocabulary refills it quickly).
+        left behind stayed alive. Bounded by clearing it when full (a worker's vocabulary refills it quickly),
+        and words longer than :attr:`RESOLVE_CACHE_WORD` are not kept, so its memory is bounded too.
         """
         cache = self._resolved
         found = cache.get(word)
         if found is None:
             found = self._resolve(word)
-            if len(cache) >= self.RESOLVE_CACHE_SIZE:
-                cache.clear()
-            cache[word] = found
+            if len(word) <= self.RESOLVE_CACHE_WORD:
+                if len(cache) >= self.RESOLVE_CACHE_SIZE:
+                    cache.clear()
+                cache[word] = found
         return found
 
     def _resolve(self, word: str) -> str:
