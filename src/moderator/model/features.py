@@ -193,14 +193,27 @@ _RUN_RE = re.compile(r"(.)\1+")
 
 
 def _squeeze_variants(word: str, limit: int = 64) -> list[str]:
-    """Every way of shortening each run of a repeated letter to one or two letters (bounded)."""
+    """Every way of shortening each run of a repeated letter to one or two letters (bounded).
+
+    The ways come in the order of ``itertools.product((1, 2), repeat=runs)`` and the first ``limit`` of
+    them only vary the last ``log2(limit)`` runs, so all earlier runs are cut to one letter once, in a
+    shared head: a word with many runs costs ``limit`` copies of it, not ``limit`` passes over its runs.
+    """
     runs = [(m.start(), m.end(), m.group(1)) for m in _RUN_RE.finditer(word)]
     if not runs:
         return []
+    free = min(len(runs), max(0, (limit - 1).bit_length()))
+    fixed, varied = runs[:len(runs) - free], runs[len(runs) - free:]
+    head, pos = [], 0
+    for s, e, ch in fixed:
+        head.append(word[pos:s])
+        head.append(ch)
+        pos = e
+    head_text, head_end = "".join(head), pos
     variants: list[str] = []
-    for choice in itertools.islice(itertools.product((1, 2), repeat=len(runs)), limit):
-        parts, pos = [], 0
-        for (s, e, ch), k in zip(runs, choice, strict=True):
+    for choice in itertools.islice(itertools.product((1, 2), repeat=free), limit):
+        parts, pos = [head_text], head_end
+        for (s, e, ch), k in zip(varied, choice, strict=True):
             parts.append(word[pos:s])
             parts.append(ch * min(k, e - s))
             pos = e
@@ -225,7 +238,6 @@ def _leet_variants(word: str, limit: int = 16) -> list[str]:
 
 _SPELLING = (("ph", "f"), ("v", "u"), ("kk", "ck"), ("k", "ck"), ("z", "s"), ("u", "oo"), ("x", "ck"))
 
-
 def _spelling_variants(word: str) -> list[str]:
     """Phonetic respellings used to dodge filters (``phuck``, ``fvck``, ``fuk``); only kept if they hit the lexicon."""
     out = []
@@ -235,6 +247,65 @@ def _spelling_variants(word: str) -> list[str]:
             out.append(v)
             out.extend(_squeeze_variants(v))
     return out
+
+
+# Shapes of words, to tell cheaply that a word can never resolve to a known word (and spare resolving it).
+# A shape maps each character to a class and then cuts every run of one class to one character, so that
+# squeezing (``fuuuck``) never changes a shape. The *skeleton* also merges what leetspeak and the respellings
+# above cannot tell apart ('0', 'o', 'u', 'v' -> 'o'; 'c', 'k', 'x' -> 'k'; 'p' -> 'f' and an 'h' after an
+# 'f' dropped, so 'ph' -> 'f'): every rewrite :meth:`Normalizer.resolve` tries keeps it. The *leet shape*
+# only merges each leetspeak character with its readings ('1', '!', '|', 'i', 'l' are one class), which
+# leetspeak and squeezing keep; the *run shape* is the word with its runs cut, which squeezing keeps.
+_SKELETON = str.maketrans({
+    **dict.fromkeys("0uv", "o"), **dict.fromkeys("1!|l", "i"), "3": "e", **dict.fromkeys("4@", "a"),
+    **dict.fromkeys("5$z", "s"), **dict.fromkeys("7+", "t"), "9": "g", "8": "b", **dict.fromkeys("cx", "k"),
+    "p": "f",
+})
+_LEET_SHAPE = str.maketrans({**{c: o for c, o in LEET.items()}, **dict.fromkeys("1!|l", "i")})
+_NO_CLASSES = str.maketrans({})
+
+
+def _shape_step(shape: str, ch: str, table: dict[int, str], drop_fh: bool = False) -> str:
+    """The shape of ``word + ch`` given ``shape``, the shape of ``word``, for one character ``ch``."""
+    m = ch.translate(table)
+    last = shape[-1:]
+    return shape if m == last or (drop_fh and m == "h" and last == "f") else shape + m
+
+
+def _shape(word: str, table: dict[int, str], drop_fh: bool = False) -> str:
+    out: list[str] = []
+    last = ""
+    for m in word.translate(table):
+        if m != last and not (drop_fh and m == "h" and last == "f"):
+            out.append(m)
+            last = m
+    return "".join(out)
+
+
+def skeleton(word: str) -> str:
+    """The skeleton of ``word`` (``phuuuck``, ``fvck`` and ``fuk`` -> ``fok``); linear in its length."""
+    return _shape(word, _SKELETON, drop_fh=True)
+
+
+@dataclass(frozen=True)
+class _Shapes:
+    """Shapes of the known words (vocabulary and lexicon), with every prefix of them."""
+
+    lexicon: frozenset[str]  # skeletons of the lexicon's words
+    lexicon_prefixes: frozenset[str]
+    leet: frozenset[str]  # leet shapes of the known words
+    leet_prefixes: frozenset[str]
+    runs: frozenset[str]  # run shapes of the known words
+
+    @classmethod
+    def of(cls, known: Iterable[str], lexicon: Iterable[str]) -> _Shapes:
+        def prefixes(shapes: frozenset[str]) -> frozenset[str]:
+            return frozenset(x[:i] for x in shapes for i in range(len(x) + 1))
+
+        known = list(known)
+        lex = frozenset(skeleton(w) for w in lexicon)
+        leet = frozenset(_shape(w, _LEET_SHAPE) for w in known)
+        return cls(lex, prefixes(lex), leet, prefixes(leet), frozenset(_shape(w, _NO_CLASSES) for w in known))
 
 
 class Normalizer:
@@ -251,6 +322,7 @@ class Normalizer:
         self.vocabulary_: frozenset[str] = frozenset()
         self._by_shape: dict[tuple[int, str], list[str]] = {}
         self._resolved: dict[str, str] = {}  # resolve()'s cache: per instance, dies with the model
+        self._shapes_cache: _Shapes | None = None
 
     # -- fitting
     def fit(self, texts: Iterable[str]) -> Normalizer:
@@ -269,6 +341,7 @@ class Normalizer:
 
     def _index(self) -> None:
         self._resolved = {}  # answers depend on the vocabulary
+        self._shapes_cache = None
         by_shape: dict[tuple[int, str], list[str]] = {}
         for w in sorted(self.lexicon.words) + sorted(self.vocabulary_ - self.lexicon.words):
             by_shape.setdefault((len(w), w[0]), []).append(w)
@@ -278,11 +351,18 @@ class Normalizer:
         state = dict(self.__dict__)
         state["_by_shape"] = {}
         state.pop("_resolved", None)
+        state.pop("_shapes_cache", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._index()
+
+    def _shapes(self) -> _Shapes:
+        shapes = self._shapes_cache
+        if shapes is None:
+            shapes = self._shapes_cache = _Shapes.of(self.vocabulary_ | self.lexicon.words, self.lexicon.words)
+        return shapes
 
     # -- resolution of one word
     def _known(self, w: str) -> bool:
@@ -315,27 +395,32 @@ class Normalizer:
         return None
 
     RESOLVE_CACHE_SIZE = 100_000
+    RESOLVE_CACHE_WORD = 64  # characters; longer words are rare, and resolving one is linear in its length
 
     def resolve(self, word: str) -> str:
         """The normalised form of one word-like token (memoised per instance).
 
         The cache is a plain dict on the instance, not ``functools.lru_cache`` on the method: a method-level
         cache is shared by the class and holds ``self`` in its keys, so every Normalizer a hot-reloaded model
-        left behind stayed alive. Bounded by clearing it when full (a worker's vocabulary refills it quickly).
+        left behind stayed alive. Bounded by clearing it when full (a worker's vocabulary refills it quickly),
+        and words longer than :attr:`RESOLVE_CACHE_WORD` are not kept, so its memory is bounded too.
         """
         cache = self._resolved
         found = cache.get(word)
         if found is None:
             found = self._resolve(word)
-            if len(cache) >= self.RESOLVE_CACHE_SIZE:
-                cache.clear()
-            cache[word] = found
+            if len(word) <= self.RESOLVE_CACHE_WORD:
+                if len(cache) >= self.RESOLVE_CACHE_SIZE:
+                    cache.clear()
+                cache[word] = found
         return found
 
     def _resolve(self, word: str) -> str:
         if word in self.lexicon.words:
             return word
-        respelled = next((v for v in _spelling_variants(word) if v in self.lexicon.words), None)
+        respelled = None
+        if skeleton(word) in self._shapes().lexicon:  # respelling keeps the skeleton: else none can match
+            respelled = next((v for v in _spelling_variants(word) if v in self.lexicon.words), None)
         if respelled and word.isalpha():  # 'fvck', 'phuck': common enough to be in the vocabulary, still evasion
             return respelled
         if word in self.vocabulary_:
@@ -408,34 +493,74 @@ class Normalizer:
         self._mark_names(text, out)
         return out
 
+    # A spelled-out word is at most this many single characters ('f u u u u c k' counts 7): twice the longest
+    # known word, so that repeated letters still fit, and constant, so that a text of nothing but single
+    # characters costs a bounded amount of work per character.
+    MAX_SPELLED = 64
+    # ... and at most this many of its prefixes that could be a known word are resolved (longest first).
+    MAX_SPELLED_TRIES = 8
+
     def _join_spelled(self, text: str, toks: list[Token]) -> list[Token]:
         """Join runs of >= 3 single characters (``f u c k``, ``b.u.l.l.$.h.1.t``) when they spell a known word.
 
         The run may start one letter late (``a b i t c h`` -> ``a`` + ``bitch``) and stop early
         (``f u c k y o u`` -> ``fuck`` + ``y o u``); the longest known word wins.
-        """
 
-        def single(t: Token) -> bool:
-            return len(t.raw) == 1 and (t.kind == "word" or t.raw in LEET)
+        Linear in the number of tokens: where each run ends is computed once (from the right), the longest
+        word starting at a token is looked for once (memoised), only within its first :attr:`MAX_SPELLED`
+        characters, while their shapes (``_Shapes``) still begin a known word's, and only the few
+        prefixes whose shapes are a known word's are resolved.
+        """
+        n = len(toks)
+        if n < 3:
+            return toks
+        is_single = [len(t.raw) == 1 and (t.kind == "word" or t.raw in LEET) for t in toks]
+        run_end = list(range(n))  # the last token of the run of single characters that starts at each token
+        for i in range(n - 2, -1, -1):
+            if is_single[i] and is_single[i + 1] and _SEP_RE.match(text[toks[i].end:toks[i + 1].start] or " "):
+                run_end[i] = run_end[i + 1]
+        memo: dict[int, tuple[int, str, str] | None] = {}
+
+        def longest(start: int) -> tuple[int, str, str] | None:
+            """(last token, resolved, spelled) of the longest known word spelled from ``start``, if any."""
+            if start in memo:
+                return memo[start]
+            shapes = self._shapes()
+            skel = leet = runs = ""
+            alpha = True
+            viable = []
+            for k in range(start, min(run_end[start], start + self.MAX_SPELLED - 1) + 1):
+                ch = toks[k].raw
+                skel = _shape_step(skel, ch, _SKELETON, drop_fh=True)
+                leet = _shape_step(leet, ch, _LEET_SHAPE)
+                alpha = alpha and ch.isalpha()
+                runs = _shape_step(runs, ch, _NO_CLASSES) if alpha else ""
+                in_lexicon, in_known = skel in shapes.lexicon_prefixes, leet in shapes.leet_prefixes
+                if not (in_lexicon or in_known):
+                    break  # no longer prefix can resolve to a known word either
+                # a respelling may reach a lexicon word; else squeezing (and leetspeak) must reach a known one
+                if k >= start + 2 and ((in_lexicon and skel in shapes.lexicon) or (
+                        in_known and leet in shapes.leet and (not alpha or runs in shapes.runs))):
+                    viable.append(k)
+            found = None
+            for k in reversed(viable[-self.MAX_SPELLED_TRIES:]):
+                word = "".join(t.raw for t in toks[start:k + 1])
+                resolved = self.resolve(word)
+                if resolved in self.vocabulary_ or resolved in self.lexicon.words:
+                    found = (k, resolved, word)
+                    break
+            memo[start] = found
+            return found
 
         out: list[Token] = []
         i = 0
-        while i < len(toks):
-            j = i
-            if single(toks[i]):
-                while (j + 1 < len(toks) and single(toks[j + 1])
-                       and _SEP_RE.match(text[toks[j].end:toks[j + 1].start] or " ")):
-                    j += 1
+        while i < n:
             found = None
-            if j - i + 1 >= 3:
+            if run_end[i] - i + 1 >= 3:
                 for start in (i, i + 1):
-                    for k in range(j, start + 1, -1):
-                        word = "".join(t.raw for t in toks[start:k + 1])
-                        resolved = self.resolve(word)
-                        if resolved in self.vocabulary_ or resolved in self.lexicon.words:
-                            if found is None or len(word) > len(found[3]):
-                                found = (start, k, resolved, word)
-                            break
+                    hit = longest(start)
+                    if hit is not None and (found is None or len(hit[2]) > len(found[3])):
+                        found = (start, *hit)
             if found:
                 start, k, resolved, word = found
                 out.extend(toks[i:start])

@@ -71,6 +71,26 @@ def _stem(word: str) -> str:
     return _stemmer().stem(word)
 
 
+_WILDCARD = "[a-z]*"
+
+
+def _linear(pattern: str) -> str:
+    r"""``pattern`` (``fu[a-z]*c[a-z]*k``) rewritten to match the same words in linear time.
+
+    With two or more ``[a-z]*`` a failing match backtracks over every way of splitting the word between
+    them: quadratic or worse in its length (a 20,000-letter ``fuccc…c`` took seconds). When the literal
+    parts between the wildcards are letters, taking the leftmost occurrence of each middle part is always
+    right (any later choice leaves fewer letters for the rest), so each of them is matched lazily inside an
+    atomic group that is never re-entered, and only the last part backtracks (once, over the word):
+    ``fu(?>[a-z]*?c)[a-z]*k``. Other patterns are kept as they are.
+    """
+    parts = pattern.split(_WILDCARD)
+    if len(parts) < 3 or not all(p.isascii() and p.isalpha() and p.islower() for p in parts[1:-1]):
+        return pattern
+    middle = "".join(f"(?>[a-z]*?{p})" for p in parts[1:-1])
+    return f"{parts[0]}{middle}{_WILDCARD}{parts[-1]}"
+
+
 @dataclass
 class Lexicon:
     """Obscene single words, obscene phrases (as token tuples) and wildcard patterns."""
@@ -85,7 +105,7 @@ class Lexicon:
         self._compile()
 
     def _compile(self) -> None:
-        self._regex = re.compile("^(?:" + "|".join(self.patterns) + ")$") if self.patterns else None
+        self._regex = re.compile("^(?:" + "|".join(map(_linear, self.patterns)) + ")$") if self.patterns else None
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

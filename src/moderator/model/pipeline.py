@@ -94,6 +94,7 @@ CATEGORY_BLOCKS: dict[str, tuple[str, ...]] = {
 
 
 WORD_GRAMS_CACHE_SIZE = 200_000
+WORD_GRAMS_CACHE_WORD = 64  # characters: longer words are analysed each time (rare, and linear in length)
 
 
 def _per_word(vec: TfidfVectorizer) -> bool:
@@ -142,9 +143,10 @@ def tfidf_rows(vec: TfidfVectorizer, analyzer: Any, docs: Sequence[str], offset:
                 hit = word_cache.get(w)
                 if hit is None:
                     hit = np.fromiter((j for g in analyzer(w) if (j := get(g)) is not None), dtype=np.int64)
-                    if len(word_cache) >= WORD_GRAMS_CACHE_SIZE:
-                        word_cache.clear()
-                    word_cache[w] = hit
+                    if len(w) <= WORD_GRAMS_CACHE_WORD:  # a long word's n-grams would hold ~32 bytes a character
+                        if len(word_cache) >= WORD_GRAMS_CACHE_SIZE:
+                            word_cache.clear()
+                        word_cache[w] = hit
                 parts.append(hit)
             idx, val = _count_columns(np.concatenate(parts) if parts else _NO_COLUMNS)
         else:
