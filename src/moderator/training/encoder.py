@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from moderator.config import env_value
 from moderator.model.encoder import EncoderScorer
 
 BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -66,7 +66,7 @@ class EncoderConfig:
 
 def base_weights() -> Path:
     """The directory of the base network's files, checked against :data:`BASE_SHA256`."""
-    chosen = os.environ.get("MODERATOR_ENCODER_BASE")
+    chosen = env_value("encoder_base")
     if chosen:
         base = Path(chosen)
     else:
