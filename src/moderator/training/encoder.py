@@ -228,8 +228,8 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
         rng = np.random.default_rng(cfg.seed + epoch)
         perm = rng.permutation(len(texts))
         batches: list[list[int]] = []
-        for c in range(0, len(perm), cfg.batch_size * 50):
-            chunk = sorted(perm[c:c + cfg.batch_size * 50].tolist(), key=lambda j: lengths[j])
+        for start in range(0, len(perm), cfg.batch_size * 50):
+            chunk = sorted(perm[start:start + cfg.batch_size * 50].tolist(), key=lambda j: lengths[j])
             batches += [chunk[i:i + cfg.batch_size] for i in range(0, len(chunk), cfg.batch_size)]
         rng.shuffle(batches)
         bar = progress(batches, f"encoder epoch {epoch + 1}", len(batches)) if progress else batches
