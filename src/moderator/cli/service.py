@@ -60,7 +60,7 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
     if "control_socket_disable" in Config().settings:  # gunicorn >= 25: one control socket per user otherwise
         options["control_socket_disable"] = True
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)

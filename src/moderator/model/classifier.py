@@ -157,7 +157,7 @@ class ModerationModel:
             return linear
         rows = np.arange(len(texts)) if encoder_rows is None else np.flatnonzero(np.asarray(encoder_rows, bool))
         if len(rows):
-            linear[rows] = self.combine(linear[rows], self.encoder_matrix([texts[i] for i in rows]))
+            linear[rows] = self.combine(linear[rows], self.encoder_matrix([texts[i] for i in rows.tolist()]))
         return linear
 
     def linear_matrix(self, texts: Sequence[str]) -> np.ndarray:

@@ -75,7 +75,7 @@ def explain(model: ModerationModel, text: str, category: str, top: int = 10) -> 
         w = weight(offsets["lexicon"] + 1) / len(slur_idx)
         for i in slur_idx:
             add((tokens[i].start, tokens[i].end), w)
-    items = [
+    items: list[dict[str, Any]] = [
         {"start": s, "end": e, "text": text[s:e], "weight": round(v, 4)}
         for (s, e), v in contrib.items() if v > 1e-6
     ]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from moderator.config import env_value
 from moderator.model.encoder import EncoderScorer
 
 BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -66,7 +66,7 @@ class EncoderConfig:
 
 def base_weights() -> Path:
     """The directory of the base network's files, checked against :data:`BASE_SHA256`."""
-    chosen = os.environ.get("MODERATOR_ENCODER_BASE")
+    chosen = env_value("encoder_base")
     if chosen:
         base = Path(chosen)
     else:
@@ -228,8 +228,8 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
         rng = np.random.default_rng(cfg.seed + epoch)
         perm = rng.permutation(len(texts))
         batches: list[list[int]] = []
-        for c in range(0, len(perm), cfg.batch_size * 50):
-            chunk = sorted(perm[c:c + cfg.batch_size * 50].tolist(), key=lambda j: lengths[j])
+        for start in range(0, len(perm), cfg.batch_size * 50):
+            chunk = sorted(perm[start:start + cfg.batch_size * 50].tolist(), key=lambda j: lengths[j])
             batches += [chunk[i:i + cfg.batch_size] for i in range(0, len(chunk), cfg.batch_size)]
         rng.shuffle(batches)
         bar = progress(batches, f"encoder epoch {epoch + 1}", len(batches)) if progress else batches

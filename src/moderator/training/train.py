@@ -322,7 +322,7 @@ def choose_thresholds(cfg: TrainConfig, X: FeatureMatrices, classifiers: dict[st
     rows = np.flatnonzero(encoder_rows(val_rows, shell.encoder_categories))
     if len(rows):
         combined[rows] = shell.combine(linear_val[rows], shell.encoder_matrix(
-            list(_bar(cfg, [val_rows[i].text for i in rows], "encoder on validation"))))
+            list(_bar(cfg, [val_rows[i].text for i in rows.tolist()], "encoder on validation"))))
     thresholds: dict[str, float] = {}
     linear_thresholds: dict[str, float] = {}
     metrics: dict[str, Any] = {"validation": {}}
