@@ -158,8 +158,7 @@ class Detector:
         if query_shingles is None and (near_own or near_others):  # a long text: all its shingles now
             query_shingles = shingles(sig.normalised, s.shingle_size)
         # near candidates: the author's own all (the most similar is reported) ...
-        for sim, e in self._verify(sig.minhash, query_shingles, near_own, budget):
-            own.append((sim, e))
+        own.extend(self._verify(sig.minhash, query_shingles, near_own, budget))
         # ... other authors' most likely first, only until enough distinct authors make a flood
         need = s.flood_authors - 1
         authors = {e.author_id for _, e in others}
