@@ -45,7 +45,10 @@ from pathlib import Path
 import numpy as np
 
 from moderator.config import data_dir
-from moderator.dedup.detector import DedupSettings, Detector, jaccard, lsh_params, normalise, shingles
+from moderator.dedup.detector import Detector
+from moderator.dedup.normalise import jaccard, normalise, shingles
+from moderator.dedup.settings import DedupSettings
+from moderator.dedup.signer import lsh_params
 
 RESULTS = Path(__file__).resolve().parent / "results"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from moderator.dedup.detector import DuplicateFinding, RateDecision
+from moderator.dedup.types import DuplicateFinding, RateDecision
 from moderator.storage.models import Comment, CommentScore, IdempotencyKey, ReviewItem
 
 CLEAN = "Thanks for the thoughtful article, I learned a lot about the history of the bridge."
@@ -165,11 +165,14 @@ class FakeDetector:
         self.calls.append("rate_check")
         return self.rate
 
-    def check(self, text: str, author_id: str, now: Any) -> DuplicateFinding | None:
+    def sign(self, text: str) -> None:
+        return None
+
+    def check(self, text: str, author_id: str, now: Any, signature: Any = None) -> DuplicateFinding | None:
         self.calls.append("check")
         return self.finding
 
-    def record(self, comment_id: int, text: str, author_id: str, created_at: Any) -> None:
+    def record(self, comment_id: int, text: str, author_id: str, created_at: Any, signature: Any = None) -> None:
         self.calls.append("record")
         self.recorded.append((comment_id, text, author_id))
 
@@ -193,7 +196,8 @@ def test_restart_rebuilds_the_duplicate_index_and_freezes_a_large_one(
     index is moved out of the garbage collector's reach (``gc.freeze``)."""
     import gc
 
-    from moderator.dedup.detector import DedupSettings, Detector
+    from moderator.dedup.detector import Detector
+    from moderator.dedup.settings import DedupSettings
     from moderator.web import app as app_module
 
     text = "The bridge closure on Thursday will add twenty minutes to every bus route downtown."
@@ -235,10 +239,11 @@ def test_detector_failure_does_not_block_intake(make_service_fixture: Any, caplo
         def rate_check(self, author_id: str, now: Any) -> RateDecision:
             raise ConnectionError("redis down")
 
-        def check(self, text: str, author_id: str, now: Any) -> DuplicateFinding | None:
+        def check(self, text: str, author_id: str, now: Any, signature: Any = None) -> DuplicateFinding | None:
             raise ConnectionError("redis down")
 
-        def record(self, comment_id: int, text: str, author_id: str, created_at: Any) -> None:
+        def record(self, comment_id: int, text: str, author_id: str, created_at: Any,
+                   signature: Any = None) -> None:
             raise ConnectionError("redis down")
 
     service = make_service_fixture(DUPLICATE_DETECTOR=Down())

@@ -425,16 +425,15 @@ def test_unavailable_reason_tells_outages_from_bugs() -> None:
     assert unavailable_reason(ValueError("bug")) is None
 
 
-def test_timeouts_come_from_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_timeouts_come_from_the_settings(tmp_path: Path) -> None:
+    from moderator.config import Settings
     from moderator.storage.db import DbTimeouts, make_engine
 
-    monkeypatch.setenv("MODERATOR_DB_CONNECT_TIMEOUT", "3")
-    monkeypatch.setenv("MODERATOR_DB_STATEMENT_TIMEOUT", "4.5")
-    monkeypatch.setenv("MODERATOR_DB_POOL_TIMEOUT", "6")
-    monkeypatch.setenv("MODERATOR_SQLITE_BUSY_TIMEOUT", "0.25")
-    t = DbTimeouts.from_env()
+    settings = Settings.from_env({"MODERATOR_DB_CONNECT_TIMEOUT": "3", "MODERATOR_DB_STATEMENT_TIMEOUT": "4.5",
+                                  "MODERATOR_DB_POOL_TIMEOUT": "6", "MODERATOR_SQLITE_BUSY_TIMEOUT": "0.25"})
+    t = DbTimeouts.from_settings(settings)
     assert t == DbTimeouts(3.0, 4.5, 6.0, 0.25) and t.answer == 5.5
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}", settings=settings)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 250
     assert engine.pool.timeout() == 6.0

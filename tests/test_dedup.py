@@ -13,20 +13,16 @@ from datetime import timedelta
 import pytest
 
 from helpers import T0, FakeClock
-from moderator.dedup import detector as dedup
-from moderator.dedup.detector import (
-    DedupSettings,
-    Detector,
-    DuplicateFinding,
-    MemoryIndex,
-    build_detector,
-    fingerprint,
-    jaccard,
-    normalise,
-    settings_from,
-    shingles,
-)
+from moderator.config import Settings
+from moderator.dedup import normalise as norm_mod
+from moderator.dedup import settings as settings_mod
+from moderator.dedup import signer as signer_mod
+from moderator.dedup.detector import Detector, build_detector
+from moderator.dedup.memory_index import MemoryIndex
+from moderator.dedup.normalise import fingerprint, jaccard, normalise, shingles
 from moderator.dedup.ratelimit import RateLimiter, parse_rate
+from moderator.dedup.settings import DedupSettings
+from moderator.dedup.types import DuplicateFinding
 
 BASE = "The council should publish the full budget before the vote on Thursday, not after it."
 
@@ -110,11 +106,11 @@ def test_fast_normalise_shingles_jaccard_equal_the_library_definitions():
     alphabet.append("\u200b")
     for _ in range(500):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
-        reference = unidecode(unicodedata.normalize("NFKC", text).translate(dedup._confusables_table()))
-        assert normalise(text) == dedup._NON_ALNUM.sub(" ", reference.casefold()).strip()
+        reference = unidecode(unicodedata.normalize("NFKC", text).translate(norm_mod._confusables_table()))
+        assert normalise(text) == norm_mod._NON_ALNUM.sub(" ", reference.casefold()).strip()
         norm = normalise(text)
         for k in (1, 3, 4, 6):
-            digits = dedup._DIGIT[np.frombuffer(norm.encode(), dtype=np.uint8)]
+            digits = norm_mod._DIGIT[np.frombuffer(norm.encode(), dtype=np.uint8)]
             if digits.size > k:
                 n = digits.size - k + 1
                 codes = sum(digits[j : j + n] * np.uint32(37 ** (k - 1 - j)) for j in range(k))
@@ -125,22 +121,22 @@ def test_fast_normalise_shingles_jaccard_equal_the_library_definitions():
 
 
 def test_fold_table_growth_is_bounded(monkeypatch):
-    monkeypatch.setattr(dedup, "_FOLD_TABLE_GROWTH", 0)  # no room left: unidecode does the rest
-    size = len(dedup._fold_table())
+    monkeypatch.setattr(norm_mod, "_FOLD_TABLE_GROWTH", 0)  # no room left: unidecode does the rest
+    size = len(norm_mod._fold_table())
     assert normalise("Ｈello wörld ✓ 文") == "hello world wen"
-    assert len(dedup._fold_table()) == size
+    assert len(norm_mod._fold_table()) == size
 
 
 @pytest.mark.parametrize("text", ["", "ab", "a much longer text about the weather " * 20, BASE])
 def test_vectorised_minhash_equals_datasketch_update_batch(text):
-    signer = dedup.Signer(num_perm=64)
+    signer = signer_mod.Signer(num_perm=64)
     assert signer._fast
     codes = shingles(normalise(text))
     assert signer.minhash_values(codes).tolist() == signer.minhash(codes).hashvalues.tolist()
 
 
 def test_long_texts_minhash_a_prefix_but_verify_the_whole_text(detector):
-    assert dedup.MINHASH_CHARS < 1500
+    assert signer_mod.MINHASH_CHARS < 1500
     words = " ".join(f"word{i}" for i in range(400))  # ~3,000 characters, one distinct text
     detector.record(1, words, "alice", T0)
     assert detector.check(words.replace("word399", "word399 and more"), "alice", T0).of == 1
@@ -150,7 +146,7 @@ def test_long_texts_minhash_a_prefix_but_verify_the_whole_text(detector):
 
 
 def test_lsh_params_fit_num_perm():
-    bands, rows = dedup.lsh_params(0.5, 64)
+    bands, rows = signer_mod.lsh_params(0.5, 64)
     assert bands >= 2 and bands * rows <= 64
 
 
@@ -177,21 +173,20 @@ def test_same_author_points_at_the_most_similar_earlier_comment(detector):
     assert finding.to_dict() == {"is_duplicate": True, "kind": "same_author", "of": 2, "similarity": 1.0}
 
 
-def test_check_then_record_signs_the_text_once_per_thread(detector, monkeypatch):
-    """A submission checks, then records, one text in one thread: the signature is computed once. Another text,
-    or the same text in another thread, is signed afresh (never another text's signature)."""
+def test_a_signature_passed_to_check_and_record_signs_the_text_once(detector, monkeypatch):
+    """A submission signs its text once and hands the signature to check() and record(); without one, each
+    call signs the text it is given."""
     calls: list[str] = []
     sign = detector.signer.sign
     monkeypatch.setattr(detector.signer, "sign", lambda text: calls.append(text) or sign(text))
     other = BASE.replace("Thursday", "Friday")
-    assert detector.check(BASE, "alice", T0) is None
-    detector.record(1, BASE, "alice", T0)
+    sig = detector.sign(BASE)
+    assert detector.check(BASE, "alice", T0, signature=sig) is None
+    detector.record(1, BASE, "alice", T0, signature=sig)
     assert calls == [BASE]
     detector.record(2, other, "bob", T0)
     assert calls == [BASE, other]
-    worker = threading.Thread(target=detector.record, args=(3, BASE, "carol", T0))
-    worker.start()
-    worker.join()
+    detector.record(3, BASE, "carol", T0)
     assert calls == [BASE, other, BASE]
     assert detector.size() == 3
     finding = detector.check(BASE + "!", "alice", T0 + timedelta(minutes=1))  # bob and carol posted it too
@@ -233,7 +228,7 @@ def test_a_reply_quoting_a_comment_is_not_its_duplicate(detector, quote):
 def test_a_comment_that_is_only_a_quote_is_still_compared_whole(detector):
     detector.record(1, BASE, "alice", T0)
     assert detector.check(f"> {BASE}", "alice", T0 + timedelta(minutes=1)).of == 1
-    assert dedup.strip_quoted("a > b, and b > c") == "a > b, and b > c"  # not a quote: mid-line
+    assert norm_mod.strip_quoted("a > b, and b > c") == "a > b, and b > c"  # not a quote: mid-line
 
 
 def test_short_common_replies_are_never_flagged(detector):
@@ -470,11 +465,10 @@ def test_parse_rate_rejects_nonsense(spec):
 # settings and the factory
 
 
-def test_build_detector_reads_config_then_environment(monkeypatch):
-    monkeypatch.setenv("MODERATOR_DUP_WINDOW_SECONDS", "120")
-    monkeypatch.setenv("MODERATOR_DUP_FLOOD_AUTHORS", "4")
-    d = build_detector({"MODERATOR_DUP_FLOOD_AUTHORS": 2, "MODERATOR_RATE_LIMIT": "5 per minute",
-                        "MODERATOR_DUP_THRESHOLD": "0.6"})
+def test_build_detector_reads_overrides_then_settings():
+    settings = Settings.from_env({"MODERATOR_DUP_WINDOW_SECONDS": "120", "MODERATOR_DUP_FLOOD_AUTHORS": "4"})
+    d = build_detector(settings, {"MODERATOR_DUP_FLOOD_AUTHORS": 2, "MODERATOR_RATE_LIMIT": "5 per minute",
+                                  "MODERATOR_DUP_THRESHOLD": "0.6"})
     assert isinstance(d, Detector)
     s = d.settings
     assert (s.window_seconds, s.flood_authors, s.threshold) == (120, 2, 0.6)
@@ -482,11 +476,8 @@ def test_build_detector_reads_config_then_environment(monkeypatch):
     assert d.rate_limiter.item.amount == 5
 
 
-def test_build_detector_defaults(monkeypatch):
-    for name in ("MODERATOR_DUP_BACKEND", "MODERATOR_DUP_WINDOW_SECONDS", "MODERATOR_DUP_THRESHOLD",
-                 "MODERATOR_RATE_LIMIT"):
-        monkeypatch.delenv(name, raising=False)
-    s = settings_from(None)
+def test_build_detector_defaults():
+    s = DedupSettings.from_settings(Settings.from_env({}))
     assert (s.backend, s.window_seconds, s.rate_limit) == ("memory", 86_400, "10/60")
     assert s.threshold == DedupSettings().threshold
 
@@ -496,11 +487,11 @@ def test_build_detector_defaults(monkeypatch):
 ])
 def test_bad_settings_are_refused(key, value):
     with pytest.raises(ValueError, match=key):
-        settings_from({key: value})
+        DedupSettings.from_settings(Settings.from_env({}), {key: value})
 
 
 def test_every_dedup_setting_is_declared():
     from moderator.config import SETTINGS
 
     names = {s.name for s in SETTINGS}
-    assert set(dedup._SETTING_FIELDS) <= names
+    assert set(settings_mod._SETTING_FIELDS) <= names

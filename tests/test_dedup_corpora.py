@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from moderator.config import data_dir
-from moderator.dedup.detector import DedupSettings, Detector
+from moderator.dedup.detector import Detector
+from moderator.dedup.settings import DedupSettings
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "dedup_bench.py"
 NEEDED = ("impermium_insults", "youtube_spam", "ruddit", "trac1_aggression")

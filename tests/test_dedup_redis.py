@@ -12,8 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from helpers import T0, FakeClock
-from moderator.dedup.detector import DedupSettings, DuplicateFinding, build_detector
+from moderator.config import Settings
+from moderator.dedup.detector import build_detector
 from moderator.dedup.ratelimit import RateLimiter
+from moderator.dedup.settings import DedupSettings
+from moderator.dedup.types import DuplicateFinding
 
 redis = pytest.importorskip("redis")
 
@@ -67,7 +70,7 @@ def workers(settings, n=2, **overrides):
 
 
 def test_build_detector_selects_redis(settings):
-    d = build_detector({"MODERATOR_DUP_BACKEND": "redis", "MODERATOR_REDIS_URL": REDIS_URL,
+    d = build_detector(Settings.from_env({}), {"MODERATOR_DUP_BACKEND": "redis", "MODERATOR_REDIS_URL": REDIS_URL,
                         "MODERATOR_DUP_REDIS_PREFIX": settings.redis_prefix})
     from moderator.dedup.redis_index import RedisIndex
 

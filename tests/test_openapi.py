@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from moderator.dedup.detector import DuplicateFinding, RateDecision
+from moderator.dedup.types import DuplicateFinding, RateDecision
 
 TYPES: dict[str, Any] = {
     "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
@@ -101,10 +101,13 @@ def test_real_responses_match_documented_schemas(make_service_fixture: Any) -> N
         def rate_check(self, author_id: str, now: Any) -> RateDecision:
             return RateDecision(author_id != "spammer", retry_after=3)
 
-        def check(self, text: str, author_id: str, now: Any) -> DuplicateFinding | None:
+        def sign(self, text: str) -> None:
+            return None
+
+        def check(self, text: str, author_id: str, now: Any, signature: Any = None) -> DuplicateFinding | None:
             return DuplicateFinding(True, "same_author", 1, 0.9) if "again" in text else None
 
-        def record(self, *args: Any) -> None:
+        def record(self, *args: Any, **kwargs: Any) -> None:
             pass
 
     service = make_service_fixture(DUPLICATE_DETECTOR=Dup())

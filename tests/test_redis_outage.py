@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from moderator.dedup.detector import DedupSettings
+from moderator.dedup.settings import DedupSettings
 from moderator.storage.models import Comment
 
 redis = pytest.importorskip("redis")

@@ -88,17 +88,17 @@ def test_sqlite_pragmas(tmp_path: Any) -> None:
         engine.dispose()
 
 
-def test_sqlite_synchronous_setting(tmp_path: Any, monkeypatch: Any) -> None:
-    monkeypatch.setenv("MODERATOR_SQLITE_SYNCHRONOUS", "normal")
-    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+def test_sqlite_synchronous_setting(tmp_path: Any) -> None:
+    from moderator.config import Settings
+
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db", settings=Settings.from_env({}, sqlite_synchronous="normal"))
     try:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
     finally:
         engine.dispose()
-    monkeypatch.setenv("MODERATOR_SQLITE_SYNCHRONOUS", "OFF")
     with pytest.raises(ValueError, match="FULL, NORMAL"):
-        make_engine(f"sqlite:///{tmp_path}/y.db")
+        make_engine(f"sqlite:///{tmp_path}/y.db", settings=Settings.from_env({"MODERATOR_SQLITE_SYNCHRONOUS": "OFF"}))
 
 
 @pytest.mark.parametrize("action", ["approve", "reject"])

@@ -520,8 +520,9 @@ def test_queue_filters(signed_in: Web) -> None:
 
 def test_duplicate_finding_links_the_earlier_comment(make_web: Callable[..., Web]) -> None:
     from moderator.dedup.detector import build_detector
+    from moderator.dedup.settings import DedupSettings
 
-    w = make_web(DUPLICATE_DETECTOR=build_detector({}))
+    w = make_web(DUPLICATE_DETECTOR=build_detector(DedupSettings()))
     w.login()
     text_ = "This exact comment is posted twice by the same author, word for word."
     first = w.submit(text_)

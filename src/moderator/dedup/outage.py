@@ -7,7 +7,7 @@ A :class:`DependencyGuard` wraps every call the duplicate index and the rate lim
   ends one call (the first to arrive) tries again; the others keep skipping until it returns.
 * **Bounded logging.** One warning when the dependency goes down (no traceback: the cause is one line), at
   most one "still unavailable" line per ``log_interval`` while it stays down, one line when it recovers.
-* **Visibility.** ``moderator_dependency_up{dependency=...}`` (:func:`moderator.service.metrics.set_dependency_up`)
+* **Visibility.** ``moderator_dependency_up{dependency=...}`` (:func:`moderator.metrics.set_dependency_up`)
   follows each change, and :meth:`DependencyGuard.health` tells readiness checks the state and why.
 
 Only connection-level errors (refused, reset, timed out, DNS, Redis loading or read-only) count as an
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from moderator.service.metrics import set_dependency_up
+from moderator.metrics import set_dependency_up
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 
-from moderator.dedup.detector import RateDecision
+from moderator.dedup.types import RateDecision
 
 _PLAIN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 

@@ -35,9 +35,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from moderator.dedup.detector import DedupSettings, Detector, Entry
+from moderator.dedup.detector import Detector
 from moderator.dedup.outage import DependencyGuard
 from moderator.dedup.ratelimit import RateLimiter
+from moderator.dedup.settings import DedupSettings
+from moderator.dedup.types import Entry
 
 # One round trip per look-up and per insert: the scripts run server-side (EVALSHA; redis-py falls back to EVAL
 # once after a script cache flush). Issued as pipelines of ~15 and ~47 commands instead, the client-side command
@@ -83,7 +85,7 @@ return 1
 
 
 class RedisIndex:
-    """The :class:`moderator.dedup.detector.Index` in Redis (see the module docstring for the layout).
+    """The :class:`moderator.dedup.types.Index` in Redis (see the module docstring for the layout).
 
     Parameters
     ----------

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from moderator.service import audit
 from moderator.service.audit import Actor
-from moderator.storage.user_models import ModeratorUser, ReviewSession
+from moderator.storage.models import ModeratorUser, ReviewSession
 
 ROLES: tuple[str, ...] = ("review", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

@@ -1,4 +1,4 @@
-"""Database engine, sessions and migrations (no Flask imports; ``app.py`` wires them per request).
+"""Database engine, sessions and migrations (no Flask imports; ``moderator.web.app`` wires them per request).
 
 * SQLite (default ``$MODERATOR_HOME/moderator.db``): WAL journal, ``synchronous=FULL`` (every commit is
   fsynced before it returns, so a 2xx survives power loss; ``MODERATOR_SQLITE_SYNCHRONOUS=NORMAL`` trades
@@ -7,10 +7,13 @@
   deadlock on a read-to-write lock upgrade; read transactions use a plain deferred ``BEGIN``.
 * PostgreSQL (``DATABASE_URL=postgresql+psycopg://...``): ordinary READ COMMITTED transactions; the queue
   relies on conditional UPDATEs whose row count is checked, which is correct under concurrency on both.
-* Migrations: Alembic scripts shipped in the package (``moderator/migrations``), run with :func:`migrate`.
+* Migrations: Alembic scripts shipped in the package (``moderator/storage/migrations``), run with :func:`migrate`.
 * Timeouts (:class:`DbTimeouts`, ``MODERATOR_DB_*`` settings) bound every wait on the database, so that an
   unreachable, hung or full database turns into an error within seconds; :func:`unavailable_reason` tells
   those errors (answered 503 by the service) from bugs.
+
+The timeouts and the SQLite synchronous mode come from a :class:`moderator.config.Settings` handed to
+:func:`make_engine` / :func:`migrate`; a caller that has none gets ``Settings.from_env()``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from moderator.config import Settings
 
 log = logging.getLogger("moderator.db")
 
@@ -54,11 +60,9 @@ class DbTimeouts:
     ANSWER_GRACE = 1.0
 
     @classmethod
-    def from_env(cls) -> DbTimeouts:
-        from moderator.config import env_value
-
-        return cls(float(env_value("db_connect_timeout")), float(env_value("db_statement_timeout")),
-                   float(env_value("db_pool_timeout")), float(env_value("sqlite_busy_timeout")))
+    def from_settings(cls, settings: Settings) -> DbTimeouts:
+        return cls(float(settings.db_connect_timeout), float(settings.db_statement_timeout),
+                   float(settings.db_pool_timeout), float(settings.sqlite_busy_timeout))
 
     @property
     def answer(self) -> float | None:
@@ -84,19 +88,27 @@ def resolve_url(database_url: str | None, home: str | os.PathLike[str]) -> str:
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 
 
-def sqlite_synchronous() -> str:
-    from moderator.config import env_value
+def _settings(settings: Settings | None) -> Settings:
+    from moderator.config import Settings
 
-    mode = str(env_value("sqlite_synchronous")).strip().upper()
+    return settings if settings is not None else Settings.from_env()
+
+
+def sqlite_synchronous(settings: Settings) -> str:
+    """``MODERATOR_SQLITE_SYNCHRONOUS``, checked."""
+    mode = str(settings.sqlite_synchronous).strip().upper()
     if mode not in SYNCHRONOUS_MODES:
         raise ValueError(f"MODERATOR_SQLITE_SYNCHRONOUS must be one of {', '.join(SYNCHRONOUS_MODES)}, not {mode!r}")
     return mode
 
 
-def make_engine(url: str, timeouts: DbTimeouts | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str, timeouts: DbTimeouts | None = None, *, settings: Settings | None = None,
+                **kwargs: Any) -> Engine:
     """An engine with the SQLite pragmas, write-transaction handling and timeouts described in the module
-    docstring (``timeouts`` default to the ``MODERATOR_DB_*`` settings)."""
-    t = timeouts if timeouts is not None else DbTimeouts.from_env()
+    docstring. ``timeouts`` default to the ``MODERATOR_DB_*`` values of ``settings``, which also give the SQLite
+    synchronous mode (``settings`` default to ``Settings.from_env()``)."""
+    settings = _settings(settings)
+    t = timeouts if timeouts is not None else DbTimeouts.from_settings(settings)
     sa_url = make_url(url)
     file_db = sa_url.get_backend_name() != "sqlite" or (sa_url.database not in (None, "", ":memory:"))
     if "poolclass" not in kwargs and file_db and t.pool > 0:
@@ -105,7 +117,7 @@ def make_engine(url: str, timeouts: DbTimeouts | None = None, **kwargs: Any) -> 
         if sa_url.database and sa_url.database != ":memory:":
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
-        synchronous = sqlite_synchronous()
+        synchronous = sqlite_synchronous(settings)
         busy_ms = int(t.sqlite_busy * 1000)
 
         @event.listens_for(engine, "connect")
@@ -323,7 +335,7 @@ class FastInsert:
     the stored values are byte-for-byte what a Core insert would store: JSON text, naive-UTC timestamps).
 
     Only for ``qmark`` drivers (SQLite), where it is about five times cheaper than a Core execute; other
-    databases use Core (see :func:`fast_inserts_for`).
+    databases use Core (see :func:`insert_rows`).
     """
 
     _cache: dict[tuple[Any, ...], FastInsert] = {}  # noqa: RUF012 - a process-wide cache on purpose
@@ -346,14 +358,6 @@ class FastInsert:
 
     def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(row[c] if p is None else p(row[c]) for c, p in zip(self.columns, self.processors, strict=True))
-
-
-def raw_cursor(session: Session) -> Any | None:
-    """A DBAPI cursor inside the session's transaction when the fast path applies (SQLite), else None."""
-    conn = session.connection()
-    if conn.dialect.paramstyle != "qmark":
-        return None
-    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]], returning: str | None = None) -> Any:
@@ -412,14 +416,16 @@ def head_revision(url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def migrate(url: str) -> bool:
+def migrate(url: str, settings: Settings | None = None) -> bool:
     """Create or upgrade the database at ``url`` to the newest schema. Returns True when it ran a migration.
 
     Cheap when the database is already current (one read of ``alembic_version``). On PostgreSQL the upgrade
     holds an advisory lock so that several instances starting together migrate once.
     """
     # no statement timeout: a migration may rewrite a large table
-    engine = make_engine(url, replace(DbTimeouts.from_env(), statement=0.0), poolclass=_null_pool())
+    settings = _settings(settings)
+    engine = make_engine(url, replace(DbTimeouts.from_settings(settings), statement=0.0), settings=settings,
+                         poolclass=_null_pool())
     try:
         head = head_revision(url)
         if current_revision(engine) == head:

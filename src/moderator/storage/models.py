@@ -1,6 +1,6 @@
 """SQLAlchemy tables of the moderation service (typed ``Mapped[...]`` models, no behaviour).
 
-The schema itself is created by the Alembic migrations in ``moderator/migrations``; these classes must
+The schema itself is created by the Alembic migrations in ``moderator/storage/migrations``; these classes must
 match them (``tests/test_storage.py`` compares the migrated database with this metadata).
 
 Shape (after Discourse's Reviewable):
@@ -13,7 +13,15 @@ Shape (after Discourse's Reviewable):
 * ``history_events``  append-only per-comment history (submitted, queued, claimed, approved, rejected, ...);
 * ``audit_events``    who did what and when, across the service (submissions, decisions, key changes);
 * ``api_keys``        hashed API keys with a role and a short non-secret prefix;
-* ``idempotency_keys`` one row per (api key, Idempotency-Key header): request hash and stored response.
+* ``idempotency_keys`` one row per (api key, Idempotency-Key header): request hash and stored response;
+* ``moderator_users`` one row per person who signs in to ``/review``. The password is stored only as an
+                      argon2id hash (``argon2-cffi``'s PasswordHasher encoding, parameters included);
+                      ``disabled_at`` set means the account can no longer sign in and its open sessions stop
+                      working on their next request;
+* ``moderator_sessions`` one row per signed-in browser. The session cookie holds a random token; the row holds
+                      only its SHA-256 digest, the account and when the session expires. Signing out deletes the
+                      row, so a copy of the cookie taken earlier opens nothing; changing the password or
+                      disabling the account deletes all the account's rows.
 """
 
 from __future__ import annotations
@@ -203,6 +211,31 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)  # expired keys are deleted by age
 
 
+class ModeratorUser(Base):
+    __tablename__ = "moderator_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # review | admin
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+
+
+class ReviewSession(Base):
+    __tablename__ = "moderator_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # hex SHA-256 of the token in the cookie
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("moderator_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 __all__ = [
     "ApiKey",
     "AuditEvent",
@@ -212,10 +245,8 @@ __all__ = [
     "Decision",
     "HistoryEvent",
     "IdempotencyKey",
+    "ModeratorUser",
     "ReviewItem",
+    "ReviewSession",
     "UTCDateTime",
 ]
-
-# The review pages' accounts table lives in its own module (issue #5); importing it here keeps Base.metadata
-# complete wherever the models are used (the migrated-schema test, Alembic autogenerate).
-from moderator.storage import user_models  # noqa: E402,F401

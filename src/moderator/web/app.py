@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderator import config as settings
-from moderator.service.metrics import Metrics
+from moderator.metrics import Metrics
 from moderator.service.policy import Policy
 from moderator.service.readiness import Readiness
 from moderator.storage.db import DatabaseHealth, DbTimeouts, make_engine, make_sessionmaker, migrate, resolve_url
@@ -243,7 +243,7 @@ def _default_detector(config: Mapping[str, Any]) -> Any:
     except ImportError:  # pragma: no cover - the seam module ships with the package
         return None
     build = getattr(dedup, "build_detector", None)
-    return build(config) if build is not None else None
+    return build(settings.Settings.from_env(), config) if build is not None else None
 
 
 GC_FREEZE_MIN_ENTRIES = 50_000  # below this a full collection of the index is cheap: leave the collector alone

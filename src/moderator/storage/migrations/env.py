@@ -19,10 +19,11 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from moderator.config import env_value
+    from moderator.config import Settings
     from moderator.storage.db import resolve_url
 
-    return resolve_url(env_value("database_url"), env_value("home"))
+    settings = Settings.from_env()
+    return resolve_url(settings.database_url, settings.home)
 
 
 def run_migrations_offline() -> None:

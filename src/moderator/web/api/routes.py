@@ -34,8 +34,8 @@ from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES
 from moderator import config as settings
-from moderator.dedup.detector import RateDecision
 from moderator.dedup.outage import DependencyUnavailable
+from moderator.dedup.types import RateDecision
 from moderator.service import audit, comments
 from moderator.service import keys as auth
 from moderator.service import queue as review
@@ -514,10 +514,11 @@ def _submit(refiner: Any) -> Response:
             rate_limited = True
     version, probs = scorer().score([body.text])
     scores = probs[0]
-    finding = None
+    finding = signature = None
     if detector is not None:
         try:
-            finding = detector.check(body.text, body.author_id, t)
+            signature = detector.sign(body.text)  # once, for both check() and record()
+            finding = detector.check(body.text, body.author_id, t, signature=signature)
         except DependencyUnavailable as exc:
             _check_unavailable(detector, exc, unavailable, "duplicate_check")
         except Exception:
@@ -573,7 +574,7 @@ def _submit(refiner: Any) -> Response:
         return replay
     if detector is not None:
         try:
-            detector.record(stored.id, body.text, body.author_id, t)
+            detector.record(stored.id, body.text, body.author_id, t, signature=signature)
         except DependencyUnavailable:  # the comment is stored; the guard has logged the outage
             pass
         except Exception:  # the comment is stored; a detector failure must not turn that into an error

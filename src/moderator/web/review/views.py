@@ -51,11 +51,10 @@ from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES
 from moderator import config as settings
+from moderator.metrics import set_dependency_up
 from moderator.service import comments, users
 from moderator.service import queue as review
-from moderator.service.metrics import set_dependency_up
-from moderator.storage.models import INT_MAX, Comment, ReviewItem
-from moderator.storage.user_models import ModeratorUser
+from moderator.storage.models import INT_MAX, Comment, ModeratorUser, ReviewItem
 from moderator.web.api.routes import db, now, state, write_db
 from moderator.web.review import queries as q
 
