@@ -29,14 +29,8 @@ PENDING: dict[tuple[str, str], str] = {
         "same: service.reload creates the app (web branch)",
     ("layer", "moderator.service.reload -> moderator.web.api.routes"):
         "same: service.reload swaps the routes' model (web branch)",
-    ("layer", "moderator.dedup.outage -> moderator.service.metrics"):
-        "dedup reports Redis up/down through service.metrics (dedup branch)",
-    ("env", "moderator.service.metrics"):
-        "PROMETHEUS_MULTIPROC_DIR read directly (web branch: through Settings)",
     ("env", "moderator.service.policy"):
         "Policy.from_env reads os.environ by default (web branch: through Settings)",
-    ("cycle", "moderator.storage.models -> moderator.storage.user_models -> moderator.storage.models"):
-        "models imports user_models at the bottom so Base.metadata holds every table (dedup branch)",
 }
 
 

@@ -163,6 +163,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_limit_storage", "MODERATOR_LOGIN_LIMIT_STORAGE", "",
             "Where sign-in attempts are counted: a limits storage URI (memory://, redis://...), or redis for "
             "MODERATOR_REDIS_URL; empty means redis when MODERATOR_DUP_BACKEND=redis, else memory (per worker)."),
+    # --- metrics
+    Setting("prometheus_multiproc_dir", "PROMETHEUS_MULTIPROC_DIR", "",
+            "prometheus_client's multiprocess directory, so /metrics adds up every worker; `moderator serve` "
+            "sets it to $MODERATOR_HOME/prometheus and empties it at start. Empty means one process's metrics."),
 )
 
 
