@@ -26,6 +26,7 @@ The model, policy, engine, session factory, detector, clock and metrics live on
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 from collections.abc import Callable, Mapping
@@ -43,7 +44,9 @@ from moderator import config as settings
 from moderator.service.metrics import Metrics
 from moderator.service.policy import Policy
 from moderator.service.readiness import Readiness
+from moderator.service.reload import DEFAULT_INTERVAL, Reloader, watched_source
 from moderator.storage.db import DatabaseHealth, DbTimeouts, make_engine, make_sessionmaker, migrate, resolve_url
+from moderator.web import context
 
 log = logging.getLogger("moderator.web.app")
 
@@ -81,8 +84,6 @@ def model_fields(app: Flask, model: Any) -> dict[str, Any]:
     """The state's ``model``/``policy``/``full_model``/``full_policy`` for a loaded model under
     ``ENCODER_MODE``: a model with an encoder serves its linear view unless the mode is ``inline``, and
     is kept as ``full_model`` for the background refiner when the mode is ``deferred``."""
-    from moderator.service.reload import policy_for
-
     mode = app.config["ENCODER_MODE"]
     if mode not in ENCODER_MODES:
         raise ValueError(f"MODERATOR_ENCODER_MODE must be one of {', '.join(ENCODER_MODES)}, not {mode!r}")
@@ -92,6 +93,38 @@ def model_fields(app: Flask, model: Any) -> dict[str, Any]:
     deferred = mode == "deferred"
     return {"model": serve, "policy": policy_for(app, serve), "full_model": model if deferred else None,
             "full_policy": policy_for(app, model) if deferred else None}
+
+
+def policy_for(app: Flask, model: Any) -> Policy:
+    """The policy for ``model``: ``POLICY`` from the config (a Policy, or a mapping over the model's
+    thresholds), else the policy settings."""
+    given = app.config.get("POLICY")
+    if given is None:
+        return Policy.from_env(model.thresholds, categories=model.categories)
+    if isinstance(given, Policy):
+        return given
+    return Policy.from_mapping(given, model.thresholds)
+
+
+def _install_reloader(app: Flask) -> Reloader:
+    """This worker's reloader: checks before every request, swaps ``app.extensions["moderator"]`` for a copy
+    of the state over the new model (and drops what was derived from the old state)."""
+
+    def swap(model: Any) -> ServiceState:
+        new = dataclasses.replace(app.extensions[context.STATE], **model_fields(app, model))
+        app.extensions[context.STATE] = new
+        for key in context.DERIVED_EXTENSIONS:  # rebuilt on the next request, bound to the new state
+            app.extensions.pop(key, None)
+        return new
+
+    cfg = app.config
+    source = watched_source(cfg.get("MODEL_WATCH"), cfg.get("MODEL") is not None, cfg.get("MODEL_PATH"))
+    reloader = Reloader(lambda: app.extensions[context.STATE], swap, source,
+                        float(cfg.get("MODEL_RELOAD_INTERVAL", DEFAULT_INTERVAL)),
+                        bool(cfg.get("MODEL_RELOAD_BACKGROUND", True)))
+    app.extensions[context.RELOADER] = reloader
+    app.before_request(reloader.check)
+    return reloader
 
 
 def _defaults() -> dict[str, Any]:
@@ -192,13 +225,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if detector is not None:
         _rebuild_detector(state)
 
-    from moderator.service import (
-        reload as model_reload,  # model_reload adds POST /v1/admin/reload-model to the blueprint
-    )
-    from moderator.web.api import routes as api  # model_reload adds POST /v1/admin/reload-model to the blueprint
+    from moderator.web.api import errors
+    from moderator.web.api import routes as api
 
     api.register(app)
-    model_reload.install(app)  # follow a new default model (models/DEFAULT) without a restart
+    _install_reloader(app)  # follow a new default model (models/DEFAULT) without a restart
     if state.full_model is not None and app.config["REFINE"]:
         _start_refiner(app, home, url)
 
@@ -207,8 +238,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     web.init_app(app)
-    for db_error in api.DATABASE_ERRORS:  # the pages' own catch-all would answer an outage 500
-        app.error_handler_spec["web"][None][db_error] = api.database_error
+    for db_error in errors.DATABASE_ERRORS:  # the pages' own catch-all would answer an outage 500
+        app.error_handler_spec["web"][None][db_error] = errors.database_error
 
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies < 0:

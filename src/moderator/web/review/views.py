@@ -56,7 +56,7 @@ from moderator.service import queue as review
 from moderator.service.metrics import set_dependency_up
 from moderator.storage.models import INT_MAX, Comment, ReviewItem
 from moderator.storage.user_models import ModeratorUser
-from moderator.web.api.routes import db, now, state, write_db
+from moderator.web.context import db, now, state, write_db
 from moderator.web.review import queries as q
 
 log = logging.getLogger("moderator.web.review.views")
