@@ -1,25 +1,24 @@
-"""The Flask application: ``create_app(test_config=None)`` builds everything.
+"""The Flask application: ``create_app(test_config=None, settings=None)`` builds everything.
 
-Configuration comes from the settings table (``moderator.config.SETTINGS``, i.e. ``MODERATOR_*`` and
-``DATABASE_URL`` environment variables); ``test_config`` overrides any key. Keys besides the settings:
+Configuration is a :class:`~moderator.config.Settings` (default ``Settings.from_env()``, read once). Each
+setting has one key in ``app.config`` (:func:`config_key`: ``claim_ttl`` -> ``CLAIM_TTL``, ``home`` ->
+``MODERATOR_HOME``, ``model`` -> ``MODEL_PATH``); ``test_config`` overrides a setting by that key or by its
+environment variable name (``MODERATOR_CLAIM_TTL``), and the resulting settings are what the service holds
+(``state.settings``). Keys besides the settings:
 
 ``MODEL``               a loaded model object (default: ``load_model(MODEL_PATH or None)``)
 ``POLICY``              a :class:`~moderator.service.policy.Policy` or a mapping layered over the model thresholds
-                        (default: ``Policy.from_env``)
-``ENCODER_MODE``        deferred / inline / off (``MODERATOR_ENCODER_MODE``; see :mod:`moderator.service.refine`)
+                        (default: ``Policy.from_settings``)
 ``REFINE``              start the background refiner in deferred mode (default True; tests drive it by hand)
-``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default
-``moderator.dedup.detector.build_detector(app.config)``
+``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default ``moderator.dedup.detector.build_detector``
+                        over the settings
 ``CLOCK``               a callable returning an aware UTC ``datetime`` (tests inject one)
 ``AUTO_MIGRATE``        create/upgrade the database at start-up (default True; cheap when already current)
 ``VALIDATE_RESPONSES``  validate every response against its documented schema (tests)
-``TRUSTED_PROXIES``     proxies in front whose ``X-Forwarded-*`` headers are believed (``ProxyFix``; default 0)
-``DB_CONNECT_TIMEOUT``, ``DB_STATEMENT_TIMEOUT``, ``DB_POOL_TIMEOUT``, ``SQLITE_BUSY_TIMEOUT``,
-``DB_RETRY_AFTER``
-                        the database timeouts (seconds, :class:`~moderator.storage.db.DbTimeouts`) and the
-                        503's Retry-After
+``MODEL_WATCH``, ``MODEL_RELOAD_INTERVAL``, ``MODEL_RELOAD_BACKGROUND``
+                        what the model reloader follows, how often, in a thread (:mod:`moderator.service.reload`)
 
-The model, policy, engine, session factory, detector, clock and metrics live on
+The model, policy, settings, engine, session factory, detector, clock and metrics live on
 ``app.extensions["moderator"]`` (a :class:`ServiceState`), with the readiness checks ``/readyz`` reports
 (``state.readiness.register(name, check)`` adds a dependency) and what recent writes saw (``state.db_health``).
 """
@@ -40,7 +39,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from moderator import config as settings
+from moderator.config import SETTINGS, Settings
 from moderator.service.metrics import Metrics
 from moderator.service.policy import Policy
 from moderator.service.readiness import Readiness
@@ -65,6 +64,7 @@ class ServiceState:
     clock: Callable[[], datetime]
     metrics: Metrics
     database_url: str
+    settings: Settings = field(default_factory=Settings.from_env)
     # Deferred scoring (moderator.service.refine): the model with the encoder, and its policy; None otherwise.
     full_model: Any = None
     full_policy: Policy | None = None
@@ -78,6 +78,7 @@ class ServiceState:
 
 
 ENCODER_MODES = ("deferred", "inline", "off")
+_SETTINGS = "moderator_settings"
 
 
 def model_fields(app: Flask, model: Any) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def policy_for(app: Flask, model: Any) -> Policy:
     thresholds), else the policy settings."""
     given = app.config.get("POLICY")
     if given is None:
-        return Policy.from_env(model.thresholds, categories=model.categories)
+        return Policy.from_settings(model.thresholds, app.extensions[_SETTINGS], categories=model.categories)
     if isinstance(given, Policy):
         return given
     return Policy.from_mapping(given, model.thresholds)
@@ -127,23 +128,38 @@ def _install_reloader(app: Flask) -> Reloader:
     return reloader
 
 
-def _defaults() -> dict[str, Any]:
+# app.config key of each setting (one spelling each): the setting's name upper-cased, but for these.
+_CONFIG_KEY_EXCEPTIONS = {"home": "MODERATOR_HOME", "model": "MODEL_PATH"}
+
+
+def config_key(setting_name: str) -> str:
+    """The app.config key of a setting (``claim_ttl`` -> ``CLAIM_TTL``, ``secret_key`` -> Flask's ``SECRET_KEY``)."""
+    return _CONFIG_KEY_EXCEPTIONS.get(setting_name, setting_name.upper())
+
+
+_BY_KEY = {config_key(s.name): s for s in SETTINGS}
+_BY_ENV = {s.env: s for s in SETTINGS}
+
+
+def _with_overrides(base: Settings, test_config: Mapping[str, Any]) -> tuple[Settings, dict[str, Any]]:
+    """Fold the setting keys of ``test_config`` (config key or environment variable name, e.g. ``CLAIM_TTL`` or
+    ``MODERATOR_CLAIM_TTL``) into ``base``; returns the settings and the other keys."""
+    values: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in test_config.items():
+        setting = _BY_KEY.get(key) or _BY_ENV.get(key)
+        if setting is None:
+            rest[key] = value
+        elif isinstance(value, str) and setting.parse is not str:
+            values[setting.name] = setting.default if value == "" else setting.parse(value)
+        else:
+            values[setting.name] = value
+    return base.replace(**values), rest
+
+
+def _config(settings: Settings) -> dict[str, Any]:
     return {
-        "MODERATOR_HOME": settings.env_value("home"),
-        "DATABASE_URL": settings.env_value("database_url"),
-        "MODEL_PATH": settings.env_value("model"),
-        "MAX_TEXT_CHARS": settings.env_value("max_text_chars"),
-        "MAX_CONTENT_LENGTH": settings.env_value("max_content_length"),
-        "CLAIM_TTL": settings.env_value("claim_ttl"),
-        "TRUSTED_PROXIES": settings.env_value("trusted_proxies"),
-        "IDEMPOTENCY_TTL": settings.env_value("idempotency_ttl"),
-        "ENCODER_MODE": settings.env_value("encoder_mode"),
-        "REFINE_INTERVAL": settings.env_value("refine_interval"),
-        "DB_CONNECT_TIMEOUT": settings.env_value("db_connect_timeout"),
-        "DB_STATEMENT_TIMEOUT": settings.env_value("db_statement_timeout"),
-        "DB_POOL_TIMEOUT": settings.env_value("db_pool_timeout"),
-        "SQLITE_BUSY_TIMEOUT": settings.env_value("sqlite_busy_timeout"),
-        "DB_RETRY_AFTER": settings.env_value("db_retry_after"),
+        **{config_key(s.name): getattr(settings, s.name) for s in SETTINGS},
         "REFINE": True,
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
@@ -165,11 +181,14 @@ def _start_refiner(app: Flask, home: Path, url: str) -> None:
                                                   float(app.config["REFINE_INTERVAL"]), lock).start()
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """The service over ``settings`` (default: read from the environment once); ``test_config`` overrides
+    settings (by config key or environment variable name) and sets the other keys."""
+    settings, extra = _with_overrides(settings or Settings.from_env(), test_config or {})
     app = Flask(__name__)
-    app.config.from_mapping(_defaults())
-    if test_config:
-        app.config.update(test_config)
+    app.config.from_mapping(_config(settings))
+    app.config.update(extra)
+    app.extensions[_SETTINGS] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     home = Path(app.config["MODERATOR_HOME"])
@@ -188,7 +207,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     fields = model_fields(app, model)
 
     has_detector = "DUPLICATE_DETECTOR" in app.config
-    detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(app.config)
+    detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(settings)
 
     timeouts = DbTimeouts(float(app.config["DB_CONNECT_TIMEOUT"]), float(app.config["DB_STATEMENT_TIMEOUT"]),
                           float(app.config["DB_POOL_TIMEOUT"]), float(app.config["SQLITE_BUSY_TIMEOUT"]))
@@ -219,6 +238,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         metrics=Metrics(queue_depth, lambda: str(app.extensions["moderator"].model.version),  # follows reloads
                         refine_backlog),
         database_url=url,
+        settings=settings,
     )
     app.extensions["moderator"] = state
     state.readiness.register("database", lambda: _check_database(app.extensions["moderator"]))
@@ -268,13 +288,13 @@ def _check_database(state: ServiceState) -> str:
     return "ok"
 
 
-def _default_detector(config: Mapping[str, Any]) -> Any:
-    try:
-        from moderator.dedup import detector as dedup
-    except ImportError:  # pragma: no cover - the seam module ships with the package
-        return None
-    build = getattr(dedup, "build_detector", None)
-    return build(config) if build is not None else None
+def _default_detector(settings: Settings) -> Any:
+    from moderator.dedup.detector import build_detector
+
+    config = {s.env: getattr(settings, s.name) for s in SETTINGS}
+    if config["MODERATOR_RATE_LIMIT"] in ("", None):  # empty turns the limit off (an empty key means "unset")
+        config["MODERATOR_RATE_LIMIT"] = "0"
+    return build_detector(config)
 
 
 GC_FREEZE_MIN_ENTRIES = 50_000  # below this a full collection of the index is cheap: leave the collector alone

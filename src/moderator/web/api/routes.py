@@ -20,7 +20,6 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from moderator import CATEGORIES
-from moderator import config as settings
 from moderator.service import audit, comments, submission
 from moderator.service import queue as review
 from moderator.service.reload import NotReloadable
@@ -146,24 +145,16 @@ def score() -> Response:
     return ok(ScoreResponse, {"model_version": version, "results": results})
 
 
-def _score_limit(key: str, setting: str) -> int:
-    """The app's config value (``create_app`` overrides), else the setting, remembered in the config."""
-    value = current_app.config.get(key)
-    if value is None:
-        value = current_app.config.setdefault(key, settings.env_value(setting))
-    return int(value)
-
-
 def _check_score_budget(texts: list[str], explain: bool, field_name: str) -> None:
     """Bound one request's CPU before doing any work: scoring costs about linear time in the characters,
     explaining (up to four categories per text) far more per character. Over budget: 413, never a silent
     truncation."""
     total = sum(len(t) for t in texts)
-    limit = _score_limit("MAX_REQUEST_CHARS", "max_request_chars")
+    limit = int(current_app.config["MAX_REQUEST_CHARS"])
     if total > limit:
         raise ApiError(413, "request_too_large", f"the texts hold {total} characters together; at most {limit} "
                        "per request: send them in several requests", field_name)
-    limit = _score_limit("MAX_EXPLAIN_CHARS", "max_explain_chars")
+    limit = int(current_app.config["MAX_EXPLAIN_CHARS"])
     if explain and total > limit:
         raise ApiError(413, "request_too_large", f"the texts hold {total} characters together; explanations are "
                        f"limited to {limit} characters per request: send fewer texts per request with "
