@@ -148,7 +148,8 @@ def test_a_promotion_during_start_up_is_not_missed(tmp_path: Path, models_dir: P
 
     app = make_reload_app(tmp_path, models_dir)  # loaded v1
     set_default(models_dir, "v2")  # promoted before the reloader took its first look
-    reloader = Reloader(app, models_dir, interval=0.01, background=False)
+    swap = app.extensions["moderator_reloader"].swap
+    reloader = Reloader(lambda: app.extensions["moderator"], swap, models_dir, interval=0.01, background=False)
     time.sleep(0.02)
     reloader.check()
     assert app.extensions["moderator"].model.version == "v2"

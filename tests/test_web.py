@@ -397,6 +397,19 @@ def test_limiter_storage_choice() -> None:
     assert limiter_storage({"LOGIN_LIMIT_STORAGE": "memcached://m:11211"}) == "memcached://m:11211"
 
 
+def test_a_setting_has_one_spelling_in_the_app_config(make_app: Callable[..., Any]) -> None:
+    """A setting given by its environment variable name lands on its one config key, where every reader
+    (here the sign-in limiter's storage choice) and ``state.settings`` find it."""
+    from moderator.web.review.views import limiter_storage
+
+    app = make_app(MODEL=KeywordModel(), DUPLICATE_DETECTOR=None, MODERATOR_DUP_BACKEND="redis",
+                   MODERATOR_REDIS_URL="redis://r/3", MODERATOR_CLAIM_TTL="42")
+    assert "MODERATOR_DUP_BACKEND" not in app.config and app.config["DUP_BACKEND"] == "redis"
+    assert app.config["CLAIM_TTL"] == 42 and app.extensions["moderator"].settings.claim_ttl == 42
+    assert limiter_storage(app.config) == "redis://r/3"
+    app.extensions["moderator"].engine.dispose()
+
+
 # ---------------------------------------------------------------- CSRF
 
 

@@ -14,7 +14,7 @@ from moderator.storage.models import AuditEvent
 
 @dataclass(frozen=True)
 class Actor:
-    """Whoever acts on the service: an API key today, a moderator account later (``ref`` = ``user:<id>``)."""
+    """Whoever acts on the service: an API key, a moderator account or the command line (see ``ref``)."""
 
     ref: str  # "key:<id>", "user:<id>", "cli:<login>"
     name: str

@@ -1,4 +1,4 @@
-"""Storing submitted comments and reading them back. No Flask imports (shared with future HTML pages)."""
+"""Storing submitted comments and reading them back. No Flask imports (shared by the JSON API and the review pages)."""
 
 from __future__ import annotations
 

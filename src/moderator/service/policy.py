@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from moderator.config import Settings
+
 Mode = Literal["premoderation", "postmoderation"]
 Outcome = Literal["publish", "hold", "reject"]
 
@@ -186,29 +188,44 @@ class Policy:
         )
 
     @classmethod
+    def from_settings(
+        cls,
+        model_thresholds: Mapping[str, float],
+        settings: Settings,
+        categories: Sequence[str] | None = None,
+    ) -> Policy:
+        """Model thresholds, then the policy file (``policy_file``), then the policy settings
+        (``policy_mode``, ``duplicate_action``, ``rate_limit_action``, ``threshold_<category>``,
+        ``reject_<category>``). A setting at its default leaves the file's value in place."""
+        from moderator.config import SETTINGS
+
+        defaults = {s.name: s.default for s in SETTINGS}
+        policy = cls(thresholds=dict(model_thresholds))
+        path = str(settings.policy_file or "")
+        if path:
+            policy = cls.from_mapping(load_policy_file(path), model_thresholds, policy)
+        overrides: dict[str, Any] = {"thresholds": {}, "reject": {}}
+        for key in ("mode", "duplicate_action", "rate_limit_action"):
+            name = "policy_mode" if key == "mode" else key
+            raw = str(getattr(settings, name) or "")
+            if raw and raw != defaults[name]:
+                overrides[key] = raw.strip().lower()
+        for cat in categories or tuple(model_thresholds):
+            for kind, table in (("threshold", "thresholds"), ("reject", "reject")):
+                raw = str(getattr(settings, f"{kind}_{cat}", "") or "").strip()
+                if raw:
+                    overrides[table][cat] = _number(raw, f"MODERATOR_{kind.upper()}_{cat.upper()}")
+        return cls.from_mapping(overrides, model_thresholds, policy)
+
+    @classmethod
     def from_env(
         cls,
         model_thresholds: Mapping[str, float],
         environ: Mapping[str, str] | None = None,
         categories: Sequence[str] | None = None,
     ) -> Policy:
-        """Model thresholds, then ``MODERATOR_POLICY_FILE``, then the ``MODERATOR_*`` policy variables."""
-        env = os.environ if environ is None else environ
-        policy = cls(thresholds=dict(model_thresholds))
-        path = env.get("MODERATOR_POLICY_FILE", "")
-        if path:
-            policy = cls.from_mapping(load_policy_file(path), model_thresholds, policy)
-        overrides: dict[str, Any] = {"thresholds": {}, "reject": {}}
-        for key in ("mode", "duplicate_action", "rate_limit_action"):
-            raw = env.get(f"MODERATOR_{'POLICY_MODE' if key == 'mode' else key.upper()}", "")
-            if raw:
-                overrides[key] = raw.strip().lower()
-        for cat in categories or tuple(model_thresholds):
-            for kind, table in (("THRESHOLD", "thresholds"), ("REJECT", "reject")):
-                raw = env.get(f"MODERATOR_{kind}_{cat.upper()}", "").strip()
-                if raw:
-                    overrides[table][cat] = _number(raw, f"MODERATOR_{kind}_{cat.upper()}")
-        return cls.from_mapping(overrides, model_thresholds, policy)
+        """:meth:`from_settings` over ``Settings.from_env(environ)`` (the process environment by default)."""
+        return cls.from_settings(model_thresholds, Settings.from_env(environ), categories)
 
 
 def _number(raw: str, name: str) -> float:

@@ -1,7 +1,7 @@
-"""The review queue: the service layer shared by the JSON API and (later) the HTML review pages.
+"""The review queue: the service layer shared by the JSON API and the review pages.
 
 No Flask imports. Every function takes a SQLAlchemy ``Session`` and, where someone acts, an
-:class:`~moderator.service.audit.Actor` (an API key today, a moderator account later) and ``now``; the caller owns
+:class:`~moderator.service.audit.Actor` (an API key, a moderator account or the CLI) and ``now``; the caller owns
 the transaction (start it with :func:`moderator.storage.db.begin_write` for writes, commit after).
 
 After Discourse's Reviewable:

@@ -1,31 +1,31 @@
-"""The Flask application: ``create_app(test_config=None)`` builds everything.
+"""The Flask application: ``create_app(test_config=None, settings=None)`` builds everything.
 
-Configuration comes from the settings table (``moderator.config.SETTINGS``, i.e. ``MODERATOR_*`` and
-``DATABASE_URL`` environment variables); ``test_config`` overrides any key. Keys besides the settings:
+Configuration is a :class:`~moderator.config.Settings` (default ``Settings.from_env()``, read once). Each
+setting has one key in ``app.config`` (:func:`config_key`: ``claim_ttl`` -> ``CLAIM_TTL``, ``home`` ->
+``MODERATOR_HOME``, ``model`` -> ``MODEL_PATH``); ``test_config`` overrides a setting by that key or by its
+environment variable name (``MODERATOR_CLAIM_TTL``), and the resulting settings are what the service holds
+(``state.settings``). Keys besides the settings:
 
 ``MODEL``               a loaded model object (default: ``load_model(MODEL_PATH or None)``)
 ``POLICY``              a :class:`~moderator.service.policy.Policy` or a mapping layered over the model thresholds
-                        (default: ``Policy.from_env``)
-``ENCODER_MODE``        deferred / inline / off (``MODERATOR_ENCODER_MODE``; see :mod:`moderator.service.refine`)
+                        (default: ``Policy.from_settings``)
 ``REFINE``              start the background refiner in deferred mode (default True; tests drive it by hand)
-``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default
-``moderator.dedup.detector.build_detector(app.config)``
+``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default ``moderator.dedup.detector.build_detector``
+                        over the settings
 ``CLOCK``               a callable returning an aware UTC ``datetime`` (tests inject one)
 ``AUTO_MIGRATE``        create/upgrade the database at start-up (default True; cheap when already current)
 ``VALIDATE_RESPONSES``  validate every response against its documented schema (tests)
-``TRUSTED_PROXIES``     proxies in front whose ``X-Forwarded-*`` headers are believed (``ProxyFix``; default 0)
-``DB_CONNECT_TIMEOUT``, ``DB_STATEMENT_TIMEOUT``, ``DB_POOL_TIMEOUT``, ``SQLITE_BUSY_TIMEOUT``,
-``DB_RETRY_AFTER``
-                        the database timeouts (seconds, :class:`~moderator.storage.db.DbTimeouts`) and the
-                        503's Retry-After
+``MODEL_WATCH``, ``MODEL_RELOAD_INTERVAL``, ``MODEL_RELOAD_BACKGROUND``
+                        what the model reloader follows, how often, in a thread (:mod:`moderator.service.reload`)
 
-The model, policy, engine, session factory, detector, clock and metrics live on
+The model, policy, settings, engine, session factory, detector, clock and metrics live on
 ``app.extensions["moderator"]`` (a :class:`ServiceState`), with the readiness checks ``/readyz`` reports
 (``state.readiness.register(name, check)`` adds a dependency) and what recent writes saw (``state.db_health``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 from collections.abc import Callable, Mapping
@@ -39,11 +39,13 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from moderator import config as settings
+from moderator.config import SETTINGS, Settings
 from moderator.metrics import Metrics
 from moderator.service.policy import Policy
 from moderator.service.readiness import Readiness
+from moderator.service.reload import DEFAULT_INTERVAL, Reloader, watched_source
 from moderator.storage.db import DatabaseHealth, DbTimeouts, make_engine, make_sessionmaker, migrate, resolve_url
+from moderator.web import context
 
 log = logging.getLogger("moderator.web.app")
 
@@ -62,6 +64,7 @@ class ServiceState:
     clock: Callable[[], datetime]
     metrics: Metrics
     database_url: str
+    settings: Settings = field(default_factory=Settings.from_env)
     # Deferred scoring (moderator.service.refine): the model with the encoder, and its policy; None otherwise.
     full_model: Any = None
     full_policy: Policy | None = None
@@ -75,14 +78,13 @@ class ServiceState:
 
 
 ENCODER_MODES = ("deferred", "inline", "off")
+_SETTINGS = "moderator_settings"
 
 
 def model_fields(app: Flask, model: Any) -> dict[str, Any]:
     """The state's ``model``/``policy``/``full_model``/``full_policy`` for a loaded model under
     ``ENCODER_MODE``: a model with an encoder serves its linear view unless the mode is ``inline``, and
     is kept as ``full_model`` for the background refiner when the mode is ``deferred``."""
-    from moderator.service.reload import policy_for
-
     mode = app.config["ENCODER_MODE"]
     if mode not in ENCODER_MODES:
         raise ValueError(f"MODERATOR_ENCODER_MODE must be one of {', '.join(ENCODER_MODES)}, not {mode!r}")
@@ -94,23 +96,70 @@ def model_fields(app: Flask, model: Any) -> dict[str, Any]:
             "full_policy": policy_for(app, model) if deferred else None}
 
 
-def _defaults() -> dict[str, Any]:
+def policy_for(app: Flask, model: Any) -> Policy:
+    """The policy for ``model``: ``POLICY`` from the config (a Policy, or a mapping over the model's
+    thresholds), else the policy settings."""
+    given = app.config.get("POLICY")
+    if given is None:
+        return Policy.from_settings(model.thresholds, app.extensions[_SETTINGS], categories=model.categories)
+    if isinstance(given, Policy):
+        return given
+    return Policy.from_mapping(given, model.thresholds)
+
+
+def _install_reloader(app: Flask) -> Reloader:
+    """This worker's reloader: checks before every request, swaps ``app.extensions["moderator"]`` for a copy
+    of the state over the new model (and drops what was derived from the old state)."""
+
+    def swap(model: Any) -> ServiceState:
+        new = dataclasses.replace(app.extensions[context.STATE], **model_fields(app, model))
+        app.extensions[context.STATE] = new
+        for key in context.DERIVED_EXTENSIONS:  # rebuilt on the next request, bound to the new state
+            app.extensions.pop(key, None)
+        return new
+
+    cfg = app.config
+    source = watched_source(cfg.get("MODEL_WATCH"), cfg.get("MODEL") is not None, cfg.get("MODEL_PATH"))
+    reloader = Reloader(lambda: app.extensions[context.STATE], swap, source,
+                        float(cfg.get("MODEL_RELOAD_INTERVAL", DEFAULT_INTERVAL)),
+                        bool(cfg.get("MODEL_RELOAD_BACKGROUND", True)))
+    app.extensions[context.RELOADER] = reloader
+    app.before_request(reloader.check)
+    return reloader
+
+
+# app.config key of each setting (one spelling each): the setting's name upper-cased, but for these.
+_CONFIG_KEY_EXCEPTIONS = {"home": "MODERATOR_HOME", "model": "MODEL_PATH"}
+
+
+def config_key(setting_name: str) -> str:
+    """The app.config key of a setting (``claim_ttl`` -> ``CLAIM_TTL``, ``secret_key`` -> Flask's ``SECRET_KEY``)."""
+    return _CONFIG_KEY_EXCEPTIONS.get(setting_name, setting_name.upper())
+
+
+_BY_KEY = {config_key(s.name): s for s in SETTINGS}
+_BY_ENV = {s.env: s for s in SETTINGS}
+
+
+def _with_overrides(base: Settings, test_config: Mapping[str, Any]) -> tuple[Settings, dict[str, Any]]:
+    """Fold the setting keys of ``test_config`` (config key or environment variable name, e.g. ``CLAIM_TTL`` or
+    ``MODERATOR_CLAIM_TTL``) into ``base``; returns the settings and the other keys."""
+    values: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in test_config.items():
+        setting = _BY_KEY.get(key) or _BY_ENV.get(key)
+        if setting is None:
+            rest[key] = value
+        elif isinstance(value, str) and setting.parse is not str:
+            values[setting.name] = setting.default if value == "" else setting.parse(value)
+        else:
+            values[setting.name] = value
+    return base.replace(**values), rest
+
+
+def _config(settings: Settings) -> dict[str, Any]:
     return {
-        "MODERATOR_HOME": settings.env_value("home"),
-        "DATABASE_URL": settings.env_value("database_url"),
-        "MODEL_PATH": settings.env_value("model"),
-        "MAX_TEXT_CHARS": settings.env_value("max_text_chars"),
-        "MAX_CONTENT_LENGTH": settings.env_value("max_content_length"),
-        "CLAIM_TTL": settings.env_value("claim_ttl"),
-        "TRUSTED_PROXIES": settings.env_value("trusted_proxies"),
-        "IDEMPOTENCY_TTL": settings.env_value("idempotency_ttl"),
-        "ENCODER_MODE": settings.env_value("encoder_mode"),
-        "REFINE_INTERVAL": settings.env_value("refine_interval"),
-        "DB_CONNECT_TIMEOUT": settings.env_value("db_connect_timeout"),
-        "DB_STATEMENT_TIMEOUT": settings.env_value("db_statement_timeout"),
-        "DB_POOL_TIMEOUT": settings.env_value("db_pool_timeout"),
-        "SQLITE_BUSY_TIMEOUT": settings.env_value("sqlite_busy_timeout"),
-        "DB_RETRY_AFTER": settings.env_value("db_retry_after"),
+        **{config_key(s.name): getattr(settings, s.name) for s in SETTINGS},
         "REFINE": True,
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
@@ -132,11 +181,14 @@ def _start_refiner(app: Flask, home: Path, url: str) -> None:
                                                   float(app.config["REFINE_INTERVAL"]), lock).start()
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """The service over ``settings`` (default: read from the environment once); ``test_config`` overrides
+    settings (by config key or environment variable name) and sets the other keys."""
+    settings, extra = _with_overrides(settings or Settings.from_env(), test_config or {})
     app = Flask(__name__)
-    app.config.from_mapping(_defaults())
-    if test_config:
-        app.config.update(test_config)
+    app.config.from_mapping(_config(settings))
+    app.config.update(extra)
+    app.extensions[_SETTINGS] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     home = Path(app.config["MODERATOR_HOME"])
@@ -155,7 +207,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     fields = model_fields(app, model)
 
     has_detector = "DUPLICATE_DETECTOR" in app.config
-    detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(app.config)
+    detector = app.config["DUPLICATE_DETECTOR"] if has_detector else _default_detector(settings)
 
     timeouts = DbTimeouts(float(app.config["DB_CONNECT_TIMEOUT"]), float(app.config["DB_STATEMENT_TIMEOUT"]),
                           float(app.config["DB_POOL_TIMEOUT"]), float(app.config["SQLITE_BUSY_TIMEOUT"]))
@@ -186,19 +238,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         metrics=Metrics(queue_depth, lambda: str(app.extensions["moderator"].model.version),  # follows reloads
                         refine_backlog),
         database_url=url,
+        settings=settings,
     )
     app.extensions["moderator"] = state
     state.readiness.register("database", lambda: _check_database(app.extensions["moderator"]))
     if detector is not None:
         _rebuild_detector(state)
 
-    from moderator.service import (
-        reload as model_reload,  # model_reload adds POST /v1/admin/reload-model to the blueprint
-    )
-    from moderator.web.api import routes as api  # model_reload adds POST /v1/admin/reload-model to the blueprint
+    from moderator.web.api import errors
+    from moderator.web.api import routes as api
 
     api.register(app)
-    model_reload.install(app)  # follow a new default model (models/DEFAULT) without a restart
+    _install_reloader(app)  # follow a new default model (models/DEFAULT) without a restart
     if state.full_model is not None and app.config["REFINE"]:
         _start_refiner(app, home, url)
 
@@ -207,8 +258,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     web.init_app(app)
-    for db_error in api.DATABASE_ERRORS:  # the pages' own catch-all would answer an outage 500
-        app.error_handler_spec["web"][None][db_error] = api.database_error
+    for db_error in errors.DATABASE_ERRORS:  # the pages' own catch-all would answer an outage 500
+        app.error_handler_spec["web"][None][db_error] = errors.database_error
 
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies < 0:
@@ -237,13 +288,10 @@ def _check_database(state: ServiceState) -> str:
     return "ok"
 
 
-def _default_detector(config: Mapping[str, Any]) -> Any:
-    try:
-        from moderator.dedup import detector as dedup
-    except ImportError:  # pragma: no cover - the seam module ships with the package
-        return None
-    build = getattr(dedup, "build_detector", None)
-    return build(settings.Settings.from_env(), config) if build is not None else None
+def _default_detector(settings: Settings) -> Any:
+    from moderator.dedup.detector import build_detector
+
+    return build_detector(settings)
 
 
 GC_FREEZE_MIN_ENTRIES = 50_000  # below this a full collection of the index is cheap: leave the collector alone

@@ -50,12 +50,12 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES
-from moderator import config as settings
+from moderator.config import SETTINGS
 from moderator.metrics import set_dependency_up
 from moderator.service import comments, users
 from moderator.service import queue as review
 from moderator.storage.models import INT_MAX, Comment, ModeratorUser, ReviewItem
-from moderator.web.api.routes import db, now, state, write_db
+from moderator.web.context import db, now, state, write_db
 from moderator.web.review import queries as q
 
 log = logging.getLogger("moderator.web.review.views")
@@ -82,14 +82,9 @@ OPEN_ENDPOINTS = {"web.login", "web.static"}
 
 def init_app(app: Flask) -> None:
     """Secret key, session cookies, CSRF (this blueprint only), the sign-in limiter; then the blueprint."""
-    cfg = app.config
-    cfg.setdefault("SECURE_COOKIES", settings.env_value("secure_cookies"))
-    cfg.setdefault("SESSION_HOURS", settings.env_value("session_hours"))
-    cfg.setdefault("LOGIN_RATE_LIMIT", settings.env_value("login_rate_limit"))
-    cfg.setdefault("LOGIN_LIMIT_STORAGE", settings.env_value("login_limit_storage"))
+    cfg = app.config  # every setting is there (moderator.web.app.create_app)
     if not cfg.get("SECRET_KEY"):
-        cfg["SECRET_KEY"] = settings.env_value("secret_key") or load_or_create_secret(
-            Path(cfg["MODERATOR_HOME"]) / "secret_key")
+        cfg["SECRET_KEY"] = load_or_create_secret(Path(cfg["MODERATOR_HOME"]) / "secret_key")
     cfg["SESSION_COOKIE_NAME"] = "moderator_session"
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -107,7 +102,7 @@ def init_app(app: Flask) -> None:
     if storage_uri.startswith(REDIS_SCHEMES):
         from moderator.dedup.redis_index import client_options
 
-        options = client_options(float(cfg.get("REDIS_TIMEOUT") or settings.env_value("redis_timeout")))
+        options = client_options(float(cfg["REDIS_TIMEOUT"]))
     app.extensions["moderator_login_storage"] = {"redis": storage_uri.startswith(REDIS_SCHEMES), "dead": False}
     limiter = Limiter(get_remote_address, storage_uri=storage_uri, default_limits=[], storage_options=options,
                       key_prefix="moderator:login:", swallow_errors=True, in_memory_fallback_enabled=True)
@@ -177,10 +172,14 @@ def limiter_storage(cfg: Any) -> str:
     """``MODERATOR_LOGIN_LIMIT_STORAGE``: a limits storage URI; ``redis`` means ``MODERATOR_REDIS_URL``;
     empty means Redis when the duplicate detector uses it (``MODERATOR_DUP_BACKEND=redis``), else memory."""
     raw = str(cfg.get("LOGIN_LIMIT_STORAGE") or "").strip()
-    redis_url = cfg.get("REDIS_URL") or settings.env_value("redis_url")
-    if raw == "redis" or (not raw and (cfg.get("DUP_BACKEND") or settings.env_value("dup_backend")) == "redis"):
+    redis_url = cfg.get("REDIS_URL") or _default("redis_url")
+    if raw == "redis" or (not raw and (cfg.get("DUP_BACKEND") or _default("dup_backend")) == "redis"):
         return str(redis_url)
     return raw or "memory://"
+
+
+def _default(name: str) -> Any:
+    return next(s.default for s in SETTINGS if s.name == name)
 
 
 def load_or_create_secret(path: Path) -> str:
