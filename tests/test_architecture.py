@@ -22,16 +22,7 @@ PACKAGE = SRC / "moderator"
 
 # Known violations, pending their fix in another branch: (check, finding) -> why it is still there.
 # Empty this as the fixes land; a finding listed here that no longer occurs fails the test (stale entry).
-PENDING: dict[tuple[str, str], str] = {
-    ("lib", "moderator.service.reload -> flask"):
-        "reload builds the Flask app itself; the web branch moves the app construction into web/",
-    ("layer", "moderator.service.reload -> moderator.web.app"):
-        "same: service.reload creates the app (web branch)",
-    ("layer", "moderator.service.reload -> moderator.web.api.routes"):
-        "same: service.reload swaps the routes' model (web branch)",
-    ("env", "moderator.service.policy"):
-        "Policy.from_env reads os.environ by default (web branch: through Settings)",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:

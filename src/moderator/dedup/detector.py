@@ -99,7 +99,7 @@ class Detector:
         guard = getattr(self.index, "guard", None)
         if guard is None:
             return None
-        return guard.health(getattr(self.index, "ping", None))  # type: ignore[no-any-return]
+        return guard.health(getattr(self.index, "ping", None))
 
     def size(self) -> int:
         """Entries in the index. (Not ``__len__``: an empty detector must not be falsy.)"""

@@ -89,7 +89,8 @@ class MemoryIndex:
             self._remove(entry.comment_id)
         if entry.ts < now - self.retention_seconds:
             return
-        self._entries[entry.comment_id] = tuple(entry)
+        self._entries[entry.comment_id] = (entry.comment_id, entry.author_id, entry.ts, entry.normalised,
+                                           entry.fingerprint, entry.signature)
         if self.bands_of is None or not entry.signature:
             self._band_keys[entry.comment_id] = np.array(band_keys, dtype=np.uint64).tobytes()
         _push(self._exact, entry.fingerprint, entry.comment_id)

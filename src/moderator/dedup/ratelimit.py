@@ -171,7 +171,7 @@ class RateLimiter:
         if self.item is None:
             return RateDecision(True)
         if self.guard is not None:
-            return self.guard.call(self._hit, author_id)  # type: ignore[no-any-return]
+            return self.guard.call(self._hit, author_id)
         return self._hit(author_id)
 
     def _hit(self, author_id: str) -> RateDecision:

@@ -262,7 +262,7 @@ _SKELETON = str.maketrans({
     "p": "f",
 })
 _LEET_SHAPE = str.maketrans({**{c: o for c, o in LEET.items()}, **dict.fromkeys("1!|l", "i")})
-_NO_CLASSES = str.maketrans({})
+_NO_CLASSES: dict[int, str] = {}
 
 
 def _shape_step(shape: str, ch: str, table: dict[int, str], drop_fh: bool = False) -> str:

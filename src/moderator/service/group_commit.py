@@ -88,7 +88,7 @@ class GroupCommitter(LeaderBatcher[_Job[Any]]):
         self._submit(mine)
         if mine.error is not None:
             raise mine.error
-        return mine.result  # type: ignore[no-any-return]
+        return mine.result
 
     # ------------------------------------------------------------------ the leader's work
 

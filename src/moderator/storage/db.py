@@ -175,12 +175,14 @@ def _bounded_connection_class() -> Any | None:
         return _BOUNDED[0]
     import psycopg
 
-    wait_timeout = getattr(psycopg.errors, "_WaitTimeout", None)
-    if wait_timeout is None:
+    found: type[BaseException] | None = getattr(psycopg.errors, "_WaitTimeout", None)
+    if found is None:
         _BOUNDED.append(None)
         return None
 
-    class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
+    wait_timeout: type[BaseException] = found
+
+    class BoundedConnection(psycopg.Connection):
         answer_timeout: float | None = None
 
         def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:

@@ -142,14 +142,15 @@ class ReviewPageSessions(SecureCookieSessionInterface):
 @contextmanager
 def _hooks_scoped_to(app: Flask, blueprint: str) -> Iterator[None]:
     """Request hooks an extension adds to the whole app inside this block run for ``blueprint`` only."""
-    tables = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    tables: tuple[dict[Any, list[Any]], ...] = (app.before_request_funcs, app.after_request_funcs,
+                                                app.teardown_request_funcs)
     before = [len(t.get(None, [])) for t in tables]
     yield
     for table, n in zip(tables, before, strict=True):
         added = table.get(None, [])[n:]
         if added:
-            del table[None][n:]  # type: ignore[index]
-            table.setdefault(blueprint, []).extend(added)  # type: ignore[arg-type]
+            del table[None][n:]
+            table.setdefault(blueprint, []).extend(added)
 
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+unix://")
@@ -407,7 +408,8 @@ def queue() -> Any:
     # every loaded row and make the template reload them one by one)
     filters = {k: v for k, v in (("status", status if status != "pending" else None), ("category", category),
                                  ("thread", thread)) if v}
-    here = url_for("web.queue", **filters, **({"cursor": cursor} if cursor else {}))
+    params: dict[str, Any] = {**filters, **({"cursor": cursor} if cursor else {})}
+    here = url_for("web.queue", **params)
     return render_template("queue.html", views=views, authors=authors, status=status, category=category,
                            thread=thread or "", next_cursor=page.next_cursor, filters=filters, here=here,
                            depth=depth, page="queue")
@@ -524,7 +526,8 @@ def bulk() -> Any:
     except _InputError as exc:
         flash(str(exc), "error")
         return redirect(back, 303)
-    done, failed = [], []
+    done: list[tuple[int, str | None]] = []
+    failed: list[tuple[int, str | None]] = []
     for cid in ids:
         error = _decide(cid, action, reason, cats, None)
         (done if error is None else failed).append((cid, error))
