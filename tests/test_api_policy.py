@@ -59,6 +59,9 @@ def test_environment_overrides_file_overrides_model(tmp_path: Path) -> None:
     assert p.reject == {"spam": 0.95, "hate_speech": 0.99}
     assert p.duplicate_action == "reject" and p.rate_limit_action == "reject"
     assert Policy.from_env(T, {}) == Policy(thresholds=T)
+    # a setting given explicitly wins over the file even when it names the default value
+    assert Policy.from_env(T, {"MODERATOR_POLICY_FILE": str(f), "MODERATOR_POLICY_MODE": "premoderation"}).mode \
+        == "premoderation"
 
 
 def test_toml_policy_file(tmp_path: Path) -> None:

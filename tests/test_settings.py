@@ -32,3 +32,10 @@ def test_unknown_names_are_refused() -> None:
 
 def test_secret_key_is_not_shown() -> None:
     assert "hunter2" not in repr(Settings.from_env({"MODERATOR_SECRET_KEY": "hunter2"}))
+
+
+def test_given_settings_are_told_from_defaults() -> None:
+    s = Settings.from_env({"MODERATOR_POLICY_MODE": "premoderation", "MODERATOR_CLAIM_TTL": ""})
+    assert s.is_given("policy_mode") and not s.is_given("claim_ttl")
+    assert s.replace(claim_ttl=600).is_given("claim_ttl")
+    assert s.replace(claim_ttl=600).is_given("policy_mode")

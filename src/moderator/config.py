@@ -193,13 +193,14 @@ class Settings:
     means the default. Read a value as an attribute: ``settings.claim_ttl``.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_given", "_values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         unknown = set(values) - set(_BY_NAME)
         if unknown:
             raise KeyError(f"unknown settings: {', '.join(sorted(unknown))}")
         object.__setattr__(self, "_values", {s.name: values.get(s.name, s.default) for s in SETTINGS})
+        object.__setattr__(self, "_given", frozenset(values))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -207,12 +208,21 @@ class Settings:
         values: dict[str, Any] = {}
         for s in SETTINGS:
             raw = env.get(s.env)
-            values[s.name] = s.default if raw is None or raw == "" else s.parse(raw)
+            if raw is not None and raw != "":
+                values[s.name] = s.parse(raw)
         values.update(overrides)
         return cls(values)
 
     def replace(self, **overrides: Any) -> Settings:
-        return Settings({**self._values, **overrides})
+        new = Settings({**{k: self._values[k] for k in self._given}, **overrides})
+        return new
+
+    def is_given(self, name: str) -> bool:
+        """Whether ``name`` was set (by the environment or an override) rather than left at its default: a
+        setting given explicitly wins over a lower source such as the policy file, even at the default value."""
+        if name not in _BY_NAME:
+            raise KeyError(name)
+        return name in self._given
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -224,7 +234,7 @@ class Settings:
         raise AttributeError("Settings are frozen: use replace()")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Settings) and self._values == other._values
+        return isinstance(other, Settings) and (self._values, self._given) == (other._values, other._given)
 
     def __hash__(self) -> int:
         return hash(tuple(sorted((k, repr(v)) for k, v in self._values.items())))

@@ -196,7 +196,8 @@ class Policy:
     ) -> Policy:
         """Model thresholds, then the policy file (``policy_file``), then the policy settings
         (``policy_mode``, ``duplicate_action``, ``rate_limit_action``, ``threshold_<category>``,
-        ``reject_<category>``). A setting at its default leaves the file's value in place."""
+        ``reject_<category>``). A setting left unset leaves the file's value in place; one given explicitly wins,
+        even at its default value."""
         from moderator.config import SETTINGS
 
         defaults = {s.name: s.default for s in SETTINGS}
@@ -208,7 +209,7 @@ class Policy:
         for key in ("mode", "duplicate_action", "rate_limit_action"):
             name = "policy_mode" if key == "mode" else key
             raw = str(getattr(settings, name) or "")
-            if raw and raw != defaults[name]:
+            if raw and (settings.is_given(name) or raw != defaults[name]):
                 overrides[key] = raw.strip().lower()
         for cat in categories or tuple(model_thresholds):
             for kind, table in (("threshold", "thresholds"), ("reject", "reject")):
