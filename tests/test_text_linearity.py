@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moderator.dedup.detector import Signer
+from moderator.dedup.signer import Signer
 from moderator.model.features import LEET
 
 pytestmark = pytest.mark.slow

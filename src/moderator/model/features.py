@@ -253,16 +253,16 @@ def _spelling_variants(word: str) -> list[str]:
 # A shape maps each character to a class and then cuts every run of one class to one character, so that
 # squeezing (``fuuuck``) never changes a shape. The *skeleton* also merges what leetspeak and the respellings
 # above cannot tell apart ('0', 'o', 'u', 'v' -> 'o'; 'c', 'k', 'x' -> 'k'; 'p' -> 'f' and an 'h' after an
-# 'f' dropped, so 'ph' -> 'f'): every rewrite :meth:`Normalizer.resolve` tries keeps it. The *leet shape*
-# only merges each leetspeak character with its readings ('1', '!', '|', 'i', 'l' are one class), which
-# leetspeak and squeezing keep; the *run shape* is the word with its runs cut, which squeezing keeps.
+# 'f' dropped, so 'ph' -> 'f'): every rewrite :meth:`Normalizer.resolve` tries keeps it. The *run shape* is
+# the word with its runs cut: squeezing keeps it, and a leetspeak reading of the word has one of the run
+# shapes of the word read with each leetspeak character as itself or as one of its letters.
 _SKELETON = str.maketrans({
     **dict.fromkeys("0uv", "o"), **dict.fromkeys("1!|l", "i"), "3": "e", **dict.fromkeys("4@", "a"),
     **dict.fromkeys("5$z", "s"), **dict.fromkeys("7+", "t"), "9": "g", "8": "b", **dict.fromkeys("cx", "k"),
     "p": "f",
 })
-_LEET_SHAPE = str.maketrans({**{c: o for c, o in LEET.items()}, **dict.fromkeys("1!|l", "i")})
-_NO_CLASSES: dict[int, str] = {}
+# the letters each leetspeak character may be read as (no known word holds one of them as itself)
+_READINGS = {c: tuple({LEET[c], LEET_ALT.get(c, LEET[c])}) for c in LEET}
 
 
 def _shape_step(shape: str, ch: str, table: dict[int, str], drop_fh: bool = False) -> str:
@@ -282,6 +282,11 @@ def _shape(word: str, table: dict[int, str], drop_fh: bool = False) -> str:
     return "".join(out)
 
 
+def _run_shape(word: str) -> str:
+    """``word`` with every run of one character cut to one (its shape with no classes)."""
+    return "".join(ch for ch, _ in itertools.groupby(word))
+
+
 def skeleton(word: str) -> str:
     """The skeleton of ``word`` (``phuuuck``, ``fvck`` and ``fuk`` -> ``fok``); linear in its length."""
     return _shape(word, _SKELETON, drop_fh=True)
@@ -293,19 +298,17 @@ class _Shapes:
 
     lexicon: frozenset[str]  # skeletons of the lexicon's words
     lexicon_prefixes: frozenset[str]
-    leet: frozenset[str]  # leet shapes of the known words
-    leet_prefixes: frozenset[str]
     runs: frozenset[str]  # run shapes of the known words
+    runs_prefixes: frozenset[str]
 
     @classmethod
     def of(cls, known: Iterable[str], lexicon: Iterable[str]) -> _Shapes:
         def prefixes(shapes: frozenset[str]) -> frozenset[str]:
             return frozenset(x[:i] for x in shapes for i in range(len(x) + 1))
 
-        known = list(known)
         lex = frozenset(skeleton(w) for w in lexicon)
-        leet = frozenset(_shape(w, _LEET_SHAPE) for w in known)
-        return cls(lex, prefixes(lex), leet, prefixes(leet), frozenset(_shape(w, _NO_CLASSES) for w in known))
+        runs = frozenset(_run_shape(w) for w in known)
+        return cls(lex, prefixes(lex), runs, prefixes(runs))
 
 
 class Normalizer:
@@ -394,6 +397,13 @@ class Normalizer:
             return lex[0]
         return None
 
+    def _squeezes_may_match(self, word: str) -> bool:
+        """False when no squeezing of ``word`` (nor ``word``) can be a known word or match a lexicon pattern:
+        squeezing keeps the run shape and the first letter. Spares building and testing its variants."""
+        initials = self.lexicon.pattern_initials()
+        return (_run_shape(word) in self._shapes().runs
+                or initials is None or word[:1] in initials)
+
     RESOLVE_CACHE_SIZE = 100_000
     RESOLVE_CACHE_WORD = 64  # characters; longer words are rare, and resolving one is linear in its length
 
@@ -434,7 +444,7 @@ class Normalizer:
         if plain.isalpha():
             if plain in self.vocabulary_ or plain in self.lexicon.words:
                 return plain
-            best = self._best(_squeeze_variants(word))
+            best = self._best(_squeeze_variants(word)) if self._squeezes_may_match(word) else None
             if best:
                 return best
             if self.lexicon.is_obscene_word(plain):
@@ -450,6 +460,8 @@ class Normalizer:
                 m = self._masked(variant)
                 if m:
                     return m
+                continue
+            if not self._squeezes_may_match(variant):
                 continue
             best = self._best([variant, *_squeeze_variants(variant)])
             if best:
@@ -498,7 +510,9 @@ class Normalizer:
     # characters costs a bounded amount of work per character.
     MAX_SPELLED = 64
     # ... and at most this many of its prefixes that could be a known word are resolved (longest first).
-    MAX_SPELLED_TRIES = 8
+    MAX_SPELLED_TRIES = 4
+    # ... and a prefix with more leetspeak readings than this still beginning a known word ends the search
+    MAX_SPELLED_READINGS = 32
 
     def _join_spelled(self, text: str, toks: list[Token]) -> list[Token]:
         """Join runs of >= 3 single characters (``f u c k``, ``b.u.l.l.$.h.1.t``) when they spell a known word.
@@ -526,21 +540,21 @@ class Normalizer:
             if start in memo:
                 return memo[start]
             shapes = self._shapes()
-            skel = leet = runs = ""
-            alpha = True
+            skel, alpha = "", True
+            runs = {""}  # run shapes of the readings of the prefix that begin a known word's run shape
             viable = []
             for k in range(start, min(run_end[start], start + self.MAX_SPELLED - 1) + 1):
                 ch = toks[k].raw
                 skel = _shape_step(skel, ch, _SKELETON, drop_fh=True)
-                leet = _shape_step(leet, ch, _LEET_SHAPE)
+                readings = _READINGS.get(ch, (ch,))
+                runs = {r for shape in runs for c in readings
+                        if (r := shape if shape[-1:] == c else shape + c) in shapes.runs_prefixes}
                 alpha = alpha and ch.isalpha()
-                runs = _shape_step(runs, ch, _NO_CLASSES) if alpha else ""
-                in_lexicon, in_known = skel in shapes.lexicon_prefixes, leet in shapes.leet_prefixes
-                if not (in_lexicon or in_known):
-                    break  # no longer prefix can resolve to a known word either
-                # a respelling may reach a lexicon word; else squeezing (and leetspeak) must reach a known one
-                if k >= start + 2 and ((in_lexicon and skel in shapes.lexicon) or (
-                        in_known and leet in shapes.leet and (not alpha or runs in shapes.runs))):
+                in_lexicon = alpha and skel in shapes.lexicon_prefixes  # respellings are of letters only
+                if not (in_lexicon or runs) or len(runs) > self.MAX_SPELLED_READINGS:
+                    break  # no longer prefix can resolve to a known word either (or too many readings do)
+                # a respelling may reach a lexicon word; squeezing (after leetspeak) must reach a known word
+                if k >= start + 2 and ((in_lexicon and skel in shapes.lexicon) or not runs.isdisjoint(shapes.runs)):
                     viable.append(k)
             found = None
             for k in reversed(viable[-self.MAX_SPELLED_TRIES:]):

@@ -112,6 +112,7 @@ class Lexicon:
         state["_regex"] = None
         state.pop("_stems_cache", None)
         state.pop("_starts_cache", None)
+        state.pop("_initials_cache", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -122,6 +123,16 @@ class Lexicon:
         if token in self.words:
             return True
         return bool(self._regex and self._regex.match(token))
+
+    def pattern_initials(self) -> frozenset[str] | None:
+        """The first letters of the wildcard patterns (a word starting otherwise matches none of them), or
+        None when a pattern does not start with a plain letter."""
+        cached = self.__dict__.get("_initials_cache", False)
+        if cached is False:
+            heads = {p[:1] for p in self.patterns}
+            cached = frozenset(heads) if all(h.isascii() and h.isalpha() for h in heads) else None
+            self.__dict__["_initials_cache"] = cached
+        return cached
 
     def matches(self, tokens: list[str]) -> list[tuple[int, int]]:
         """Token index ranges ``[i, j)`` of obscene words and phrases in a normalised token list.
