@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from moderator.config import env_value
+from moderator.config import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -24,9 +24,15 @@ if TYPE_CHECKING:
     from moderator.service.audit import Actor
 
 
+def settings() -> Settings:
+    """The command's settings, read from the environment (``moderator serve`` hands its resolved home to its
+    workers through the environment, so this is read when needed rather than once at import)."""
+    return Settings.from_env()
+
+
 def home(create: bool = False) -> Path:
     """``$MODERATOR_HOME`` as an absolute path; made (with its parents) only when ``create``."""
-    path = Path(env_value("home")).expanduser().resolve()
+    path = Path(settings().home).expanduser().resolve()
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
@@ -36,7 +42,7 @@ def database_url() -> str:
     """The service database: ``DATABASE_URL`` when set, else SQLite in :func:`home`."""
     from moderator.storage.db import resolve_url
 
-    return resolve_url(env_value("database_url"), home())
+    return resolve_url(settings().database_url, home())
 
 
 def display_url(url: str) -> str:
@@ -75,7 +81,7 @@ def require_database(url: str | None = None) -> str:
         hint = "check the database URL given"
     else:
         url = database_url()
-        hint = "check DATABASE_URL" if env_value("database_url") else "set MODERATOR_HOME"
+        hint = "check DATABASE_URL" if settings().database_url else "set MODERATOR_HOME"
     sa_url = make_url(url)
     sqlite_file = sa_url.database if sa_url.get_backend_name() == "sqlite" and sa_url.database != ":memory:" else None
     if sqlite_file and not Path(sqlite_file).is_file():

@@ -20,8 +20,7 @@ from typing import Any
 
 import click
 
-from moderator.cli.context import cli_actor, open_database, require_database
-from moderator.config import env_value
+from moderator.cli.context import cli_actor, open_database, require_database, settings
 from moderator.training.promotion import DEFAULT_MIN_SUPPORT, DEFAULT_TOLERANCE
 
 
@@ -175,7 +174,7 @@ def promote(candidate: str, models_dir: str | None, feedback: str | None, data_d
 
     require_database()  # before the comparison, which can take minutes: the promotion is audited there
     directory = promotion.models_dir(models_dir)
-    served = env_value("model")
+    served = settings().model
     if served and not models_dir and Path(served).is_file():
         click.echo(f"warning: MODERATOR_MODEL names the file {served}: services started with it keep serving it; "
                    f"this promotes in {directory}", err=True)

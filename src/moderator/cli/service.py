@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from moderator.cli.context import cli_actor, create_database, home, open_database
-from moderator.config import env_value
+from moderator.cli.context import cli_actor, create_database, home, open_database, settings
 
 
 @click.command()
@@ -20,9 +19,9 @@ def init() -> None:
 
 
 @click.command()
-@click.option("--bind", default=lambda: env_value("bind"), show_default="127.0.0.1:8000",
+@click.option("--bind", default=lambda: settings().bind, show_default="127.0.0.1:8000",
               help="HOST:PORT to listen on.")
-@click.option("--workers", type=click.IntRange(1, 64), default=lambda: env_value("workers"), show_default="1",
+@click.option("--workers", type=click.IntRange(1, 64), default=lambda: settings().workers, show_default="1",
               help="Gunicorn worker processes.")
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Threads per worker: gunicorn's gthread worker (keep-alive; concurrent requests share model "
@@ -70,7 +69,7 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
 
             return create_app()
 
-    if workers > 1 and str(env_value("dup_backend")).lower() == "memory":
+    if workers > 1 and str(settings().dup_backend).lower() == "memory":
         click.echo(f"moderator: warning: {workers} workers with MODERATOR_DUP_BACKEND=memory: each worker keeps its "
                    "own duplicate index and rate-limit counters, so repeats that land on different workers are "
                    "missed; set MODERATOR_DUP_BACKEND=redis (and MODERATOR_REDIS_URL) for several workers",
