@@ -438,3 +438,19 @@ def test_timeouts_come_from_the_settings(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 250
     assert engine.pool.timeout() == 6.0
     engine.dispose()
+
+
+def test_an_optional_dependency_is_reported_but_does_not_make_the_service_unready() -> None:
+    from moderator.service.readiness import Readiness
+
+    def down() -> str:
+        raise ConnectionError("refused")
+
+    r = Readiness(budget=0.5)
+    r.register("database", lambda: "ok")
+    r.register("redis", down, required=False)
+    report = r.report()
+    assert report["redis"] == {"up": False, "detail": "refused"}
+    assert r.ready(report)
+    r.register("redis", down)  # required again (a fail-closed service)
+    assert not r.ready(r.report())

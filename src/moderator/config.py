@@ -214,8 +214,7 @@ class Settings:
         return cls(values)
 
     def replace(self, **overrides: Any) -> Settings:
-        new = Settings({**{k: self._values[k] for k in self._given}, **overrides})
-        return new
+        return Settings({**{k: self._values[k] for k in self._given}, **overrides})
 
     def is_given(self, name: str) -> bool:
         """Whether ``name`` was set (by the environment or an override) rather than left at its default: a

@@ -93,6 +93,11 @@ class Detector:
         accepted with a reason saying so."""
         return self.settings.redis_fail_mode == "closed"
 
+    @property
+    def uses_redis(self) -> bool:
+        """Whether the index lives in Redis (behind a circuit breaker)."""
+        return getattr(self.index, "guard", None) is not None
+
     def redis_health(self) -> tuple[bool, str] | None:
         """``(up, detail)`` of the Redis the index uses, after one PING through its breaker (at most
         ``MODERATOR_REDIS_TIMEOUT``; none while the breaker skips Redis); ``None`` without Redis."""

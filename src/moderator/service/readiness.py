@@ -26,9 +26,10 @@ BUDGET_SECONDS = 1.5
 
 
 class _Probe:
-    def __init__(self, name: str, check: Check) -> None:
+    def __init__(self, name: str, check: Check, required: bool) -> None:
         self.name = name
         self.check = check
+        self.required = required
         self.cv = threading.Condition()
         self.started: float | None = None  # monotonic start of the check in flight
         self.finished = -float("inf")
@@ -74,10 +75,12 @@ class Readiness:
         self._probes: dict[str, _Probe] = {}
         self._lock = threading.Lock()
 
-    def register(self, name: str, check: Check) -> None:
-        """Add (or replace) the check of dependency ``name``; it returns a detail or raises when down."""
+    def register(self, name: str, check: Check, required: bool = True) -> None:
+        """Add (or replace) the check of dependency ``name``; it returns a detail or raises when down. A
+        dependency that is not ``required`` is reported but does not make the service unready (the service
+        degrades without it)."""
         with self._lock:
-            self._probes[name] = _Probe(name, check)
+            self._probes[name] = _Probe(name, check, required)
 
     def names(self) -> list[str]:
         with self._lock:
@@ -91,6 +94,12 @@ class Readiness:
         for p in probes:
             p.start(now, self.fresh)
         return {p.name: p.status(self.budget) for p in probes}
+
+    def ready(self, report: dict[str, dict[str, Any]]) -> bool:
+        """Whether every required dependency in ``report`` is up."""
+        with self._lock:
+            required = {name for name, p in self._probes.items() if p.required}
+        return all(status["up"] for name, status in report.items() if name in required)
 
 
 __all__ = ["BUDGET_SECONDS", "Check", "Readiness"]

@@ -242,6 +242,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     )
     app.extensions["moderator"] = state
     state.readiness.register("database", lambda: _check_database(app.extensions["moderator"]))
+    if getattr(detector, "uses_redis", False):
+        # failing open the service takes comments without Redis (marked), so Redis is not required then
+        state.readiness.register("redis", lambda: _check_redis(detector), required=detector.fail_closed)
     if detector is not None:
         _rebuild_detector(state)
 
@@ -285,6 +288,13 @@ def _check_database(state: ServiceState) -> str:
     failing = state.db_health.failing()
     if failing is not None:
         raise DatabaseUnavailable(f"writes failing: {failing}")
+    return "ok"
+
+
+def _check_redis(detector: Any) -> str:
+    health = detector.redis_health()
+    if health is not None and not health[0]:
+        raise RuntimeError(health[1])
     return "ok"
 
 

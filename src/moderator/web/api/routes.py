@@ -393,17 +393,12 @@ def readyz() -> Response:
     model_version = getattr(st.model, "version", None)
     dependencies = st.readiness.report()
     database = "ok" if dependencies.get("database", {}).get("up") else "unreachable"
-    redis = st.detector.redis_health() if hasattr(st.detector, "redis_health") else None  # None: no Redis
-    if redis is not None:
-        dependencies["redis"] = {"up": redis[0], "detail": "ok" if redis[0] else redis[1]}
-    # Redis down makes the service unready only when it fails closed; failing open, the detail says so
-    ready = (model_version is not None
-             and all(d["up"] for name, d in dependencies.items() if name != "redis")
-             and (redis is None or redis[0] or not st.detector.fail_closed))
+    ready = model_version is not None and st.readiness.ready(dependencies)
     payload = {"status": "ready" if ready else "unavailable", "model": model_version,
                "database": database, "dependencies": dependencies}
-    if redis is not None:
-        payload["redis"] = "ok" if redis[0] else f"down: {redis[1]}"
+    if "redis" in dependencies:  # MODERATOR_DUP_BACKEND=redis
+        redis = dependencies["redis"]
+        payload["redis"] = "ok" if redis["up"] else f"down: {redis['detail']}"
     return ok(ReadyResponse, payload, 200 if ready else 503)
 
 
