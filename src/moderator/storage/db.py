@@ -71,7 +71,7 @@ class DbTimeouts:
 
 
 def default_url(home: str | os.PathLike[str]) -> str:
-    path = Path(home).resolve() / "moderator.db"
+    path = Path(home).expanduser().resolve() / "moderator.db"
     return f"sqlite:///{path}"
 
 

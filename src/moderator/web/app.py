@@ -191,7 +191,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.extensions[_SETTINGS] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    home = Path(app.config["MODERATOR_HOME"])
+    home = Path(app.config["MODERATOR_HOME"]).expanduser()
     home.mkdir(parents=True, exist_ok=True)
     url = resolve_url(app.config["DATABASE_URL"], home)
     if app.config["AUTO_MIGRATE"]:
