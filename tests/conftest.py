@@ -25,8 +25,12 @@ from helpers import Clock
 
 PG_URL = os.environ.get("MODERATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
-TABLES = ("idempotency_keys", "decisions", "history_events", "review_items", "comment_scores", "comments",
-          "audit_events", "api_keys")
+
+def _tables() -> list[str]:
+    """Every table of the schema, children before parents (emptied before each PostgreSQL test)."""
+    from moderator.storage.models import Base
+
+    return [t.name for t in reversed(Base.metadata.sorted_tables)]
 
 
 @pytest.fixture(scope="session")
@@ -86,9 +90,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
     engine = create_engine(url)
     with engine.begin() as conn:  # DELETE + setval: much faster than TRUNCATE on small tables
-        conn.execute(text("; ".join(f"DELETE FROM {t}" for t in TABLES)))
+        tables = _tables()
+        conn.execute(text("; ".join(f"DELETE FROM {t}" for t in tables)))
         conn.execute(text("SELECT " + ", ".join(f"setval(pg_get_serial_sequence('{t}', 'id'), 1, false)"
-                                                for t in TABLES)))
+                                                for t in tables)))
     engine.dispose()
     return url
 

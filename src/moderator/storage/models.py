@@ -18,6 +18,9 @@ Shape (after Discourse's Reviewable):
                       argon2id hash (``argon2-cffi``'s PasswordHasher encoding, parameters included);
                       ``disabled_at`` set means the account can no longer sign in and its open sessions stop
                       working on their next request;
+* ``events``          the outbox: one row per outcome a site learns of (``comment.decided``, ``comment.edited``,
+                      ...), written in the same transaction as the change that causes it. The id orders the
+                      feed; webhook deliveries and ``GET /v1/events`` read from here;
 * ``moderator_sessions`` one row per signed-in browser. The session cookie holds a random token; the row holds
                       only its SHA-256 digest, the account and when the session expires. Signing out deletes the
                       row, so a copy of the cookie taken earlier opens nothing; changing the password or
@@ -224,7 +227,6 @@ class ModeratorUser(Base):
     disabled_at: Mapped[datetime | None]
 
 
-
 class ReviewSession(Base):
     __tablename__ = "moderator_sessions"
 
@@ -236,6 +238,19 @@ class ReviewSession(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # comment.decided | comment.published | comment.edited | comment.withdrawn | comment.erased | ...
+    type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"), index=True)
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    # what the change was (decision, reason, categories, actor, ...); the comment itself is rendered when read
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
 __all__ = [
     "ApiKey",
     "AuditEvent",
@@ -243,6 +258,7 @@ __all__ = [
     "Comment",
     "CommentScore",
     "Decision",
+    "Event",
     "HistoryEvent",
     "IdempotencyKey",
     "ModeratorUser",
