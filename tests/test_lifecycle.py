@@ -295,3 +295,65 @@ def test_ip_addresses_are_forgotten_after_the_retention(service: Any, clock: Any
     with write_session(service.state.sessionmaker) as session:
         assert purge_ips(session, clock.now - timedelta(days=30)) == 1
     assert get(service, old)["author_ip"] is None and get(service, new)["author_ip"] == "192.0.2.2"
+
+
+def test_the_service_runs_the_ip_retention_job(service: Any, clock: Any) -> None:
+    job = service.app.extensions["moderator_ip_retention"]
+    assert job.days == 30  # the default, MODERATOR_IP_RETENTION_DAYS
+    cid = service.submit(CLEAN, author_ip="192.0.2.1").get_json()["id"]
+    assert job.run_once() == 0
+    clock.advance(30 * 86400 + 1)
+    assert job.run_once() == 1
+    assert get(service, cid)["author_ip"] is None
+
+
+def test_ip_retention_off(make_service_fixture: Any) -> None:
+    service = make_service_fixture(IP_RETENTION_DAYS=0)
+    assert "moderator_ip_retention" not in service.app.extensions
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def cli_env(service: Any, db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("MODERATOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("MODERATOR_DUP_BACKEND", "memory")
+    return service
+
+
+def test_cli_authors_erase(cli_env: Any) -> None:
+    from click.testing import CliRunner
+
+    from moderator.cli import main
+
+    service = cli_env
+    cid = service.submit(CLEAN, author_id="cli-author", author_ip="192.0.2.3").get_json()["id"]
+    refused = CliRunner().invoke(main, ["authors", "erase", "cli-author"], input="n\n")
+    assert refused.exit_code == 1 and get(service, cid)["text"] == CLEAN
+    result = CliRunner().invoke(main, ["authors", "erase", "cli-author", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "erased 1 comment of 'cli-author'" in result.output
+    body = get(service, cid)
+    assert body["state"] == "erased" and body["text"] == "" and body["author_ip"] is None
+    with service.state.sessionmaker() as session:
+        audit = session.scalar(select(AuditEvent).where(AuditEvent.action == "author.erase"))
+        assert audit is not None and audit.actor.startswith("cli:")
+    assert [e.type for e in events(service, cid)] == ["comment.erased"]
+
+
+def test_cli_authors_purge_ips(cli_env: Any) -> None:
+    from click.testing import CliRunner
+
+    from moderator.cli import main
+
+    service = cli_env
+    cid = service.submit(CLEAN, author_ip="192.0.2.4").get_json()["id"]  # at the test clock's time, long ago
+    kept = CliRunner().invoke(main, ["authors", "purge-ips", "--days", "100000"])
+    assert kept.exit_code == 0 and "of 0 comments" in kept.output
+    assert get(service, cid)["author_ip"] == "192.0.2.4"
+    result = CliRunner().invoke(main, ["authors", "purge-ips"])
+    assert result.exit_code == 0, result.output
+    assert "erased the IP addresses of 1 comment older than 30 days" in result.output
+    assert get(service, cid)["author_ip"] is None

@@ -151,7 +151,8 @@ class RedisIndex:
         """Delete the entry hash and the id from its exact-fingerprint and band sets (the band keys are
         recomputed from the stored signature); True when there was an entry."""
         key = self._entry_key(comment_id)
-        fp_hex, sig_hex = self.guard.call(self.client.hmget, key, ["f", "s"])
+        found: list[Any] = self.guard.call(self.client.hmget, key, ["f", "s"])
+        fp_hex, sig_hex = (str(v) if v else "" for v in found)
         if not fp_hex:
             return False
         sets = [f"{self.prefix}x:{fp_hex}"]
