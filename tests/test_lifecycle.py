@@ -357,3 +357,28 @@ def test_cli_authors_purge_ips(cli_env: Any) -> None:
     assert result.exit_code == 0, result.output
     assert "erased the IP addresses of 1 comment older than 30 days" in result.output
     assert get(service, cid)["author_ip"] is None
+
+
+def test_a_rescore_never_writes_scores_of_a_text_edited_meanwhile(service: Any, model: Any) -> None:
+    from moderator.service.audit import Actor
+    from moderator.service.rescore import rescore_pending
+    from moderator.storage.db import write_session
+
+    cid = service.submit(CLEAN).get_json()["id"]
+    factory = service.state.sessionmaker
+
+    class EditedWhileScoring:
+        """Scores like the model, under another version; the comment is edited while it scores."""
+
+        version = "other-model"
+        categories = model.categories
+
+        def predict_proba(self, texts: list[str]) -> Any:
+            with write_session(factory) as session:
+                session.get(Comment, cid).text = OTHER  # type: ignore[union-attr]
+            return model.predict_proba(texts)
+
+    result = rescore_pending(factory, EditedWhileScoring(), service.state.policy,
+                             Actor("cli:test", "tests", "admin"), service.state.clock)
+    assert result.rescored == 0
+    assert get(service, cid)["model_version"] == model.version  # the edited text keeps its own scores
