@@ -1,6 +1,6 @@
 """Where the time of one ``POST /v1/comments`` goes, in process (Flask test client, SQLite in a temp dir).
 
-    python bench/profile_submit.py --requests 500
+    python bench/profile_submit.py --requests 500 [--external-ids]
 
 Prints the mean wall time per request and per stage: key lookup, body parsing/validation, model scoring,
 duplicate detection, database inserts, commit. Uses the shipped model (or ``MODERATOR_MODEL``) and the
@@ -28,6 +28,8 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--cprofile", type=int, default=0, metavar="N",
                     help="also print the N functions with the most own time (cProfile) over the measured requests")
+    ap.add_argument("--external-ids", action="store_true",
+                    help="give every comment an external_id (a look-up of it precedes each submission)")
     args = ap.parse_args()
 
     from sqlalchemy.orm import Session
@@ -71,8 +73,13 @@ def main() -> int:
     headers = {"Authorization": f"Bearer {key}"}
     rng = random.Random(0)
 
+    sent = [0]
+
     def one() -> None:
         body = {"text": make_text(rng), "author_id": f"user-{rng.randrange(20000)}", "thread_id": "t"}
+        sent[0] += 1
+        if args.external_ids:
+            body["external_id"] = f"site-{sent[0]}"
         resp = client.post("/v1/comments", json=body, headers=headers)
         assert resp.status_code == 201, resp.get_json()
 

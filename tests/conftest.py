@@ -135,6 +135,9 @@ def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[
         refiner = app.extensions.get("moderator_refiner")
         if refiner is not None:
             refiner.stop()
+        retention = app.extensions.get("moderator_ip_retention")
+        if retention is not None:
+            retention.stop()
         app.extensions["moderator"].engine.dispose()
 
 

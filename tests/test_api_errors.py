@@ -161,7 +161,7 @@ def test_body_limit_is_configurable(make_service_fixture: Any) -> None:
 
 @pytest.mark.parametrize(("method", "url", "status", "code"), [
     ("GET", "/nope", 404, "not_found"),
-    ("GET", "/v1/comments", 405, "method_not_allowed"),
+    ("PUT", "/v1/comments", 405, "method_not_allowed"),
     ("DELETE", "/v1/queue", 405, "method_not_allowed"),
     ("PUT", "/healthz", 405, "method_not_allowed"),
 ])

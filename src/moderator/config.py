@@ -93,6 +93,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds an Idempotency-Key is remembered: a retry within it replays the first answer; afterwards the "
             "key may be used again and expired keys are deleted (at most hourly, by the submissions themselves).",
             int),
+    Setting("ip_retention_days", "MODERATOR_IP_RETENTION_DAYS", 30,
+            "Days an author's IP address is kept with a comment; older ones are erased by the service (hourly) "
+            "and by `moderator authors purge-ips`. 0 keeps them.", int),
     Setting("trusted_proxies", "MODERATOR_TRUSTED_PROXIES", 0,
             "How many reverse proxies / load balancers sit in front of the service: their X-Forwarded-For, "
             "-Proto and -Host headers are trusted (werkzeug ProxyFix) so the sign-in limiter counts per real "

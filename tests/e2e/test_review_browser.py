@@ -337,3 +337,29 @@ def test_overview(session: Session, server: Server) -> None:
     assert int(depth) == len(server.queue())
     assert page.locator("#agreement tbody tr").count() == 4
     assert re.search(r"\d+%", page.locator("#agreement").inner_text())
+
+
+def test_comment_page_shows_earlier_texts_and_reopens(session: Session, server: Server) -> None:
+    first = "I think the library should open on Sundays, the whole town would use it."
+    second = "I think the library should open on Sundays and on holidays: families would use it."
+    status, body, _ = request(f"{server.base}/v1/comments", "POST", {"text": first, "author_id": "editor-1",
+                                                                    "thread_id": "library"}, server.submit_key)
+    assert status == 201, body
+    cid = body["id"]
+    status, body, _ = request(f"{server.base}/v1/comments/{cid}", "PATCH", {"text": second}, server.submit_key)
+    assert status == 200 and body["state"] == "pending", body
+    status, body, _ = request(f"{server.base}/v1/queue/{cid}/decision", "POST", {"decision": "approve"},
+                              key=server.review_key)
+    assert status == 200, body
+    page = session.page
+    page.goto(f"/review/comments/{cid}")
+    assert page.locator("header [data-state]").inner_text() == "approved"
+    assert page.locator(".earlier-texts blockquote").inner_text() == first
+    page.fill("form.reopen input[name=note]", "approved too quickly")
+    page.click("form.reopen button[type=submit]")
+    page.get_by_text(f"Reopened #{cid}").wait_for()
+    assert page.locator("header [data-state]").inner_text() == "pending"
+    after = server.comment(cid)
+    assert after["state"] == "pending" and after["review"]["status"] == "pending"
+    reopened = [h for h in after["history"] if h["action"] == "reopened"]
+    assert reopened and reopened[-1]["actor"] == "user:alice"

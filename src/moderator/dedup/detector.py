@@ -80,6 +80,8 @@ class Detector:
         self.signer = Signer(settings.num_perm, settings.threshold, settings.shingle_size, settings.lsh_bands)
         self.index: Index = index if index is not None else MemoryIndex(
             settings.retention_seconds, settings.max_entries, self.signer.bands_of)
+        if not isinstance(self.index, MemoryIndex) and getattr(self.index, "bands_of", False) is None:
+            self.index.bands_of = self.signer.bands_of  # type: ignore[attr-defined]  # to remove an entry
         # MinHash estimates below this are not worth an exact Jaccard: 3.5 standard deviations of the
         # estimate (at J=0.5) under the threshold
         self.prefilter = settings.threshold - 1.75 / math.sqrt(settings.num_perm)
@@ -125,7 +127,7 @@ class Detector:
         return self.rate_limiter.hit(author_id)
 
     def check(self, text: str, author_id: str, now: datetime,
-              signature: Signature | None = None) -> DuplicateFinding | None:
+              signature: Signature | None = None, exclude: int | None = None) -> DuplicateFinding | None:
         """The earlier comment ``text`` repeats, or None.
 
         A ``cross_author_flood`` (the normalised text has at least ``flood_min_chars`` letters and
@@ -133,7 +135,8 @@ class Detector:
         ``flood_window_seconds``) wins over a ``same_author`` repeat (at least ``min_chars``, within
         ``window_seconds``). ``of`` is the most similar earlier comment for a repeat and the earliest
         one of the flood; ``similarity`` is the exact Jaccard similarity of the shingle sets.
-        ``signature`` is ``sign(text)`` when the caller has it already.
+        ``signature`` is ``sign(text)`` when the caller has it already. ``exclude`` is a comment id never to
+        report: an edited comment is checked against everything but its own earlier text.
         """
         s = self.settings
         sig = signature if signature is not None else self.signer.sign(text)
@@ -151,6 +154,8 @@ class Detector:
         near_own: list[Entry] = []
         near_others: list[Entry] = []
         for e in found:
+            if e.comment_id == exclude:
+                continue
             mine = e.author_id == author_id
             if (mine and e.ts < since_same) or (not mine and (not flood_possible or e.ts < since_flood)):
                 continue
@@ -224,6 +229,12 @@ class Detector:
         entry = Entry(int(comment_id), str(author_id), t, sig.normalised, sig.fingerprint, sig.minhash.tobytes())
         with self._lock:
             self.index.add(entry, sig.band_keys, t)
+
+    def remove(self, comment_id: int) -> bool:
+        """Forget one comment (withdrawn or erased; or before :meth:`record` of its edited text, so that the
+        Redis index drops the old text's sets too). True when it was indexed."""
+        with self._lock:
+            return bool(self.index.remove(int(comment_id)))
 
     def rebuild(self, rows: Iterable[tuple[int, str, str, datetime]], now: datetime | None = None) -> int:
         """Re-index stored comments after a restart. ``rows`` are ``(comment_id, text, author_id,

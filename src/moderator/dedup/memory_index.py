@@ -99,6 +99,13 @@ class MemoryIndex:
         heapq.heappush(self._heap, (entry.ts, entry.comment_id))
         self.evict(now)
 
+    def remove(self, comment_id: int) -> bool:
+        """Forget one comment (withdrawn, erased, or about to be re-added with an edited text)."""
+        if comment_id not in self._entries:
+            return False
+        self._remove(comment_id)  # its heap row goes stale and is skipped by evict
+        return True
+
     def _remove(self, cid: int) -> None:
         entry = Entry._make(self._entries.pop(cid))
         _drop(self._exact, entry.fingerprint, cid)

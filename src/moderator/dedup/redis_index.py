@@ -84,6 +84,14 @@ return 1
 """
 
 
+# KEYS: entry hash; ARGV: id, then the exact-fingerprint and band set keys to remove it from.
+_REMOVE_LUA = """
+local gone = redis.call('DEL', KEYS[1])
+for i = 2, #ARGV do redis.call('ZREM', ARGV[i], ARGV[1]) end
+return gone
+"""
+
+
 class RedisIndex:
     """The :class:`moderator.dedup.types.Index` in Redis (see the module docstring for the layout).
 
@@ -108,6 +116,8 @@ class RedisIndex:
         self._entry_key_prefix = f"{prefix}e:"
         self._candidates = client.register_script(_CANDIDATES_LUA)
         self._add = client.register_script(_ADD_LUA)
+        self._remove = client.register_script(_REMOVE_LUA)
+        self.bands_of: Any = None  # set by the Detector over it: band keys from a stored signature
 
     def _entry_key(self, cid: int) -> str:
         return f"{self.prefix}e:{cid}"
@@ -136,6 +146,19 @@ class RedisIndex:
         self.guard.call(self._add, keys=keys, args=[ttl, f"({now - ttl!r}", entry.comment_id, repr(entry.ts),
                                                     entry.author_id, entry.normalised, f"{entry.fingerprint:x}",
                                                     entry.signature.hex()])
+
+    def remove(self, comment_id: int) -> bool:
+        """Delete the entry hash and the id from its exact-fingerprint and band sets (the band keys are
+        recomputed from the stored signature); True when there was an entry."""
+        key = self._entry_key(comment_id)
+        found: list[Any] = self.guard.call(self.client.hmget, key, ["f", "s"])
+        fp_hex, sig_hex = (str(v) if v else "" for v in found)
+        if not fp_hex:
+            return False
+        sets = [f"{self.prefix}x:{fp_hex}"]
+        if sig_hex and self.bands_of is not None:
+            sets += [f"{self.prefix}b:{k:x}" for k in self.bands_of(bytes.fromhex(sig_hex))]
+        return bool(self.guard.call(self._remove, keys=[key], args=[comment_id, *sets]))
 
     def ping(self) -> bool:
         """One round trip (readiness checks call it through the guard)."""

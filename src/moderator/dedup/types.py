@@ -61,6 +61,9 @@ class Index(Protocol):
     def add(self, entry: Entry, band_keys: tuple[int, ...], now: float) -> None:
         """Store an entry (idempotent per comment id) and drop entries expired at ``now``."""
 
+    def remove(self, comment_id: int) -> bool:
+        """Forget one comment's entry (and its place in every set); True when there was one."""
+
     def evict(self, now: float) -> int:
         """Drop entries older than the retention window; returns how many were dropped."""
 
@@ -80,12 +83,16 @@ class DuplicateDetector(Protocol):
         """The text's signature, computed once and passed to :meth:`check` and :meth:`record`."""
 
     def check(self, text: str, author_id: str, now: datetime,
-              signature: Signature | None = None) -> DuplicateFinding | None:
-        """The earlier comment this text repeats (same author, or a cross-author flood), or None."""
+              signature: Signature | None = None, exclude: int | None = None) -> DuplicateFinding | None:
+        """The earlier comment this text repeats (same author, or a cross-author flood), or None; never the
+        comment ``exclude`` (an edited comment's own earlier text)."""
 
     def record(self, comment_id: int, text: str, author_id: str, created_at: datetime,
                signature: Signature | None = None) -> None:
         """Remember a stored comment (called after it is committed to the database)."""
+
+    def remove(self, comment_id: int) -> bool:
+        """Forget a comment (withdrawn, erased, or edited: before its new text is recorded)."""
 
     def rebuild(self, rows: Iterable[tuple[int, str, str, datetime]], now: datetime | None = None) -> int:
         """Re-index stored comments ``(comment_id, text, author_id, created_at)`` at start-up; returns

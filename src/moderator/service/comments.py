@@ -17,6 +17,7 @@ from moderator.storage.db import insert_rows
 from moderator.storage.models import INT_MAX, AuditEvent, Comment, CommentScore, HistoryEvent, ReviewItem
 
 STATUS_FOR_DECISION = {"publish": "published", "hold": "held", "reject": "rejected"}
+STATE_FOR_DECISION = {"publish": "published", "hold": "pending", "reject": "rejected"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def store(
     status = STATUS_FOR_DECISION[verdict.decision]
     cid = insert_rows(session, Comment.__table__, [{
         "external_id": external_id, "author_id": author_id, "thread_id": thread_id, "author_ip": author_ip,
-        "text": text, "metadata": metadata, "status": status, "decision": verdict.decision,
+        "text": text, "metadata": metadata, "state": STATE_FOR_DECISION[verdict.decision], "status": status,
+        "decision": verdict.decision,
         "reasons": list(verdict.reasons), "flags": list(verdict.flags), "duplicate": duplicate,
         "model_version": model_version, "submitted_by": actor.ref, "created_at": now, "updated_at": now,
     }], returning="id")
@@ -119,6 +121,8 @@ def detail(session: Session, comment_id: int) -> dict[str, Any]:
         "author_ip": comment.author_ip,
         "text": comment.text,
         "metadata": comment.meta,
+        "state": comment.state,
+        "intake_decision": comment.decision,
         "status": comment.status,
         "decision": comment.decision,
         "reasons": comment.reasons,

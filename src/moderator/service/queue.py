@@ -83,6 +83,7 @@ def needs_review(
     item.claimed_by = item.claimed_until = None
     item.updated_at = now
     comment.status = "held"
+    comment.state = "pending"
     comment.updated_at = now
     session.add(_history(comment.id, "reopened", actor, previous, "pending", now, {"reasons": list(reasons)}))
     return item
@@ -314,6 +315,7 @@ def perform(
     comment = session.get(Comment, comment_id)
     assert comment is not None
     comment.status = COMMENT_STATUS[new_status]
+    comment.state = new_status
     comment.updated_at = now
     decision = Decision(
         comment_id=comment_id,

@@ -111,7 +111,8 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
                     result.skipped_decided += 1
                     continue
                 done = session.execute(
-                    update(Comment).where(Comment.id == cid, Comment.model_version != version)
+                    # the text scored, still the comment's (an edit meanwhile is scored again on the next pass)
+                    update(Comment).where(Comment.id == cid, Comment.model_version != version, Comment.text == _text)
                     .values(model_version=version, flags=list(verdict.flags),
                             reasons=_reasons(list(reasons or []), verdict.flags), updated_at=now)
                     .execution_options(synchronize_session=False))

@@ -240,6 +240,8 @@ def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime,
         )
         payload = {
             "id": stored.id,
+            "state": comments.STATE_FOR_DECISION[verdict.decision],
+            "intake_decision": verdict.decision,
             "status": stored.status,
             "decision": verdict.decision,
             "scores": scores,

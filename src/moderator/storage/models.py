@@ -93,15 +93,18 @@ class Comment(Base):
     __tablename__ = "comments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(String(200))
+    # the site's own id for the comment: unique (a resubmission with it is an edit), looked up by sites
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
     author_id: Mapped[str] = mapped_column(String(200), index=True)
     thread_id: Mapped[str] = mapped_column(String(200), index=True)
     author_ip: Mapped[str | None] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
-    # visible state: published | held | rejected
+    # where the comment stands now: pending | approved | rejected | published | withdrawn | erased
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    # deprecated visible state, kept for old clients: published | held | rejected (see service/lifecycle.py)
     status: Mapped[str] = mapped_column(String(16))
-    # the policy's decision at submission: publish | hold | reject
+    # the policy's decision on the current text (the API's intake_decision): publish | hold | reject
     decision: Mapped[str] = mapped_column(String(16))
     reasons: Mapped[list[Any]] = mapped_column(JSON)
     flags: Mapped[list[Any]] = mapped_column(JSON)

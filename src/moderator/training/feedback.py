@@ -145,7 +145,7 @@ def export_rows(session: Any, since: datetime | None = None, until: datetime | N
             .join(latest, latest.c.decision_id == Decision.id)
             .join(Comment, Comment.id == Decision.comment_id)
             .join(ReviewItem, ReviewItem.comment_id == Comment.id)
-            .where(ReviewItem.status.in_(("approved", "rejected"))))
+            .where(ReviewItem.status.in_(("approved", "rejected")), Comment.state != "erased"))
     if since is not None:
         stmt = stmt.where(Decision.created_at >= since)
     if until is not None:

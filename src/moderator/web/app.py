@@ -10,6 +10,7 @@ environment variable name (``MODERATOR_CLAIM_TTL``), and the resulting settings 
 ``POLICY``              a :class:`~moderator.service.policy.Policy` or a mapping layered over the model thresholds
                         (default: ``Policy.from_settings``)
 ``REFINE``              start the background refiner in deferred mode (default True; tests drive it by hand)
+``MAINTENANCE``         start the hourly erasure of old IP addresses (default True; MODERATOR_IP_RETENTION_DAYS)
 ``DUPLICATE_DETECTOR``  a detector (or ``None`` for none); default ``moderator.dedup.detector.build_detector``
                         over the settings
 ``CLOCK``               a callable returning an aware UTC ``datetime`` (tests inject one)
@@ -161,6 +162,7 @@ def _config(settings: Settings) -> dict[str, Any]:
     return {
         **{config_key(s.name): getattr(settings, s.name) for s in SETTINGS},
         "REFINE": True,
+        "MAINTENANCE": True,
         "AUTO_MIGRATE": True,
         "VALIDATE_RESPONSES": False,
     }
@@ -255,6 +257,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     _install_reloader(app)  # follow a new default model (models/DEFAULT) without a restart
     if state.full_model is not None and app.config["REFINE"]:
         _start_refiner(app, home, url)
+    if app.config["IP_RETENTION_DAYS"] > 0 and app.config["MAINTENANCE"]:
+        from moderator.service.retention import IpRetention  # authors' IP addresses: erased when old
+
+        app.extensions["moderator_ip_retention"] = IpRetention(factory, state.clock,
+                                                               int(app.config["IP_RETENTION_DAYS"])).start()
 
     from moderator.web.review import (
         views as web,  # the moderators' pages under /review: sessions, CSRF, sign-in limiter
@@ -320,7 +327,7 @@ def _rebuild_detector(state: ServiceState) -> None:
     with state.sessionmaker() as session:
         rows = session.execute(
             select(Comment.id, Comment.text, Comment.author_id, Comment.created_at)
-            .where(Comment.created_at >= since).order_by(Comment.id)
+            .where(Comment.created_at >= since, Comment.state.not_in(("withdrawn", "erased"))).order_by(Comment.id)
         )
         try:
             indexed = rebuild(((r[0], r[1], r[2], r[3]) for r in rows), now)

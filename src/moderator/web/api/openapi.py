@@ -30,6 +30,12 @@ ERROR_TEXT = {
 }
 
 
+# path parameters that are not 32-bit ids
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "author_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]*$"},
+}
+
+
 def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
@@ -52,7 +58,8 @@ def build() -> dict[str, Any]:
     for r in ROUTES:
         op: dict[str, Any] = {"operationId": r.endpoint.replace(".", "_"), "summary": r.summary}
         params = [{"name": n, "in": "path", "required": True, "description": "ids are 32-bit: a larger one is 404",
-                   "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}
+                   "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}} if n not in PATH_SCHEMAS else
+                  {"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS[n]}
                   for n in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", r.rule)]
         params += [{"name": q.name, "in": "query", "required": False, "description": q.description,
                     "schema": q.schema} for q in r.query]
@@ -68,6 +75,8 @@ def build() -> dict[str, Any]:
         if r.response is not None:
             responses[str(r.status)] = {"description": "OK",
                                         "content": {r.media_type: {"schema": _schema_ref(r.response, components)}}}
+            for code in r.also:
+                responses[str(code)] = responses[str(r.status)]
         elif r.media_type == "text/plain":
             responses[str(r.status)] = {"description": "Prometheus text exposition format",
                                         "content": {"text/plain": {"schema": {"type": "string"}}}}

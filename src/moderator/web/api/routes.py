@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from moderator import CATEGORIES
-from moderator.service import audit, comments, submission
+from moderator.service import audit, comments, lifecycle, submission
 from moderator.service import queue as review
 from moderator.service.reload import NotReloadable
 from moderator.web import context
@@ -81,6 +81,7 @@ class Route:
     errors: tuple[int, ...] = ()
     request_optional: bool = False
     headers: tuple[QueryParam, ...] = ()
+    also: tuple[int, ...] = ()  # further success statuses with the same response body
 
 
 ROUTES: list[Route] = []
@@ -170,7 +171,7 @@ def _span(s: Any) -> dict[str, Any]:
 
 @endpoint(v1, "/comments", "POST", summary="Submit a comment: score, duplicate check, policy, store, queue",
           roles=("submit",), request_model=SubmitRequest, response=SubmitResponse, status=201,
-          errors=(400, 401, 403, 413, 415, 422, 429, 503),
+          errors=(400, 401, 403, 409, 413, 415, 422, 429, 503), also=(200,),
           headers=(QueryParam("Idempotency-Key", "Makes retries safe: the same key returns the same result"),))
 def submit() -> Response:
     refiner = current_app.extensions.get("moderator_refiner")
@@ -191,7 +192,8 @@ def _submit(refiner: Any) -> Response:
     comment = submission.Comment(body.text, body.author_id, body.thread_id, body.external_id, body.author_ip,
                                  body.metadata)
     try:
-        outcome = submission.submit(_submission_service(st), actor, comment, idem, refiner)
+        # an external_id seen before: an edit of that comment, answered 200 (service/lifecycle.py)
+        outcome, edited = lifecycle.submit_or_edit(_submission_service(st), actor, comment, idem, refiner)
     except submission.RateLimited as exc:
         raise ApiError(429, exc.code, exc.message, exc.field, headers={"Retry-After": str(exc.retry_after)}) \
             from None
@@ -204,7 +206,7 @@ def _submit(refiner: Any) -> Response:
         resp.status_code = 201
         resp.headers["Idempotent-Replayed"] = "true"
         return resp
-    return ok(SubmitResponse, outcome.payload, 201)
+    return ok(SubmitResponse, outcome.payload, 200 if edited else 201)
 
 
 def _submission_service(st: Any) -> submission.Service:
@@ -439,5 +441,8 @@ def register(app: Flask) -> None:
             state().metrics.request(request.method, rule, resp.status_code, time.perf_counter() - t0)
         return resp
 
+
+# more /v1 routes, declared in their own modules (imported here so that ROUTES is complete)
+from moderator.web.api import lifecycle as _lifecycle_routes  # noqa: E402, F401
 
 __all__ = ["ROUTES", "Route", "register"]

@@ -133,10 +133,25 @@ class Duplicate(Open):
     similarity: float
 
 
+# Where a comment stands now (moderator.service.lifecycle.STATES) and the policy's decision on its text.
+State = Literal["pending", "approved", "rejected", "published", "withdrawn", "erased"]
+STATE_DESCRIPTION = ("Where the comment stands now: pending (waiting for a moderator), approved (by a moderator), "
+                     "rejected (by a moderator or by the policy at intake), published (by the policy, without a "
+                     "moderator), withdrawn (by the site), erased (its author's data was erased)")
+INTAKE_DESCRIPTION = "The policy's decision on the comment's current text: publish, hold or reject"
+LEGACY_STATUS_DESCRIPTION = ("Deprecated: use state. Whether the site may show the comment now: published "
+                             "(approved or published), held (pending), rejected (rejected, withdrawn or erased)")
+LEGACY_DECISION_DESCRIPTION = "Deprecated: the same as intake_decision"
+
+
 class SubmitResponse(Open):
     id: int
-    status: Literal["published", "held", "rejected"]
-    decision: Literal["publish", "hold", "reject"]
+    state: State = Field(description=STATE_DESCRIPTION)
+    intake_decision: Literal["publish", "hold", "reject"] = Field(description=INTAKE_DESCRIPTION)
+    status: Literal["published", "held", "rejected"] = Field(description=LEGACY_STATUS_DESCRIPTION,
+                                                             json_schema_extra={"deprecated": True})
+    decision: Literal["publish", "hold", "reject"] = Field(description=LEGACY_DECISION_DESCRIPTION,
+                                                           json_schema_extra={"deprecated": True})
     scores: dict[str, float]
     flags: list[str]
     reasons: list[str]
@@ -147,7 +162,9 @@ class SubmitResponse(Open):
 
 
 class ReviewState(Open):
-    status: Literal["pending", "approved", "rejected"]
+    status: Literal["pending", "approved", "rejected", "withdrawn", "closed"] = Field(description=(
+        "The review item: pending, approved, rejected; withdrawn (the comment was withdrawn or erased while "
+        "pending), closed (an edit the policy did not hold took it out of the queue)"))
     priority: float
     version: int
     claimed_by: str | None
@@ -180,8 +197,12 @@ class CommentDetail(Open):
     author_ip: str | None
     text: str
     metadata: dict[str, Any] | None
-    status: Literal["published", "held", "rejected"]
-    decision: Literal["publish", "hold", "reject"]
+    state: State = Field(description=STATE_DESCRIPTION)
+    intake_decision: Literal["publish", "hold", "reject"] = Field(description=INTAKE_DESCRIPTION)
+    status: Literal["published", "held", "rejected"] = Field(description=LEGACY_STATUS_DESCRIPTION,
+                                                             json_schema_extra={"deprecated": True})
+    decision: Literal["publish", "hold", "reject"] = Field(description=LEGACY_DECISION_DESCRIPTION,
+                                                           json_schema_extra={"deprecated": True})
     reasons: list[str]
     flags: list[str]
     duplicate: Duplicate | None
@@ -275,3 +296,26 @@ class ReadyResponse(Open):
     dependencies: dict[str, DependencyStatus]
     redis: str | None = None  # MODERATOR_DUP_BACKEND=redis only: "ok" or "unavailable: <why>"
 
+
+
+# ---------------------------------------------------------------- a comment's lifecycle (web/api/lifecycle.py)
+
+
+class EditRequest(Strict):
+    text: Annotated[str, WithJsonSchema(TEXT_SCHEMA)]
+
+
+class ReopenRequest(Strict):
+    """An empty object (or no body), or a reason."""
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class CommentList(Open):
+    items: list[CommentDetail]
+
+
+class ErasureResponse(Open):
+    author_id: str
+    comments: int = Field(description="How many comments of the author were erased (earlier erasures included)")
+    comment_ids: list[int]

@@ -174,9 +174,9 @@ def latest_decisions(session: Session, comment_ids: Sequence[int]) -> dict[int, 
 
 def author_history(session: Session, author_id: str, exclude_id: int | None = None, limit: int = 10
                    ) -> AuthorHistory:
-    """The author's other comments (newest first) with their latest decision, and counts by status."""
-    counts = dict(session.execute(select(Comment.status, func.count()).where(Comment.author_id == author_id)
-                                  .group_by(Comment.status)).all())
+    """The author's other comments (newest first) with their latest decision, and counts by state."""
+    counts = dict(session.execute(select(Comment.state, func.count()).where(Comment.author_id == author_id)
+                                  .group_by(Comment.state)).all())
     stmt = select(Comment).where(Comment.author_id == author_id)
     if exclude_id is not None:
         stmt = stmt.where(Comment.id != exclude_id)
@@ -190,13 +190,13 @@ def author_history(session: Session, author_id: str, exclude_id: int | None = No
 
 
 def author_summaries(session: Session, author_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    """``{author_id: {status: count}}`` for the queue list (one grouped query)."""
+    """``{author_id: {state: count}}`` for the queue list (one grouped query)."""
     out: dict[str, dict[str, int]] = {a: {} for a in author_ids}
     if not author_ids:
         return out
     for author, status, n in session.execute(
-        select(Comment.author_id, Comment.status, func.count()).where(Comment.author_id.in_(list(set(author_ids))))
-        .group_by(Comment.author_id, Comment.status)
+        select(Comment.author_id, Comment.state, func.count()).where(Comment.author_id.in_(list(set(author_ids))))
+        .group_by(Comment.author_id, Comment.state)
     ):
         out.setdefault(author, {})[status] = int(n)
     return out

@@ -52,7 +52,7 @@ from werkzeug.exceptions import HTTPException
 from moderator import CATEGORIES
 from moderator.config import SETTINGS
 from moderator.metrics import set_dependency_up
-from moderator.service import comments, users
+from moderator.service import comments, lifecycle, users
 from moderator.service import queue as review
 from moderator.storage.models import INT_MAX, Comment, ModeratorUser, ReviewItem
 from moderator.web.context import db, now, state, write_db
@@ -441,10 +441,13 @@ def comment_page(comment_id: int) -> Any:
     item = s.scalar(select(ReviewItem).where(ReviewItem.comment_id == comment_id))
     view = _item_view(item, comment, comments.scores_for(s, [comment_id])[comment_id], t)
     prev_id, next_id = q.neighbours(s, item) if item is not None else (None, None)
+    history = review.history(s, comment_id)
     context = {
         "v": view,
         "claim_error": claim_error,
-        "history": review.history(s, comment_id),
+        "history": history,
+        "earlier_texts": [h for h in history if h.action == "edited" and (h.data or {}).get("previous_text")],
+        "may_reopen": g.actor.can_review and comment.state in lifecycle.REOPENABLE,
         "decisions": review.decisions(s, comment_id),
         "audit_events": q.audit_for_comment(s, comment_id),
         "author": q.author_history(s, comment.author_id, exclude_id=comment_id),
@@ -508,6 +511,24 @@ def decide(comment_id: int) -> Any:
     flash(f"{'Approved' if action == 'approve' else 'Rejected'} #{comment_id}.", "ok")
     after = _safe_next(request.form.get("after"))
     return redirect(after or back, 303)
+
+
+@bp.route(f"/comments/<int(max={INT_MAX}):comment_id>/reopen", methods=["POST"])
+def reopen(comment_id: int) -> Any:
+    """Put a decided comment back in the queue (audited as this moderator; emits comment.reopened)."""
+    back = url_for("web.comment_page", comment_id=comment_id)
+    s = write_db()
+    try:
+        lifecycle.reopen(s, g.actor, comment_id, now(), state().policy, _form_str("note", 1800).strip() or None)
+        s.commit()
+    except review.ReviewError as exc:
+        s.rollback()
+        if isinstance(exc, review.NotFound):
+            abort(404, exc.message)
+        flash(f"Not reopened: {exc.message}.", "error")
+        return redirect(back, 303)
+    flash(f"Reopened #{comment_id}: it is back in the queue.", "ok")
+    return redirect(back, 303)
 
 
 @bp.route("/bulk", methods=["POST"])
