@@ -30,6 +30,10 @@ ERROR_TEXT = {
 }
 
 
+# path parameters that are the site's own strings, not the service's integer ids
+STRING_PATH_PARAMS = {"author_id": "the site's author id, as submitted with the comments (URL-encoded)"}
+
+
 def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
@@ -53,6 +57,9 @@ def build() -> dict[str, Any]:
         op: dict[str, Any] = {"operationId": r.endpoint.replace(".", "_"), "summary": r.summary}
         params = [{"name": n, "in": "path", "required": True, "description": "ids are 32-bit: a larger one is 404",
                    "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}
+                  if n not in STRING_PATH_PARAMS else
+                  {"name": n, "in": "path", "required": True, "description": STRING_PATH_PARAMS[n],
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
                   for n in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", r.rule)]
         params += [{"name": q.name, "in": "query", "required": False, "description": q.description,
                     "schema": q.schema} for q in r.query]
