@@ -344,3 +344,32 @@ def test_migration_backfills_authors(db_url: str) -> None:
     with engine.connect() as conn:
         assert list(conn.execute(select(Author.author_id))) == []
     engine.dispose()
+
+
+def test_cli_authors_and_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from moderator.cli import main
+
+    monkeypatch.setenv("MODERATOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    missing = runner.invoke(main, ["authors", "show", "u1"])
+    assert missing.exit_code == 1 and "no author 'u1'" in missing.output
+    done = runner.invoke(main, ["authors", "set", "u1", "--status", "suspended", "--until", "2999-01-01T00:00:00",
+                                "--note", "cooling off"])
+    assert done.exit_code == 0, done.output
+    shown = json.loads(runner.invoke(main, ["authors", "show", "u1"]).output)
+    assert shown["status"] == "suspended" and shown["until"].startswith("2999-01-01") and shown["note"] == \
+        "cooling off"
+    bad = runner.invoke(main, ["authors", "set", "u1", "--status", "suspended", "--until", "2001-01-01"])
+    assert bad.exit_code == 1 and "future" in bad.output
+    assert runner.invoke(main, ["authors", "set", "u1"]).exit_code == 2
+    added = runner.invoke(main, ["rules", "add", "frobnicate", "--action", "hold"])
+    assert added.exit_code == 0 and "added rule 1" in added.output
+    assert runner.invoke(main, ["rules", "add", "(a)\\1", "--kind", "regex", "--action", "block"]).exit_code == 1
+    assert "1\tword\thold\tfrobnicate" in runner.invoke(main, ["rules", "list"]).output
+    assert runner.invoke(main, ["rules", "remove", "1"]).exit_code == 0
+    assert runner.invoke(main, ["rules", "remove", "1"]).exit_code == 1
+    assert runner.invoke(main, ["rules", "list"]).output == ""

@@ -309,7 +309,8 @@ class Rule(Base):
 class Counter(Base):
     __tablename__ = "counters"
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
     value: Mapped[int] = mapped_column(Integer)
 
 

@@ -68,9 +68,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "counters",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_counters")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counters")),
+        sa.UniqueConstraint("name", name=op.f("uq_counters_name")),
     )
     op.execute("INSERT INTO counters (name, value) VALUES ('rules_version', 0)")
     # Authors of the comments already stored: their counts from the comments' current status.
