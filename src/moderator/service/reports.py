@@ -155,5 +155,18 @@ def for_comment(session: Session, comment_id: int) -> list[Report]:
     return list(session.scalars(select(Report).where(Report.comment_id == comment_id).order_by(Report.id)))
 
 
-__all__ = ["Filed", "ReportError", "file_report", "for_comment", "report_dict", "reporter_weight", "resolve",
-           "summaries", "weight_of"]
+
+
+def reported_pending(session: Session, limit: int = 50) -> list[tuple[ReviewItem, Comment]]:
+    """Pending queue items with open reports, highest priority first (the review pages' reported queue)."""
+    from sqlalchemy import exists
+
+    stmt = (select(ReviewItem, Comment).join(Comment, Comment.id == ReviewItem.comment_id)
+            .where(ReviewItem.status == "pending",
+                   exists().where(Report.comment_id == ReviewItem.comment_id, Report.status == "open"))
+            .order_by(ReviewItem.priority.desc(), ReviewItem.id.asc()).limit(limit))
+    return [(r[0], r[1]) for r in session.execute(stmt)]
+
+
+__all__ = ["Filed", "ReportError", "file_report", "for_comment", "report_dict", "reported_pending",
+           "reporter_weight", "resolve", "summaries", "weight_of"]
