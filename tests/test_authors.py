@@ -373,3 +373,31 @@ def test_cli_authors_and_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert runner.invoke(main, ["rules", "remove", "1"]).exit_code == 0
     assert runner.invoke(main, ["rules", "remove", "1"]).exit_code == 1
     assert runner.invoke(main, ["rules", "list"]).output == ""
+
+
+def test_rescoring_keeps_what_reports_rules_and_trust_added() -> None:
+    from moderator.service.policy import Verdict
+    from moderator.service.site_policy import rescored_priority
+
+    clean = Verdict("hold", (), ("premoderation",), 0.3)
+    assert rescored_priority(clean, ["author:trusted"]) < 0
+    assert rescored_priority(Verdict("hold", ("spam",), (), 1.2), ["author:trusted"]) == 1.2  # flagged now
+    assert rescored_priority(clean, ["reported"], 3.0) == 4.0
+    assert rescored_priority(clean, ["premoderation"], 1.0) == pytest.approx(0.8)
+    assert rescored_priority(clean, ["word:frobnicate"]) == pytest.approx(1.3)
+
+
+def test_deferred_rescoring_keeps_a_reported_comment_high(make_service_fixture: Any, model: Any) -> None:
+    from moderator.service.rescore import rescore_pending
+
+    svc = make_service_fixture(POLICY={"mode": "postmoderation"}, ENCODER_MODE="deferred", REFINE=False)
+    cid = submit(svc, "a1")["id"]
+    assert report(svc, cid, "r1").get_json()["requeued"] is True
+    st = svc.state
+    from moderator.service.audit import Actor
+
+    result = rescore_pending(st.sessionmaker, model, st.full_policy or st.policy, Actor("cli:t", "t", "admin"),
+                             st.clock)
+    assert result.rescored == 1
+    item = svc.call("GET", "/v1/queue", "review").get_json()["items"][0]
+    assert item["id"] == cid and item["priority"] >= 2.0

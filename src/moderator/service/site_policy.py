@@ -153,6 +153,23 @@ class SitePolicy:
                                      self.settings.auto_trust_window_days)
 
 
+def rescored_priority(verdict: Verdict, reasons: list[str], report_weight: float = 0.0) -> float:
+    """The queue priority of a pending comment re-scored by another model (:mod:`moderator.service.rescore`):
+    the policy's new priority (``verdict``) with what the site phase and readers' reports added at intake
+    kept: +1 for a ``hold`` rule, a trusted author's clean comment still last, a reported comment at least
+    ``1 + report_weight`` (other reports on a waiting comment: ``REPORT_PRIORITY x weight``)."""
+    p = verdict.priority
+    if any(r.startswith("word:") for r in reasons):
+        p += 1.0
+    if "reported" in reasons:
+        p = max(p, 1.0 + report_weight)
+    else:
+        p += reports.REPORT_PRIORITY * report_weight
+        if "author:trusted" in reasons and not verdict.flags and p < 1.0:
+            p = TRUSTED_BASE + min(max(p, 0.0), 0.999) / 1000
+    return round(p, 6)
+
+
 def after_decision(session: Session, comment: Comment, action: str, now: datetime) -> None:
     """A moderator approved or rejected ``comment``: the author's counts and the comment's reports resolved.
     (Automatic trust is checked at the author's next comment, where the policy needs it.)"""
@@ -160,4 +177,4 @@ def after_decision(session: Session, comment: Comment, action: str, now: datetim
     reports.resolve(session, comment.id, action, now)
 
 
-__all__ = ["Before", "Settings", "SitePolicy", "after_decision"]
+__all__ = ["Before", "Settings", "SitePolicy", "after_decision", "rescored_priority"]
