@@ -231,7 +231,7 @@ def seed(path: Path, rules: int, authors: int) -> None:
         db.executemany(
             "INSERT INTO authors (author_id, status, submitted, approved, rejected, reported, first_seen_at, "
             "last_seen_at, updated_at) VALUES (?, ?, 0, 0, 0, 0, ?, ?, ?)",
-            [(f"user-{i}", ("normal",) * 8 + ("trusted", "premoderated"))[i % 10], now, now, now)
+            [(f"user-{i}", (("normal",) * 8 + ("trusted", "premoderated"))[i % 10], now, now, now)
              for i in range(authors)])
     db.close()
 

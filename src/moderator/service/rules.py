@@ -27,6 +27,7 @@ within that time, without a restart.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +43,8 @@ from moderator.model.features import LEET, LEET_ALT, fold
 from moderator.service import audit
 from moderator.service.audit import Actor
 from moderator.storage.models import INT_MAX, Counter, Rule
+
+log = logging.getLogger("moderator.service.rules")
 
 KINDS = ("word", "phrase", "regex")
 ACTIONS = ("block", "hold", "flag")
@@ -155,13 +158,23 @@ class CompiledRules:
 
     def __init__(self, rules: Sequence[RuleView], version: int = 0) -> None:
         self.version = version
-        self.rules = list(rules)
+        self.rules = []
         self._set: Any = None
-        if self.rules:
-            s = re2.Set.SearchSet(_options())
-            for r in self.rules:
+        s = re2.Set.SearchSet(_options())
+        for r in rules:
+            try:  # every stored rule was checked when it was added; one that fails now is skipped, not fatal
                 s.Add(expression(r.kind, r.pattern))
-            s.Compile()
+            except (RuleError, re2.error):
+                log.error("rule %s (%s %r) cannot be compiled; skipped", r.id, r.kind, r.pattern)
+                continue
+            self.rules.append(r)
+        if self.rules:
+            try:
+                s.Compile()
+            except re2.error:  # beyond RE2_MAX_MEM: intake goes on without the rules, loudly
+                log.exception("the %d rules cannot be compiled together; matching none", len(self.rules))
+                self.rules = []
+                return
             self._set = s
 
     def __len__(self) -> int:

@@ -48,6 +48,7 @@ def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str,
 
 @cache
 def build() -> dict[str, Any]:
+    from moderator.web.api import people  # noqa: F401  (its routes are declared on import)
     from moderator.web.api.routes import ROUTES
 
     components: dict[str, Any] = {}
