@@ -211,6 +211,31 @@ def clear_redis_prefix(url: str, prefix: str) -> int:
     return n
 
 
+def seed(path: Path, rules: int, authors: int) -> None:
+    """Store ``rules`` site rules (none matches the load's texts by design, as most rules never match a given
+    comment) and ``authors`` author records, and bump the rules version so the workers recompile."""
+    rng = random.Random(7)
+    letters = "bcdfghjklmnpqrstvwxz"
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    rows = []
+    for i in range(rules):
+        word = "".join(rng.choice(letters) + rng.choice("aeiou") for _ in range(rng.randint(3, 5)))
+        kind = ("word", "word", "phrase", "regex")[i % 4]
+        pattern = {"word": word, "phrase": f"{word} {word[::-1]}", "regex": f"{word}[0-9]+"}[kind]
+        rows.append((kind, pattern, ("block", "hold", "flag")[i % 3], None, "cli:bench", now))
+    db = sqlite3.connect(path)
+    with db:
+        db.executemany("INSERT INTO rules (kind, pattern, action, note, created_by, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.execute("UPDATE counters SET value = value + 1 WHERE name = 'rules_version'")
+        db.executemany(
+            "INSERT INTO authors (author_id, status, submitted, approved, rejected, reported, first_seen_at, "
+            "last_seen_at, updated_at) VALUES (?, ?, 0, 0, 0, 0, ?, ?, ?)",
+            [(f"user-{i}", (("normal",) * 8 + ("trusted", "premoderated"))[i % 10], now, now, now)
+             for i in range(authors)])
+    db.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
@@ -230,6 +255,12 @@ def main() -> int:
     ap.add_argument("--drain", type=float, default=0.0,
                     help="after the load, keep the server up to this many seconds while the background refiner "
                          "(deferred scoring) re-scores the queue, and report how fast it caught up")
+    ap.add_argument("--rules", type=int, default=0,
+                    help="watched-word rules to store before the load (random words and phrases, a few regular "
+                         "expressions; block, hold or flag), compiled by every worker")
+    ap.add_argument("--authors", type=int, default=0,
+                    help="author records to store before the load (user-0 ... : the load's own authors, a few "
+                         "trusted or premoderated)")
     ap.add_argument("--moderator", default=str(Path(sys.executable).parent / "moderator"),
                     help="the moderator command to run (default: the one next to this Python)")
     args = ap.parse_args()
@@ -267,6 +298,9 @@ def main() -> int:
             return 2
         key = subprocess.run([*moderator, "keys", "create", "--role", "submit", "--name", "bench"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        if args.rules or args.authors:
+            seed(home / "moderator.db", args.rules, args.authors)
+            time.sleep(3)  # every worker sees the new rules version within MODERATOR_RULES_REFRESH (2 s)
         if args.client == "wrk":
             if args.warmup > 0:
                 warm, warm_ids = run_wrk(port, key, home, args.warmup, args.concurrency, 1, 1, "warmup")
@@ -328,6 +362,8 @@ def main() -> int:
             "mean": round(statistics.fmean(lat) * 1000, 2) if lat else None,
         }
     report = {
+        "rules": args.rules,
+        "authors": args.authors,
         "client": args.client,
         "workers": args.workers,
         "threads_per_worker": args.threads,

@@ -62,6 +62,27 @@ SETTINGS: tuple[Setting, ...] = (
             "What happens to a duplicate or flood comment: hold (queued with the reason) or reject."),
     Setting("rate_limit_action", "MODERATOR_RATE_LIMIT_ACTION", "reject",
             "An author over the rate limit: reject (429 with Retry-After, nothing stored) or hold."),
+    # --- authors, readers' reports and the site's rules (moderator.service.site_policy)
+    Setting("suspended_action", "MODERATOR_SUSPENDED_ACTION", "reject",
+            "A suspended author's comments, until the suspension ends: reject (stored, reason author:suspended) "
+            "or hold (queued with that reason)."),
+    Setting("new_author_hold", "MODERATOR_NEW_AUTHOR_HOLD", 0,
+            "Hold an author's first N comments for a moderator even in postmoderation (reason author:new); "
+            "0 turns it off.", int),
+    Setting("trusted_skip_queue", "MODERATOR_TRUSTED_SKIP_QUEUE", False,
+            "In premoderation, publish a trusted author's clean comments at once instead of queueing them "
+            "last.", _bool),
+    Setting("auto_trust_approved", "MODERATOR_AUTO_TRUST_APPROVED", 0,
+            "Make a normal author trusted after this many approved comments with no rejection within "
+            "MODERATOR_AUTO_TRUST_WINDOW_DAYS; 0 (default) turns automatic trust off.", int),
+    Setting("auto_trust_window_days", "MODERATOR_AUTO_TRUST_WINDOW_DAYS", 90,
+            "Days without a rejection an author needs for automatic trust.", int),
+    Setting("reports_to_queue", "MODERATOR_REPORTS_TO_QUEUE", 1.0,
+            "Weighted readers' reports that return a published comment to the queue as reported (a new "
+            "reporter weighs 1; see docs/service.md#reader-reports).", float),
+    Setting("rules_refresh", "MODERATOR_RULES_REFRESH", 2.0,
+            "Seconds a worker uses its compiled watched-word rules before checking the database's rules "
+            "version again (a change applies everywhere within this time).", float),
     Setting("sqlite_synchronous", "MODERATOR_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite durability: FULL (fsync at every commit: an acknowledged comment survives power loss) or NORMAL "
             "(fsync at checkpoints only: faster, the last commits can be lost on power loss, not on a crash)."),

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "moderator.cli.users",
     "moderator.cli.feedback",
     "moderator.cli.erase",
+    "moderator.cli.authors",
 )
 
 

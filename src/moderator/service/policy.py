@@ -26,7 +26,8 @@ threshold come first; ties are broken by age (oldest first) in the queue.
 
 Configuration (lowest to highest precedence): the model's ``thresholds``; a JSON/TOML file
 (``MODERATOR_POLICY_FILE``) with keys ``mode``, ``thresholds``, ``reject``, ``duplicate_action``,
-``rate_limit_action``; environment variables ``MODERATOR_POLICY_MODE``, ``MODERATOR_THRESHOLD_<CATEGORY>``,
+``rate_limit_action``, ``reject_reasons`` (:mod:`moderator.service.reasons`); environment variables
+``MODERATOR_POLICY_MODE``, ``MODERATOR_THRESHOLD_<CATEGORY>``,
 ``MODERATOR_REJECT_<CATEGORY>``, ``MODERATOR_DUPLICATE_ACTION``, ``MODERATOR_RATE_LIMIT_ACTION``.
 """
 
@@ -42,6 +43,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from moderator.config import Settings
+from moderator.service import reasons as reject_reasons_config
+from moderator.service.reasons import DEFAULT_REJECT_REASONS, RejectReason
 
 Mode = Literal["premoderation", "postmoderation"]
 Outcome = Literal["publish", "hold", "reject"]
@@ -74,6 +77,8 @@ class Policy:
     reject: Mapping[str, float] = field(default_factory=dict)
     duplicate_action: Literal["hold", "reject"] = "hold"
     rate_limit_action: Literal["reject", "hold"] = "reject"
+    # the site's reasons for rejecting (the policy file's reject_reasons; moderator.service.reasons)
+    reject_reasons: tuple[RejectReason, ...] = DEFAULT_REJECT_REASONS
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -152,6 +157,7 @@ class Policy:
             "reject": dict(self.reject),
             "duplicate_action": self.duplicate_action,
             "rate_limit_action": self.rate_limit_action,
+            "reject_reasons": [r.to_dict() for r in self.reject_reasons],
             "priority": "max over categories of threshold-normalised risk: p/t below the threshold, "
             "1 + (p - t)/(1 - t) at or above it; +1 for duplicates and rate-limited comments",
         }
@@ -163,7 +169,7 @@ class Policy:
         cls, data: Mapping[str, Any], model_thresholds: Mapping[str, float], base: Policy | None = None
     ) -> Policy:
         """A policy from a mapping (file contents or test config) layered over ``base`` / the model."""
-        allowed = {"mode", "thresholds", "reject", "duplicate_action", "rate_limit_action"}
+        allowed = {"mode", "thresholds", "reject", "duplicate_action", "rate_limit_action", "reject_reasons"}
         unknown = set(data) - allowed
         if unknown:
             raise PolicyError(f"unknown policy keys: {sorted(unknown)}")
@@ -179,8 +185,15 @@ class Policy:
                 reject.pop(cat, None)
             else:
                 reject[cat] = value
+        reasons = start.reject_reasons
+        if "reject_reasons" in data:
+            try:
+                reasons = reject_reasons_config.parse(data["reject_reasons"], thresholds)
+            except reject_reasons_config.ReasonsError as exc:
+                raise PolicyError(str(exc)) from None
         return cls(
             thresholds=thresholds,
+            reject_reasons=reasons,
             mode=data.get("mode", start.mode),
             reject=reject,
             duplicate_action=data.get("duplicate_action", start.duplicate_action),

@@ -333,6 +333,9 @@ def perform(
     audit.record(session, actor, f"review.{action}", now, "comment", comment_id,
                  {"reason": reason, "categories": list(categories)})
     session.flush()
+    from moderator.service import site_policy  # (imports this module)
+
+    site_policy.after_decision(session, comment, action, now)  # the author's counts, the comment's reports
     return item, decision
 
 

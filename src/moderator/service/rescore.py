@@ -22,6 +22,7 @@ with (``moderator export-labels`` reports the model the moderator saw).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +31,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from moderator.service import audit
+from moderator.service import audit, site_policy
+from moderator.service import reports as site_reports
 from moderator.service.audit import Actor
 from moderator.storage.db import write_session
 from moderator.storage.models import Comment, CommentScore, HistoryEvent, ReviewItem
@@ -99,10 +101,14 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
         probs = model.predict_proba([r[3] for r in rows])
         now = clock()
         with write_session(factory) as session:
+            reported = site_reports.summaries(session, [r[1] for r in rows])  # open readers' reports
             for (_item_id, cid, before, _text, duplicate, reasons, old_version), p in zip(rows, probs, strict=True):
                 scores = {c: float(v) for c, v in p.items()}
                 kind = duplicate.get("kind") if isinstance(duplicate, dict) else None
                 verdict = policy.evaluate(scores, kind, "rate_limited" in (reasons or []))
+                # what the site phase (rules, trusted authors) and readers' reports added is kept
+                verdict = dataclasses.replace(verdict, priority=site_policy.rescored_priority(
+                    verdict, list(reasons or []), float(reported.get(cid, {}).get("weight", 0.0))))
                 done = session.execute(
                     update(ReviewItem).where(ReviewItem.comment_id == cid, ReviewItem.status == "pending")
                     .values(priority=verdict.priority, updated_at=now)

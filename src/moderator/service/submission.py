@@ -4,7 +4,9 @@
 2. :func:`rate_phase`: the author's rate limit (reject: :class:`RateLimited`; hold: a reason);
 3. :func:`score_phase`: the model's scores;
 4. :func:`duplicate_phase`: the duplicate / flood check;
-5. :func:`policy_phase`: the policy's verdict over scores, duplicate, rate limit and checks that could not run;
+5. :func:`policy_phase`: the policy's verdict over scores, duplicate, rate limit and checks that could not run,
+   then changed by the site's phase (:mod:`moderator.service.site_policy`: the author's status, watched words),
+   whose facts :func:`site_phase` reads first;
 6. :func:`store_phase`: the comment's rows and its idempotency key, written through the group committer;
 7. :func:`record_phase`: the duplicate index learns the stored comment.
 
@@ -138,6 +140,8 @@ class Service:
     idempotency_ttl: int
     pruner: IdempotencyPruner = field(default_factory=IdempotencyPruner)
     metrics: Any = None
+    site: Any = None  # a moderator.service.site_policy.SitePolicy (None: no author or rule policy)
+    normalize: Callable[[str], str] | None = None  # the model's evasion normaliser, for the site's rules
 
 
 def request_hash(body: Any) -> str:
@@ -222,9 +226,20 @@ def policy_phase(svc: Service, scores: dict[str, float], duplicate: dict[str, An
     return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
 
 
+def site_phase(svc: Service, comment: Comment, t: datetime) -> Any:
+    """The site phase's facts (the author's record, matching rules), read before the verdict; None without."""
+    if svc.site is None:
+        return None
+    session = svc.session()
+    try:
+        return svc.site.before(session, comment.author_id, comment.text, t, svc.normalize)
+    finally:
+        session.rollback()
+
+
 def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime, version: str,
                 scores: dict[str, float], verdict: Any, duplicate: dict[str, Any] | None,
-                idem: Idempotency | None) -> tuple[comments.Stored, dict[str, Any]] | Outcome:
+                idem: Idempotency | None, site: Any = None) -> tuple[comments.Stored, dict[str, Any]] | Outcome:
     """Write the comment (and its idempotency key) through the group committer; returns after the COMMIT.
     A concurrent retry with the same key that committed first: its answer, replayed."""
     cutoff = _cutoff(svc, t)
@@ -238,6 +253,8 @@ def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime,
             duplicate=duplicate, external_id=comment.external_id, author_ip=comment.author_ip,
             metadata=comment.metadata,
         )
+        if site is not None:  # the author's record, in the same transaction
+            svc.site.record(session, comment.author_id, t, verdict.decision, site)
         payload = {
             "id": stored.id,
             "state": comments.STATE_FOR_DECISION[verdict.decision],
@@ -307,8 +324,11 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     rate_limited = rate_phase(svc, comment.author_id, t, unavailable)
     version, scores = score_phase(svc, comment.text)
     duplicate, signature = duplicate_phase(svc, comment, t, unavailable)
+    site = site_phase(svc, comment, t)
     verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable)
-    written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem)
+    if site is not None:
+        verdict = svc.site.adjust(verdict, site, t, svc.policy.mode)
+    written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem, site)
     if isinstance(written, Outcome):
         return written
     stored, payload = written
@@ -322,4 +342,4 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
 
 __all__ = ["Comment", "Idempotency", "IdempotencyKeyReused", "IdempotencyPruner", "Outcome", "RateLimited",
            "Service", "SubmissionError", "Unavailable", "duplicate_phase", "policy_phase", "rate_phase",
-           "record_phase", "replay_phase", "request_hash", "score_phase", "store_phase", "submit"]
+           "record_phase", "replay_phase", "request_hash", "score_phase", "site_phase", "store_phase", "submit"]

@@ -24,7 +24,12 @@ Shape (after Discourse's Reviewable):
 * ``moderator_sessions`` one row per signed-in browser. The session cookie holds a random token; the row holds
                       only its SHA-256 digest, the account and when the session expires. Signing out deletes the
                       row, so a copy of the cookie taken earlier opens nothing; changing the password or
-                      disabling the account deletes all the account's rows.
+                      disabling the account deletes all the account's rows;
+* ``authors``         one row per ``author_id`` seen (first and last seen, counts, status, note), upserted once
+                      per submission;
+* ``reports``         readers' reports on comments (one per reporter per comment) and what became of them;
+* ``rules``           the site's watched words, phrases and regular expressions; ``counters`` holds
+                      ``rules_version``, which every change of ``rules`` bumps so workers know to reload them.
 """
 
 from __future__ import annotations
@@ -254,18 +259,80 @@ class Event(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class Author(Base):
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # normal | trusted | premoderated | suspended | banned
+    status: Mapped[str] = mapped_column(String(16))
+    status_until: Mapped[datetime | None]  # end of a suspension
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted: Mapped[int] = mapped_column(Integer)
+    approved: Mapped[int] = mapped_column(Integer)  # published at intake or approved by a moderator
+    rejected: Mapped[int] = mapped_column(Integer)  # rejected at intake or by a moderator
+    reported: Mapped[int] = mapped_column(Integer)  # reports received on the author's comments
+    last_rejected_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("comment_id", "reporter_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    reporter_id: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    weight: Mapped[float] = mapped_column(Float)  # the reporter's weight when the report was made
+    # open | upheld (the comment was rejected) | dismissed (approved)
+    status: Mapped[str] = mapped_column(String(16))
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class Rule(Base):
+    __tablename__ = "rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # word | phrase | regex
+    kind: Mapped[str] = mapped_column(String(16))
+    pattern: Mapped[str] = mapped_column(String(500))
+    # block | hold | flag
+    action: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "Author",
     "Base",
     "Comment",
     "CommentScore",
+    "Counter",
     "Decision",
     "Event",
     "HistoryEvent",
     "IdempotencyKey",
     "ModeratorUser",
+    "Report",
     "ReviewItem",
     "ReviewSession",
+    "Rule",
     "UTCDateTime",
 ]

@@ -73,6 +73,24 @@ def committer() -> GroupCommitter:
 def now() -> datetime:
     return state().clock()
 
+
+SITE = "moderator_site_policy"
+
+
+def site_policy() -> Any:
+    """The app's site phase (:class:`moderator.service.site_policy.SitePolicy`): author policy settings and this
+    worker's compiled watched-word rules."""
+    ext = current_app.extensions
+    found = ext.get(SITE)
+    if found is None:
+        from moderator.service import site_policy as site
+        from moderator.service.rules import RuleBook
+
+        settings = state().settings
+        found = ext.setdefault(SITE, site.SitePolicy(site.Settings.from_settings(settings),
+                                                     RuleBook(float(settings.rules_refresh))))
+    return found
+
 def authenticate(roles: tuple[str, ...]) -> audit.Actor:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -109,5 +127,5 @@ def init_app(app: Flask) -> None:
             session.close()
 
 
-__all__ = ["DERIVED_EXTENSIONS", "authenticate", "committer", "db", "init_app", "now", "reloader", "scorer", "state",
-           "write_db"]
+__all__ = ["DERIVED_EXTENSIONS", "authenticate", "committer", "db", "init_app", "now", "reloader", "scorer",
+           "site_policy", "state", "write_db"]

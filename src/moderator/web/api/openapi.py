@@ -30,10 +30,11 @@ ERROR_TEXT = {
 }
 
 
-# path parameters that are not 32-bit ids
+# path parameters that are the site's own strings, not the service's integer ids
 PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "author_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]*$"},
 }
+PATH_DESCRIPTIONS = {"author_id": "the site's author id, as submitted with the comments (URL-encoded)"}
 
 
 def openapi_path(rule: str) -> str:
@@ -50,6 +51,7 @@ def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str,
 
 @cache
 def build() -> dict[str, Any]:
+    from moderator.web.api import people  # noqa: F401  (its routes are declared on import)
     from moderator.web.api.routes import ROUTES
 
     components: dict[str, Any] = {}
@@ -59,7 +61,8 @@ def build() -> dict[str, Any]:
         op: dict[str, Any] = {"operationId": r.endpoint.replace(".", "_"), "summary": r.summary}
         params = [{"name": n, "in": "path", "required": True, "description": "ids are 32-bit: a larger one is 404",
                    "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}} if n not in PATH_SCHEMAS else
-                  {"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS[n]}
+                  {"name": n, "in": "path", "required": True, "description": PATH_DESCRIPTIONS[n],
+                   "schema": PATH_SCHEMAS[n]}
                   for n in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", r.rule)]
         params += [{"name": q.name, "in": "query", "required": False, "description": q.description,
                     "schema": q.schema} for q in r.query]

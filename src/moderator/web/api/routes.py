@@ -215,10 +215,12 @@ def _submission_service(st: Any) -> submission.Service:
     pruner = ext.get("moderator_idempotency_pruner")
     if pruner is None:
         pruner = ext.setdefault("moderator_idempotency_pruner", submission.IdempotencyPruner())
+    normalizer = getattr(st.model, "normalizer", None)
     return submission.Service(policy=st.policy, detector=st.detector, score=scorer().score,
                               commit=context.committer().run, session=db, clock=st.clock,
                               idempotency_ttl=int(current_app.config["IDEMPOTENCY_TTL"]), pruner=pruner,
-                              metrics=st.metrics)
+                              metrics=st.metrics, site=context.site_policy(),
+                              normalize=normalizer.normalize if normalizer is not None else None)
 
 
 @endpoint(v1, "/comments/<comment_id>", "GET", summary="A comment with scores, status and full history",
@@ -264,6 +266,11 @@ def queue() -> Response:
         raise ApiError(422, "invalid_value", "invalid cursor", "cursor") from None
     scores = comments.scores_for(session, [c.id for _, c in page.items])
     items = [comments.queue_entry(item, c, scores[c.id]) for item, c in page.items]
+    from moderator.service import reports
+
+    open_reports = reports.summaries(session, [c.id for _, c in page.items])
+    for entry in items:
+        entry["reports"] = open_reports.get(entry["id"])
     return ok(QueueResponse, {"items": items, "next_cursor": page.next_cursor})
 
 
@@ -424,6 +431,8 @@ def openapi() -> Response:
 
 
 def register(app: Flask) -> None:
+    from moderator.web.api import people  # noqa: F401  (authors, reports, rules: their routes join v1)
+
     app.register_blueprint(v1)
     app.register_blueprint(ops)
     errors.register(app)

@@ -215,6 +215,14 @@ class CommentDetail(Open):
     history: list[HistoryOut]
 
 
+class ReportSummary(Open):
+    """Open readers' reports on a comment: how many, their total weight, how many per reason."""
+
+    count: int
+    weight: float
+    reasons: dict[str, int]
+
+
 class QueueItem(Open):
     id: int = Field(description="The comment id")
     priority: float
@@ -231,6 +239,7 @@ class QueueItem(Open):
     version: int
     claimed_by: str | None
     claimed_until: str | None
+    reports: ReportSummary | None = None
 
 
 class QueueResponse(Open):
@@ -270,12 +279,19 @@ class AuditResponse(Open):
     next_cursor: str | None
 
 
+class RejectReasonOut(Open):
+    code: str
+    label: str
+    category: str | None
+
+
 class PolicyResponse(Open):
     mode: Literal["premoderation", "postmoderation"]
     thresholds: dict[str, float]
     reject: dict[str, float]
     duplicate_action: Literal["hold", "reject"]
     rate_limit_action: Literal["reject", "hold"]
+    reject_reasons: list[RejectReasonOut]
     priority: str
     model_version: str
 

@@ -38,13 +38,14 @@ def category_label(category: str) -> str:
     return CATEGORY_LABELS.get(category, category.replace("_", " "))
 
 
-def decision_fields(action: str, reason_code: str | None, note: str, checked: Sequence[str]) -> tuple[str | None,
-                                                                                                        list[str]]:
+def decision_fields(action: str, reason_code: str | None, note: str, checked: Sequence[str],
+                    reason_categories: Mapping[str, str | None] | None = None) -> tuple[str | None, list[str]]:
     """The ``reason`` text and ``categories`` stored with a decision made in the pages.
 
     Approve: the note (if any), no categories. Reject: ``"<code>"`` or ``"<code>: <note>"`` (the code is a
     category name where there is one, which the feedback export reads), categories = the reason's category
-    plus the boxes the moderator ticked, in the canonical order.
+    (``reason_categories``: the site's reasons, default the five built in) plus the boxes the moderator
+    ticked, in the canonical order.
     """
     note = note.strip()
     if action == "approve":
@@ -52,7 +53,7 @@ def decision_fields(action: str, reason_code: str | None, note: str, checked: Se
     code = reason_code or "other"
     reason = f"{code}: {note}" if note else code
     cats = set(checked)
-    named = REASON_CATEGORY.get(code)
+    named = (REASON_CATEGORY if reason_categories is None else reason_categories).get(code)
     if named:
         cats.add(named)
     return reason, [c for c in CATEGORIES if c in cats]

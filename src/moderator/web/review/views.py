@@ -54,6 +54,7 @@ from moderator.config import SETTINGS
 from moderator.metrics import set_dependency_up
 from moderator.service import comments, lifecycle, users
 from moderator.service import queue as review
+from moderator.service.reasons import category_of
 from moderator.storage.models import INT_MAX, Comment, ModeratorUser, ReviewItem
 from moderator.web.context import db, now, state, write_db
 from moderator.web.review import queries as q
@@ -112,6 +113,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.session_interface = ReviewPageSessions()
     app.jinja_env.filters["when"] = _when
+    from moderator.web.review import people  # noqa: F401  (author, reported and rules pages join bp)
+
     app.register_blueprint(bp)
     if cfg["LOGIN_RATE_LIMIT"]:
         # this app's sign-in view, wrapped by this app's limiter (each app has its own counters);
@@ -282,7 +285,8 @@ def _int_or_none(raw: str | None) -> int | None:
 
 @bp.app_context_processor
 def _inject() -> dict[str, Any]:
-    return {"categories": CATEGORIES, "category_label": q.category_label, "reject_reasons": q.REJECT_REASONS}
+    reasons = [(r.code, r.label, r.category) for r in state().policy.reject_reasons]  # the policy file's
+    return {"categories": CATEGORIES, "category_label": q.category_label, "reject_reasons": reasons}
 
 
 # ---------------------------------------------------------------- errors
@@ -469,13 +473,14 @@ def _decision_input() -> tuple[str, str | None, list[str]]:
         abort(400, "action must be approve or reject")
     code = request.form.get("reason") or None
     note = _form_str("note", 1800)
+    reason_categories = category_of(state().policy.reject_reasons)
     if action == "reject":
-        if code not in q.REASON_CATEGORY:
+        if code not in reason_categories:
             raise _InputError("Choose a reason to reject.")
         if code == "other" and not note.strip():
             raise _InputError("Say why when the reason is 'Other'.")
     checked = [c for c in request.form.getlist("categories") if c in CATEGORIES]
-    reason, cats = q.decision_fields(action, code, note, checked)
+    reason, cats = q.decision_fields(action, code, note, checked, reason_categories)
     return action, reason, cats
 
 
