@@ -19,8 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "moderator.cli.service",
     "moderator.cli.users",
     "moderator.cli.feedback",
-    "moderator.cli.erase",
     "moderator.cli.authors",
+    "moderator.cli.erase",
 )
 
 

@@ -17,7 +17,8 @@ from moderator.cli.context import cli_actor, open_database
 
 @click.group()
 def authors() -> None:
-    """Show or change an author's status (normal, trusted, premoderated, suspended, banned) and note."""
+    """An author's status (normal, trusted, premoderated, suspended, banned) and note; erasure of their data and
+    IP address retention."""
 
 
 @authors.command("show")

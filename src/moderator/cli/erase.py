@@ -13,12 +13,8 @@ from datetime import UTC, datetime
 
 import click
 
+from moderator.cli.authors import authors
 from moderator.cli.context import cli_actor, open_database, settings
-
-
-@click.group()
-def authors() -> None:
-    """Authors' data: erasure and IP address retention."""
 
 
 @authors.command("erase")
@@ -65,6 +61,7 @@ def purge_ips(days: int | None) -> None:
     click.echo(f"erased the IP addresses of {n} comment{'s' if n != 1 else ''} older than {keep} days")
 
 
-COMMANDS = [authors]
+# both commands join the ``authors`` group of moderator.cli.authors, which registers it
+COMMANDS: list[click.Command] = []
 
-__all__ = ["COMMANDS", "authors", "erase", "purge_ips"]
+__all__ = ["COMMANDS", "erase", "purge_ips"]
