@@ -1,0 +1,446 @@
+"""Webhook delivery: durable, at-least-once, never on the path of intake or decisions. No Flask imports.
+
+The change and its event commit together (the outbox, :mod:`moderator.service.events`); everything here runs
+afterwards, in a :class:`DeliveryWorker` (a background thread of each service worker process, or
+``moderator webhooks deliver``):
+
+1. **Fan-out** (:func:`fan_out`): events after the stored cursor (``webhook_cursor``, read in the feed's
+   commit-safe order, :func:`moderator.service.feed.events_after`) become one ``webhook_deliveries`` row per
+   matching endpoint (enabled, its event filter matches, added before the event); the cursor moves in the same
+   transaction. The cursor row is locked (``FOR UPDATE``; SQLite: the write lock), and (event, endpoint) is
+   unique, so concurrent workers never fan out an event twice.
+2. **Claim** (:func:`claim`): due pending deliveries are leased by moving ``next_attempt_at`` past the send
+   timeout, in a short transaction; on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED``, so several workers
+   or instances each take different rows. A worker killed mid-send leaves a lease that expires: another
+   worker sends again (at least once).
+3. **Send** (:class:`Sender`, outside any transaction): the payload is rendered now
+   (:func:`moderator.service.feed.render`), signed (:func:`moderator.service.webhooks.sign`) and POSTed with
+   a timeout, no redirects followed; the address connected to is checked by the SSRF guard at every
+   connection. 2xx is success; anything else (or no answer) is retried after :data:`RETRY_DELAYS` (with
+   ±20% jitter: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, then 8 h: 12 attempts over about 31 hours),
+   then marked ``failed``. An endpoint whose last ``MODERATOR_WEBHOOK_FAILING_AFTER`` attempts all failed is
+   marked ``failing`` (its deliveries continue; one success makes it ``active``).
+4. **Retention**: events older than ``MODERATOR_EVENTS_RETENTION_DAYS`` are deleted (with their deliveries),
+   at most hourly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from moderator.service import feed, webhooks
+from moderator.service.webhooks import Guard, UnsafeUrl
+from moderator.storage.db import begin_write, insert_rows
+from moderator.storage.models import Event, WebhookCursor, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger("moderator.service.delivery")
+
+RETRY_DELAYS = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)  # seconds after attempt n
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+JITTER = 0.2
+LEASE_MARGIN = 30.0  # seconds a claim outlives the send timeout
+FAN_OUT_BATCH = 500
+PRUNE_EVERY = 3600.0
+MAX_ERROR = 500
+
+
+def retry_delay(attempts: int, rng: random.Random | None = None) -> float | None:
+    """Seconds until the next attempt after ``attempts`` failed ones; None once they are exhausted."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    base = RETRY_DELAYS[attempts - 1]
+    return base * (1 + (rng or random).uniform(-JITTER, JITTER))
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# ---------------------------------------------------------------- fan-out
+
+
+def _matches(endpoint: WebhookEndpoint, event: Event) -> bool:
+    return (endpoint.events is None or event.type in endpoint.events) and event.created_at >= endpoint.created_at
+
+
+def fan_out(factory: sessionmaker[Session], now: datetime, batch: int = FAN_OUT_BATCH) -> int:
+    """Turn events past the cursor into deliveries; returns how many events it moved past."""
+    with factory() as session:  # a read first: most polls find nothing and must not take the write lock
+        cur = session.get(WebhookCursor, 1)
+        start = (cur.txid, cur.event_id) if cur is not None else feed.START
+        if not feed.events_after(session, start, 1):
+            return 0
+    with factory() as session:
+        begin_write(session)
+        stmt = select(WebhookCursor).where(WebhookCursor.id == 1)
+        if _postgres(session):
+            stmt = stmt.with_for_update()
+        cur = session.scalar(stmt)
+        if cur is None:  # the migration inserts it; recreate it if someone deleted it (another worker may too)
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as upsert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+            session.execute(upsert(WebhookCursor).values(id=1, txid=0, event_id=0).on_conflict_do_nothing())
+            cur = session.scalar(stmt)
+            assert cur is not None
+        found = feed.events_after(session, (cur.txid, cur.event_id), batch)
+        if not found:
+            session.rollback()
+            return 0
+        endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.status != "disabled")))
+        rows = [{"event_id": e.id, "endpoint_id": ep.id, "status": "pending", "attempts": 0, "next_attempt_at": now,
+                 "last_attempt_at": None, "last_error": None, "last_status_code": None, "delivered_at": None,
+                 "created_at": now}
+                for e in found for ep in endpoints if _matches(ep, e)]
+        if rows:
+            existing = {(ev, ep) for ev, ep in session.execute(
+                select(WebhookDelivery.event_id, WebhookDelivery.endpoint_id)
+                .where(WebhookDelivery.event_id.in_([e.id for e in found])))}
+            rows = [r for r in rows if (r["event_id"], r["endpoint_id"]) not in existing]  # redelivered already
+        if rows:
+            insert_rows(session, WebhookDelivery.__table__, rows)
+        cur.txid, cur.event_id = feed.position(found[-1])
+        session.commit()
+        return len(found)
+
+
+# ---------------------------------------------------------------- claiming and recording
+
+
+def claim(factory: sessionmaker[Session], now: datetime, limit: int, lease: float) -> list[int]:
+    """Lease up to ``limit`` due deliveries to this worker; returns their ids."""
+    if limit <= 0:
+        return []
+    due = (select(WebhookDelivery.id).join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+           .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+                  WebhookEndpoint.status != "disabled")
+           .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id))
+    with factory() as session:  # read first: an idle poll takes no lock
+        if session.scalar(due.limit(1)) is None:
+            return []
+    with factory() as session:
+        begin_write(session)
+        stmt = due.limit(limit)
+        if _postgres(session):
+            stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
+        ids = list(session.scalars(stmt))
+        if ids:
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                            .values(next_attempt_at=now + timedelta(seconds=lease))
+                            .execution_options(synchronize_session=False))
+        session.commit()
+        return ids
+
+
+@dataclass(frozen=True)
+class Attempt:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+def record(factory: sessionmaker[Session], delivery_id: int, endpoint_id: int, attempt: Attempt, now: datetime,
+           failing_after: int, rng: random.Random | None = None) -> None:
+    """Store one attempt's outcome on the delivery and its endpoint."""
+    with factory() as session:
+        begin_write(session)
+        d = session.get(WebhookDelivery, delivery_id)
+        if d is None or d.status != "pending":  # removed, or redelivered/finished meanwhile
+            session.rollback()
+            return
+        d.attempts += 1
+        d.last_attempt_at, d.last_status_code, d.last_error = now, attempt.status_code, attempt.error
+        ep = update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+        if attempt.ok:
+            d.status, d.delivered_at, d.next_attempt_at = "delivered", now, None
+            session.execute(ep.values(consecutive_failures=0, last_success_at=now))
+            session.execute(ep.where(WebhookEndpoint.status == "failing").values(status="active"))
+        else:
+            delay = retry_delay(d.attempts, rng)
+            if delay is None:
+                d.status, d.next_attempt_at = "failed", None
+            else:
+                d.next_attempt_at = now + timedelta(seconds=delay)
+            session.execute(ep.values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1,
+                                      last_failure_at=now))
+            session.execute(ep.where(WebhookEndpoint.status == "active",
+                                     WebhookEndpoint.consecutive_failures >= failing_after).values(status="failing"))
+        session.commit()
+
+
+def prune(factory: sessionmaker[Session], now: datetime, retention_days: float) -> int:
+    """Delete events older than the retention (their deliveries go with them); returns how many."""
+    cutoff = now - timedelta(days=retention_days)
+    with factory() as session:
+        if session.scalar(select(Event.id).where(Event.created_at < cutoff).limit(1)) is None:
+            return 0
+    with factory() as session:
+        begin_write(session)
+        old = select(Event.id).where(Event.created_at < cutoff)
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(old)))
+        n = session.execute(delete(Event).where(Event.created_at < cutoff)).rowcount  # type: ignore[attr-defined]
+        session.commit()
+        return int(n or 0)
+
+
+# ---------------------------------------------------------------- sending
+
+
+class _BlockedConnection(Exception):
+    """The guard refused the address a connection was about to use."""
+
+    def __init__(self, error: UnsafeUrl) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _guarded_connection_classes(guard: Guard) -> tuple[type, type]:
+    """urllib3 connection classes that resolve the host themselves, check every address with ``guard``,
+    and connect to exactly the address checked (no second lookup an attacker's DNS could answer differently).
+    TLS still verifies the certificate against the URL's host name."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    def new_conn(self: Any) -> socket.socket:
+        infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+        try:
+            for info in infos:
+                guard.check_address(str(info[4][0]), self.port)
+        except UnsafeUrl as exc:
+            raise _BlockedConnection(exc) from None
+        error: OSError | None = None
+        for family, type_, proto, _canon, addr in infos:
+            sock = socket.socket(family, type_, proto)
+            try:
+                sock.settimeout(self.timeout)
+                for opt in self.socket_options or ():
+                    sock.setsockopt(*opt)
+                sock.connect(addr)
+                return sock
+            except OSError as exc:
+                error = exc
+                sock.close()
+        raise error or OSError(f"no address for {self._dns_host}")
+
+    class GuardedHTTP(HTTPConnection):
+        _new_conn = new_conn
+
+    class GuardedHTTPS(HTTPSConnection):
+        _new_conn = new_conn
+
+    return GuardedHTTP, GuardedHTTPS
+
+
+class Sender:
+    """POSTs signed payloads through a connection pool whose every connection passes the SSRF guard."""
+
+    def __init__(self, guard: Guard, timeout: float, user_agent: str = "moderator-webhooks") -> None:
+        import urllib3
+
+        http_cls, https_cls = _guarded_connection_classes(guard)
+
+        class Pool(urllib3.HTTPConnectionPool):
+            ConnectionCls = http_cls
+
+        class TLSPool(urllib3.HTTPSConnectionPool):
+            ConnectionCls = https_cls
+
+        self.guard = guard
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.pool = urllib3.PoolManager(num_pools=50, maxsize=4, block=False)
+        self.pool.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
+
+    def post(self, url: str, body: str, headers: dict[str, str]) -> Attempt:
+        import urllib3
+
+        try:
+            self.guard.check_url(url, resolve=False)  # the scheme; the addresses are checked when connecting
+        except webhooks.WebhookError as exc:
+            return Attempt(False, None, exc.message)
+        try:
+            resp = self.pool.request("POST", url, body=body.encode(), headers={
+                **headers, "content-type": "application/json", "user-agent": self.user_agent},
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout), retries=False, redirect=False,
+                preload_content=False)
+        except _BlockedConnection as exc:
+            return Attempt(False, None, f"refused: {exc.error.message}")
+        except Exception as exc:  # no answer: refused, reset, timed out, TLS, DNS
+            return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+        try:
+            resp.read(64 * 1024, decode_content=False)  # a bounded read lets the connection be reused
+        except Exception:
+            pass
+        finally:
+            resp.release_conn()
+        if 200 <= resp.status < 300:
+            return Attempt(True, resp.status)
+        return Attempt(False, resp.status, f"HTTP {resp.status}")
+
+
+# ---------------------------------------------------------------- the worker
+
+
+@dataclass
+class WorkerStats:
+    delivered: int = 0
+    failed_attempts: int = 0
+    fanned_out: int = 0
+    errors: int = 0
+    last_error_log: float = field(default=-1e9)
+
+
+class DeliveryWorker:
+    """Fans out, claims and sends deliveries; :meth:`start` runs it in a daemon thread, :meth:`run_once` once.
+
+    ``clock`` schedules (due times, leases, retention); the ``webhook-timestamp`` header is always the real
+    time of the attempt, since receivers compare it with their own clocks.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], clock: Callable[[], datetime], guard: Guard, *,
+                 timeout: float = 10.0, concurrency: int = 8, poll_interval: float = 1.0, failing_after: int = 20,
+                 retention_days: float = 30.0, rng: random.Random | None = None) -> None:
+        self.factory = factory
+        self.clock = clock
+        self.sender = Sender(guard, timeout)
+        self.timeout = timeout
+        self.concurrency = max(1, int(concurrency))
+        self.poll_interval = poll_interval
+        self.failing_after = failing_after
+        self.retention_days = retention_days
+        self.rng = rng or random.Random()
+        self.stats = WorkerStats()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._slots = threading.Semaphore(self.concurrency)
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._last_prune = -1e9
+
+    # -- one delivery
+
+    def send(self, delivery_id: int) -> Attempt | None:
+        """Render, sign and send one claimed delivery, and record the outcome (None: it no longer exists)."""
+        with self.factory() as session:
+            row = session.execute(
+                select(WebhookDelivery, Event, WebhookEndpoint)
+                .join(Event, Event.id == WebhookDelivery.event_id)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(WebhookDelivery.id == delivery_id)).first()
+            if row is None:
+                return None
+            _delivery, event, endpoint = row
+            payload = feed.render(session, event)
+            secrets_ = webhooks.signing_secrets(endpoint, self.clock())
+            url, endpoint_id = endpoint.url, endpoint.id
+        text = feed.body(payload)
+        msg_id = feed.event_id(event)
+        sent_at = datetime.now(UTC)
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(sent_at.timestamp())),
+                   "webhook-signature": webhooks.sign(secrets_, msg_id, sent_at, text)}
+        attempt = self.sender.post(url, text, headers)
+        record(self.factory, delivery_id, endpoint_id, attempt, self.clock(), self.failing_after, self.rng)
+        if attempt.ok:
+            self.stats.delivered += 1
+        else:
+            self.stats.failed_attempts += 1
+        return attempt
+
+    # -- one round
+
+    def _maintain(self) -> None:
+        if time.monotonic() - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = time.monotonic()
+            pruned = prune(self.factory, self.clock(), self.retention_days)
+            if pruned:
+                log.info("deleted %d events older than %g days", pruned, self.retention_days)
+
+    def run_once(self) -> int:
+        """Fan out, then claim and send every due delivery (sequentially); returns how many were sent."""
+        self._maintain()
+        self.stats.fanned_out += fan_out(self.factory, self.clock())
+        sent = 0
+        while True:
+            ids = claim(self.factory, self.clock(), self.concurrency, self.timeout + LEASE_MARGIN)
+            if not ids:
+                return sent
+            for did in ids:
+                self.send(did)
+                sent += 1
+
+    # -- the thread
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> DeliveryWorker:
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="moderator-webhook-send")
+        self._thread = threading.Thread(target=self._run, name="moderator-webhooks", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _send_in_slot(self, delivery_id: int) -> None:
+        try:
+            self.send(delivery_id)
+        except Exception as exc:  # the database went away mid-send: the lease expires, it is retried
+            self._log_error(exc)
+        finally:
+            self._slots.release()
+
+    def _log_error(self, exc: BaseException) -> None:
+        self.stats.errors += 1
+        now = time.monotonic()
+        if now - self.stats.last_error_log >= 60:
+            self.stats.last_error_log = now
+            log.warning("webhook delivery: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc)
+                        else "")
+
+    def _run(self) -> None:
+        assert self._pool is not None
+        while not self._stop.is_set():
+            claimed: list[int] = []
+            try:
+                self._maintain()
+                self.stats.fanned_out += fan_out(self.factory, self.clock())
+                free = 0
+                while self._slots.acquire(blocking=False):
+                    free += 1
+                claimed = claim(self.factory, self.clock(), free, self.timeout + LEASE_MARGIN)
+                for _ in range(free - len(claimed)):
+                    self._slots.release()
+                for did in claimed:
+                    self._pool.submit(self._send_in_slot, did)
+            except Exception as exc:  # database unavailable: try again after the interval
+                self._log_error(exc)
+            if not claimed:
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+            elif not self._slots.acquire(timeout=self.poll_interval):  # all busy: wait for a free slot
+                continue
+            else:
+                self._slots.release()
+
+
+__all__ = ["MAX_ATTEMPTS", "RETRY_DELAYS", "Attempt", "DeliveryWorker", "Sender", "claim", "fan_out", "prune",
+           "record", "retry_delay"]
