@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "moderator.cli.service",
     "moderator.cli.users",
     "moderator.cli.feedback",
+    "moderator.cli.webhooks",
 )
 
 
