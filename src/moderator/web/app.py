@@ -252,13 +252,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from moderator.web.api import routes as api
 
     api.register(app)
-    from moderator.web.api import webhooks as webhook_api
-
-    webhook_api.register(app)  # /v1/webhooks (admin) and /v1/events (the feed)
     _install_reloader(app)  # follow a new default model (models/DEFAULT) without a restart
     if state.full_model is not None and app.config["REFINE"]:
         _start_refiner(app, home, url)
     if app.config["WEBHOOKS_WORKER"]:
+        from moderator.web.api import webhooks as webhook_api
+
         webhook_api.start_worker(app)  # webhook deliveries, in a background thread of this process
 
     from moderator.web.review import (

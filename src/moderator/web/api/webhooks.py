@@ -1,7 +1,8 @@
 """Webhook endpoints (admin) and the events feed (submit) of the JSON API, and the app's delivery worker.
 
-Routes are declared with :func:`moderator.web.api.routes.endpoint` on their own blueprint, so they are in the
-OpenAPI document like every other route. The work is in :mod:`moderator.service.webhooks`,
+Routes are declared with :func:`moderator.web.api.routes.endpoint` on the ``v1`` blueprint (this module is
+imported by ``routes.register`` before the blueprint is registered), so they are in the OpenAPI document like
+every other route. The work is in :mod:`moderator.service.webhooks`,
 :mod:`moderator.service.feed` and :mod:`moderator.service.delivery`.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from flask import Blueprint, Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g
 from pydantic import Field
 
 from moderator.service import feed
@@ -18,11 +19,10 @@ from moderator.service import webhooks as svc
 from moderator.service.delivery import DeliveryWorker
 from moderator.storage.models import INT_MAX
 from moderator.web.api.parsing import CURSOR_SCHEMA, NO_NUL, ApiError, int_arg, parse_body, query_args
-from moderator.web.api.routes import QueryParam, endpoint, ok
+from moderator.web.api.routes import QueryParam, endpoint, ok, v1
 from moderator.web.api.schemas import Open, Strict
 from moderator.web.context import db, now, state, write_db
 
-bp = Blueprint("webhooks", __name__, url_prefix="/v1")
 WORKER = "moderator_webhooks"
 EVENT_TYPE_NAMES = ", ".join(svc.known_event_types())
 
@@ -135,7 +135,7 @@ def guard() -> svc.Guard:
 # ---------------------------------------------------------------- webhook endpoints (admin)
 
 
-@endpoint(bp, "/webhooks", "POST", summary="Add a webhook endpoint; the answer holds its secret, shown once",
+@endpoint(v1, "/webhooks", "POST", summary="Add a webhook endpoint; the answer holds its secret, shown once",
           roles=("admin",), request_model=WebhookCreate, response=WebhookWithSecret, status=201,
           errors=(400, 401, 403, 413, 415, 422))
 def create() -> Response:
@@ -146,20 +146,20 @@ def create() -> Response:
     return ok(WebhookWithSecret, {**svc.endpoint_dict(endpoint_), "secret": secret}, 201)
 
 
-@endpoint(bp, "/webhooks", "GET", summary="The webhook endpoints (without their secrets)", roles=("admin",),
+@endpoint(v1, "/webhooks", "GET", summary="The webhook endpoints (without their secrets)", roles=("admin",),
           response=WebhookList, errors=(401, 403))
 def list_() -> Response:
     query_args(set())
     return ok(WebhookList, {"items": [svc.endpoint_dict(e) for e in svc.list_endpoints(db())]})
 
 
-@endpoint(bp, "/webhooks/<webhook_id>", "GET", summary="One webhook endpoint", roles=("admin",),
+@endpoint(v1, "/webhooks/<webhook_id>", "GET", summary="One webhook endpoint", roles=("admin",),
           response=WebhookOut, errors=(401, 403, 404))
 def get(webhook_id: str) -> Response:
     return ok(WebhookOut, svc.endpoint_dict(svc.get_endpoint(db(), _id(webhook_id))))
 
 
-@endpoint(bp, "/webhooks/<webhook_id>", "PATCH", summary="Disable a webhook endpoint, or make it active again",
+@endpoint(v1, "/webhooks/<webhook_id>", "PATCH", summary="Disable a webhook endpoint, or make it active again",
           roles=("admin",), request_model=WebhookUpdate, response=WebhookOut,
           errors=(400, 401, 403, 404, 413, 415, 422))
 def update(webhook_id: str) -> Response:
@@ -171,7 +171,7 @@ def update(webhook_id: str) -> Response:
     return ok(WebhookOut, svc.endpoint_dict(found))
 
 
-@endpoint(bp, "/webhooks/<webhook_id>", "DELETE", summary="Remove a webhook endpoint and its delivery log",
+@endpoint(v1, "/webhooks/<webhook_id>", "DELETE", summary="Remove a webhook endpoint and its delivery log",
           roles=("admin",), response=WebhookRemoved, errors=(401, 403, 404))
 def remove(webhook_id: str) -> Response:
     wid = _id(webhook_id)
@@ -181,7 +181,7 @@ def remove(webhook_id: str) -> Response:
     return ok(WebhookRemoved, {"id": wid, "removed": True})
 
 
-@endpoint(bp, "/webhooks/<webhook_id>/rotate-secret", "POST",
+@endpoint(v1, "/webhooks/<webhook_id>/rotate-secret", "POST",
           summary="A new secret (shown once); the old one keeps signing alongside for the grace period",
           roles=("admin",), response=WebhookWithSecret, errors=(401, 403, 404))
 def rotate(webhook_id: str) -> Response:
@@ -193,7 +193,7 @@ def rotate(webhook_id: str) -> Response:
     return ok(WebhookWithSecret, {**svc.endpoint_dict(found), "secret": secret})
 
 
-@endpoint(bp, "/webhooks/<webhook_id>/deliveries", "GET",
+@endpoint(v1, "/webhooks/<webhook_id>/deliveries", "GET",
           summary="The endpoint's delivery log, newest first: status, attempts, last error",
           roles=("admin",), response=DeliveryList, errors=(401, 403, 404, 422),
           query=(
@@ -219,7 +219,7 @@ def deliveries(webhook_id: str) -> Response:
     return ok(DeliveryList, {"items": items, "next_cursor": str(nxt) if nxt is not None else None})
 
 
-@endpoint(bp, "/webhooks/redeliver", "POST", summary="Send an event (evt_<n>) or one delivery again, now",
+@endpoint(v1, "/webhooks/redeliver", "POST", summary="Send an event (evt_<n>) or one delivery again, now",
           roles=("admin",), request_model=RedeliverRequest, response=Redelivered,
           errors=(400, 401, 403, 404, 413, 415, 422))
 def redeliver() -> Response:
@@ -241,7 +241,7 @@ def redeliver() -> Response:
 # ---------------------------------------------------------------- the events feed (submit)
 
 
-@endpoint(bp, "/events", "GET", summary="The events feed: the webhooks' events and payloads, in order, by cursor",
+@endpoint(v1, "/events", "GET", summary="The events feed: the webhooks' events and payloads, in order, by cursor",
           roles=("submit",), response=FeedResponse, errors=(401, 403, 422),
           query=(
               QueryParam("after", "next_cursor of the previous page (default: the oldest retained event)",
@@ -272,7 +272,8 @@ def events() -> Response:
 
 
 def register(app: Flask) -> None:
-    app.register_blueprint(bp)
+    """The error answers of webhook operations (the routes are on the ``v1`` blueprint: importing this module
+    before ``v1`` is registered adds them)."""
 
     @app.errorhandler(svc.WebhookError)
     def _webhook_error(e: svc.WebhookError) -> Response:
