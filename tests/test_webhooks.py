@@ -483,3 +483,40 @@ def test_secret_generation_and_signature_format() -> None:
     sig = webhooks.sign([secret], "evt_1", datetime.now(UTC), "{}")
     assert sig.startswith("v1,") and " " not in sig
     assert timedelta(0) < timedelta(seconds=1)
+
+
+# ---------------------------------------------------------------- the review pages' delivery log
+
+
+def test_delivery_log_page_for_admins_only(make_service_fixture: Callable[..., Any], receiver: Receiver,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2 import PasswordHasher
+
+    from moderator.service import users
+    from test_web import PASSWORD, Web, _clean_users, add_user
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(users, "_hasher", hasher)
+    monkeypatch.setattr(users, "_DUMMY_HASH", hasher.hash("dummy"))
+    svc = make_service_fixture()
+    _clean_users(svc.app)
+    add_user(svc.app, "alice")
+    add_user(svc.app, "bob", "admin")
+    hook = add_webhook(svc, receiver.url)
+    receiver.status = 500
+    decide(svc, svc.submit(CLEAN).get_json()["id"], "approve")
+    worker_for(svc).run_once()
+    moderator = Web(svc, svc.app.test_client())
+    assert moderator.login().status_code == 303
+    assert moderator.client.get("/review/webhooks").status_code == 403
+    assert moderator.client.get(f"/review/webhooks/{hook['id']}").status_code == 403
+    assert "Webhooks</a>" not in moderator.page("/review/overview")
+    admin = Web(svc, svc.app.test_client())
+    assert admin.login("bob", PASSWORD).status_code == 303
+    listing = admin.page("/review/webhooks")
+    assert receiver.url in listing and "Webhooks</a>" in listing
+    log = admin.page(f"/review/webhooks/{hook['id']}")
+    assert 'data-status="pending"' in log and "HTTP 500" in log and "comment.decided" in log
+    assert hook["secret"] not in listing + log
+    assert 'data-status="pending"' not in admin.page(f"/review/webhooks/{hook['id']}?status=delivered")
+    assert admin.client.get("/review/webhooks/99").status_code == 404

@@ -43,7 +43,7 @@ def webhooks() -> None:
 @webhooks.command("add")
 @click.argument("url")
 @click.option("--events", "types", default=None,
-              help="Comma-separated event types to send (default: every event), e.g. comment.decided,comment.published.")
+              help="Comma-separated event types to send (default: every event), e.g. comment.decided.")
 @click.option("--description", default=None, help="What the endpoint is (shown in listings).")
 def webhooks_add(url: str, types: str | None, description: str | None) -> None:
     """Add an endpoint; prints its secret alone on the last line (it cannot be shown again)."""

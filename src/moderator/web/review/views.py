@@ -112,6 +112,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.session_interface = ReviewPageSessions()
     app.jinja_env.filters["when"] = _when
+    from moderator.web.review import webhooks  # noqa: F401 - the admins' delivery log joins bp before registration
+
     app.register_blueprint(bp)
     if cfg["LOGIN_RATE_LIMIT"]:
         # this app's sign-in view, wrapped by this app's limiter (each app has its own counters);
