@@ -461,7 +461,7 @@ def test_deleted_endpoint_mid_flight_is_skipped(service: Service, receiver: Rece
     delivery.fan_out(st.sessionmaker, st.clock())
     ids = delivery.claim(st.sessionmaker, st.clock(), 10, 60)
     service.call("DELETE", f"/v1/webhooks/{hook['id']}")
-    assert worker_for(service).send(ids[0]) is None and receiver.received == []
+    assert worker_for(service).send(ids[0][0]) is None and receiver.received == []
 
 
 def test_a_claimed_delivery_is_leased(service: Service, receiver: Receiver) -> None:
@@ -520,3 +520,20 @@ def test_delivery_log_page_for_admins_only(make_service_fixture: Callable[..., A
     assert hook["secret"] not in listing + log
     assert 'data-status="pending"' not in admin.page(f"/review/webhooks/{hook['id']}?status=delivered")
     assert admin.client.get("/review/webhooks/99").status_code == 404
+
+
+def test_a_dead_endpoint_does_not_hold_up_the_others(make_app: Callable[..., Any], receiver: Receiver) -> None:
+    dead = socket.socket()  # accepts connections (the kernel does) and never answers
+    dead.bind(("127.0.0.1", 0))
+    dead.listen(64)
+    try:
+        svc = make_service(make_app(WEBHOOKS_WORKER=True, WEBHOOK_POLL_INTERVAL=0.05, WEBHOOK_TIMEOUT=60.0,
+                                    WEBHOOK_CONCURRENCY=2))
+        add_webhook(svc, f"http://127.0.0.1:{dead.getsockname()[1]}/dead")
+        add_webhook(svc, receiver.url)
+        for i in range(6):
+            decide(svc, svc.submit(f"{CLEAN} {i}").get_json()["id"], "approve")
+        # the dead endpoint holds one sender for 60 s per attempt; the other sender serves the live endpoint
+        assert receiver.wait_for(lambda r: len(r.received) == 6, 40), len(receiver.received)
+    finally:
+        dead.close()  # resets the connections waiting on it: the worker stops without waiting for the timeout

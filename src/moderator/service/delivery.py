@@ -16,10 +16,12 @@ afterwards, in a :class:`DeliveryWorker` (a background thread of each service wo
 3. **Send** (:class:`Sender`, outside any transaction): the payload is rendered now
    (:func:`moderator.service.feed.render`), signed (:func:`moderator.service.webhooks.sign`) and POSTed with
    a timeout, no redirects followed; the address connected to is checked by the SSRF guard at every
-   connection. 2xx is success; anything else (or no answer) is retried after :data:`RETRY_DELAYS` (with
-   ±20% jitter: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, then 8 h: 12 attempts over about 31 hours),
-   then marked ``failed``. An endpoint whose last ``MODERATOR_WEBHOOK_FAILING_AFTER`` attempts all failed is
-   marked ``failing`` (its deliveries continue; one success makes it ``active``).
+   connection. A worker sends ``MODERATOR_WEBHOOK_CONCURRENCY`` deliveries at once, at most half of them to
+   one endpoint, so a slow or dead endpoint cannot hold up the others. 2xx is success; anything else (or no
+   answer) is retried after :data:`RETRY_DELAYS` (with ±20% jitter: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h,
+   2 h, 4 h, then 8 h: 12 attempts over about 31 hours), then marked ``failed``. An endpoint whose last
+   ``MODERATOR_WEBHOOK_FAILING_AFTER`` attempts all failed is marked ``failing`` (its deliveries continue; one
+   success makes it ``active``).
 4. **Retention**: events older than ``MODERATOR_EVENTS_RETENTION_DAYS`` are deleted (with their deliveries),
    at most hourly.
 """
@@ -31,7 +33,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -121,29 +123,35 @@ def fan_out(factory: sessionmaker[Session], now: datetime, batch: int = FAN_OUT_
 # ---------------------------------------------------------------- claiming and recording
 
 
-def claim(factory: sessionmaker[Session], now: datetime, limit: int, lease: float) -> list[int]:
-    """Lease up to ``limit`` due deliveries to this worker; returns their ids."""
+def claim(factory: sessionmaker[Session], now: datetime, limit: int, lease: float,
+          skip_endpoints: Collection[int] = ()) -> list[tuple[int, int]]:
+    """Lease up to ``limit`` due deliveries to this worker; returns their (id, endpoint id). Deliveries to
+    ``skip_endpoints`` (those already holding their share of this worker's senders) are left for later."""
     if limit <= 0:
         return []
-    due = (select(WebhookDelivery.id).join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    due = (select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+           .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
                   WebhookEndpoint.status != "disabled")
            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id))
+    if skip_endpoints:
+        due = due.where(WebhookDelivery.endpoint_id.not_in(list(skip_endpoints)))
     with factory() as session:  # read first: an idle poll takes no lock
-        if session.scalar(due.limit(1)) is None:
+        if session.execute(due.limit(1)).first() is None:
             return []
     with factory() as session:
         begin_write(session)
         stmt = due.limit(limit)
         if _postgres(session):
             stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
-        ids = list(session.scalars(stmt))
+        claimed = [(i, e) for i, e in session.execute(stmt)]
+        ids = [i for i, _ in claimed]
         if ids:
             session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
                             .values(next_attempt_at=now + timedelta(seconds=lease))
                             .execution_options(synchronize_session=False))
         session.commit()
-        return ids
+        return claimed
 
 
 @dataclass(frozen=True)
@@ -329,6 +337,9 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._last_prune = -1e9
+        self.per_endpoint = max(1, self.concurrency // 2)
+        self._in_flight: dict[int, int] = {}
+        self._lock = threading.Lock()
 
     # -- one delivery
 
@@ -374,10 +385,10 @@ class DeliveryWorker:
         self.stats.fanned_out += fan_out(self.factory, self.clock())
         sent = 0
         while True:
-            ids = claim(self.factory, self.clock(), self.concurrency, self.timeout + LEASE_MARGIN)
-            if not ids:
+            claimed = claim(self.factory, self.clock(), self.concurrency, self.timeout + LEASE_MARGIN)
+            if not claimed:
                 return sent
-            for did in ids:
+            for did, _ in claimed:
                 self.send(did)
                 sent += 1
 
@@ -400,13 +411,20 @@ class DeliveryWorker:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _send_in_slot(self, delivery_id: int) -> None:
+    def _send_in_slot(self, delivery_id: int, endpoint_id: int) -> None:
         try:
             self.send(delivery_id)
         except Exception as exc:  # the database went away mid-send: the lease expires, it is retried
             self._log_error(exc)
         finally:
+            with self._lock:
+                self._in_flight[endpoint_id] -= 1
             self._slots.release()
+
+    def _saturated(self) -> set[int]:
+        """Endpoints holding their share of the senders: a slow or dead endpoint never takes them all."""
+        with self._lock:
+            return {ep for ep, n in self._in_flight.items() if n >= self.per_endpoint}
 
     def _log_error(self, exc: BaseException) -> None:
         self.stats.errors += 1
@@ -426,11 +444,13 @@ class DeliveryWorker:
                 free = 0
                 while self._slots.acquire(blocking=False):
                     free += 1
-                claimed = claim(self.factory, self.clock(), free, self.timeout + LEASE_MARGIN)
+                claimed = claim(self.factory, self.clock(), free, self.timeout + LEASE_MARGIN, self._saturated())
                 for _ in range(free - len(claimed)):
                     self._slots.release()
-                for did in claimed:
-                    self._pool.submit(self._send_in_slot, did)
+                for did, ep in claimed:
+                    with self._lock:
+                        self._in_flight[ep] = self._in_flight.get(ep, 0) + 1
+                    self._pool.submit(self._send_in_slot, did, ep)
             except Exception as exc:  # database unavailable: try again after the interval
                 self._log_error(exc)
             if not claimed:
