@@ -437,7 +437,7 @@ class DeliveryWorker:
     def _run(self) -> None:
         assert self._pool is not None
         while not self._stop.is_set():
-            claimed: list[int] = []
+            claimed: list[tuple[int, int]] = []
             try:
                 self._maintain()
                 self.stats.fanned_out += fan_out(self.factory, self.clock())
