@@ -392,6 +392,12 @@ def test_events_are_pruned_after_the_retention(service: Service) -> None:
     decide(service, service.submit(CLEAN + " Later.").get_json()["id"], "approve")
     assert delivery.prune(service.state.sessionmaker, service.state.clock(), 30) == 1
     assert len(service.call("GET", "/v1/events", "submit").get_json()["items"]) == 1
+    service.state.clock.advance(31 * 86400)
+    assert delivery.prune(service.state.sessionmaker, service.state.clock(), 30) == 0  # the newest one stays
+    [last] = service.call("GET", "/v1/events", "submit").get_json()["items"]
+    decide(service, service.submit(CLEAN + " Much later.").get_json()["id"], "approve")
+    newer = service.call("GET", "/v1/events", "submit").get_json()["items"]
+    assert int(newer[-1]["id"][4:]) > int(last["id"][4:])  # ids never go back, so no cursor skips it
 
 
 # ---------------------------------------------------------------- roles and bad input

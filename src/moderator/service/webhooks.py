@@ -136,8 +136,8 @@ class Guard:
         if resolve:
             try:
                 found = _resolve(host, port)
-            except OSError as exc:
-                raise WebhookError(f"cannot resolve {host!r}: {exc}", "url") from None
+            except (OSError, UnicodeError, ValueError) as exc:  # a name that cannot be encoded is also an error
+                raise WebhookError(f"cannot resolve {host[:100]!r}: {exc}", "url") from None
             for info in found:
                 self.check_address(info[4][0], port)
         return scheme, host, port

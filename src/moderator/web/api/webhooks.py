@@ -147,7 +147,7 @@ def create() -> Response:
 
 
 @endpoint(v1, "/webhooks", "GET", summary="The webhook endpoints (without their secrets)", roles=("admin",),
-          response=WebhookList, errors=(401, 403))
+          response=WebhookList, errors=(401, 403, 422))
 def list_() -> Response:
     query_args(set())
     return ok(WebhookList, {"items": [svc.endpoint_dict(e) for e in svc.list_endpoints(db())]})
