@@ -242,6 +242,9 @@ def main() -> int:
                     help="MODERATOR_POLICY_MODE for the service (default: the environment's, else premoderation)")
     ap.add_argument("--webhooks", default="",
                     help="comma-separated webhook endpoints to configure: fast (answers 204), dead (never answers)")
+    ap.add_argument("--deliver-process", action="store_true",
+                    help="deliver webhooks from a separate `nice moderator webhooks deliver` process instead of "
+                         "the service's threads (MODERATOR_WEBHOOKS_WORKER=false)")
     ap.add_argument("--moderator", default=str(Path(sys.executable).parent / "moderator"),
                     help="the moderator command to run (default: the one next to this Python)")
     args = ap.parse_args()
@@ -261,6 +264,9 @@ def main() -> int:
     if args.policy_mode:
         env["MODERATOR_POLICY_MODE"] = args.policy_mode
     hooks = Hooks([h for h in args.webhooks.split(",") if h])
+    if args.deliver_process:
+        env["MODERATOR_WEBHOOKS_WORKER"] = "false"
+    deliverer: subprocess.Popen[bytes] | None = None
     backend = env.get("MODERATOR_DUP_BACKEND") or "memory"
     redis_prefix = None
     if backend == "redis":
@@ -283,6 +289,9 @@ def main() -> int:
         key = subprocess.run([*moderator, "keys", "create", "--role", "submit", "--name", "bench"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         hooks.add(moderator, env)
+        if args.deliver_process:
+            deliverer = subprocess.Popen(["nice", "-n", "19", *moderator, "webhooks", "deliver"], env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if args.client == "wrk":
             if args.warmup > 0:
                 warm, warm_ids = run_wrk(port, key, home, args.warmup, args.concurrency, 1, 1, "warmup")
@@ -324,6 +333,9 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        if deliverer is not None:
+            os.killpg(deliverer.pid, signal.SIGTERM)
+            deliverer.wait(timeout=30)
         log.close()
         hooks.close()
     server_cpu = children_cpu() - cpu_before_stop
@@ -364,6 +376,8 @@ def main() -> int:
         "refine": refine,
         "policy_mode": env.get("MODERATOR_POLICY_MODE") or "premoderation",
         "webhooks": webhook_report,
+        "webhook_delivery": ("separate process" if args.deliver_process else "service threads")
+        if hooks.kinds else None,
         "cpu_s": {"client": round(client_cpu, 1), "server_total": round(server_cpu, 1)},
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in load_after],

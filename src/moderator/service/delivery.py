@@ -59,6 +59,7 @@ FAN_OUT_BATCH = 500
 PRUNE_EVERY = 3600.0
 MAX_ERROR = 500
 ROUND_INTERVAL = 0.25  # seconds between a busy worker's rounds (claim, prepare, record)
+CHUNK = 20  # deliveries to one endpoint a sender takes at once (in order, over one kept-alive connection)
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> float | None:
@@ -155,6 +156,48 @@ def claim(factory: sessionmaker[Session], now: datetime, limit: int, lease: floa
                             .execution_options(synchronize_session=False))
         session.commit()
         return claimed
+
+
+def claim_chunks(factory: sessionmaker[Session], now: datetime, slots: int, chunk: int, lease: float,
+                 allowed: Callable[[int], int]) -> list[list[int]]:
+    """Lease due deliveries in per-endpoint chunks (one sender sends a chunk in order, over one connection):
+    at most ``slots`` chunks of at most ``chunk`` deliveries, at most ``allowed(endpoint id)`` chunks per
+    endpoint. Returns the chunks' delivery ids."""
+    if slots <= 0:
+        return []
+    due = (select(WebhookDelivery.endpoint_id)
+           .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+           .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+                  WebhookEndpoint.status != "disabled"))
+    with factory() as session:  # read first: an idle poll takes no lock
+        endpoints = [ep for ep in dict.fromkeys(session.scalars(due.group_by(WebhookDelivery.endpoint_id)
+                                                                .order_by(func.min(WebhookDelivery.next_attempt_at))))
+                     if allowed(ep) > 0]
+    if not endpoints:
+        return []
+    chunks: list[list[int]] = []
+    with factory() as session:
+        begin_write(session)
+        postgres = _postgres(session)
+        for ep in endpoints:
+            n = min(allowed(ep), slots - len(chunks))
+            if n <= 0:
+                break
+            stmt = (select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == ep,
+                                                      WebhookDelivery.status == "pending",
+                                                      WebhookDelivery.next_attempt_at <= now)
+                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(n * chunk))
+            if postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = list(session.scalars(stmt))
+            if not ids:
+                continue
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                            .values(next_attempt_at=now + timedelta(seconds=lease))
+                            .execution_options(synchronize_session=False))
+            chunks += [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
+        session.commit()
+    return chunks
 
 
 @dataclass(frozen=True)
@@ -460,16 +503,29 @@ class DeliveryWorker:
         except Exception as exc:
             self._log_error(exc)
 
-    def _send_in_slot(self, p: Prepared) -> None:
+    def _send_chunk(self, chunk: list[Prepared]) -> None:
+        """Send one endpoint's chunk in order; after an attempt that got no answer at all, the rest of the
+        chunk is not sent (each counts as a failed attempt, retried after its backoff): a dead endpoint costs
+        one timeout per chunk, not one per delivery."""
+        endpoint_id = chunk[0].endpoint_id
         try:
-            attempt = self.post(p)
-            with self._lock:
-                self._outcomes.append((p.delivery_id, p.endpoint_id, attempt, self.clock()))
-        except Exception as exc:  # a bug in sending: the lease expires and it is retried
+            dead: str | None = None
+            for p in chunk:
+                if dead is None:
+                    attempt = self.post(p)
+                    if not attempt.ok and attempt.status_code is None:
+                        dead = attempt.error
+                else:
+                    attempt = Attempt(False, None, f"not sent: the endpoint did not answer the delivery before it "
+                                                   f"({dead})"[:MAX_ERROR])
+                    self.stats.failed_attempts += 1
+                with self._lock:
+                    self._outcomes.append((p.delivery_id, p.endpoint_id, attempt, self.clock()))
+        except Exception as exc:  # a bug in sending: the leases expire and they are retried
             self._log_error(exc)
         finally:
             with self._lock:
-                self._in_flight[p.endpoint_id] -= 1
+                self._in_flight[endpoint_id] -= 1
             self._slots.release()
 
     def _flush(self) -> None:
@@ -483,10 +539,11 @@ class DeliveryWorker:
                 self._outcomes[:0] = done
             raise
 
-    def _saturated(self) -> set[int]:
-        """Endpoints holding their share of the senders: a slow or dead endpoint never takes them all."""
+    def _allowed(self, endpoint_id: int) -> int:
+        """Chunks this endpoint may still take: at most half the senders, so a slow or dead endpoint never
+        holds them all."""
         with self._lock:
-            return {ep for ep, n in self._in_flight.items() if n >= self.per_endpoint}
+            return self.per_endpoint - self._in_flight.get(endpoint_id, 0)
 
     def _log_error(self, exc: BaseException) -> None:
         self.stats.errors += 1
@@ -511,19 +568,21 @@ class DeliveryWorker:
                 free = 0
                 while self._slots.acquire(blocking=False):
                     free += 1
+                chunks: list[list[Prepared]] = []
                 try:
-                    claimed = claim(self.factory, self.clock(), free, self.timeout + LEASE_MARGIN,
-                                    self._saturated())
-                    prepared = self.prepare([did for did, _ in claimed])
+                    ids = claim_chunks(self.factory, self.clock(), free, CHUNK, CHUNK * self.timeout + LEASE_MARGIN,
+                                       self._allowed)
+                    claimed = [(c[0], 0) for c in ids]
+                    by_id = {p.delivery_id: p for p in self.prepare([i for c in ids for i in c])}
+                    chunks = [[by_id[i] for i in c if i in by_id] for c in ids]
+                    chunks = [c for c in chunks if c]  # deliveries removed since the claim are gone
                 finally:
-                    for _ in range(free - len(claimed)):
+                    for _ in range(free - len(chunks)):
                         self._slots.release()
-                for _gone in range(len(claimed) - len(prepared)):  # removed since the claim
-                    self._slots.release()
-                for p in prepared:
+                for c in chunks:
                     with self._lock:
-                        self._in_flight[p.endpoint_id] = self._in_flight.get(p.endpoint_id, 0) + 1
-                    self._pool.submit(self._send_in_slot, p)
+                        self._in_flight[c[0].endpoint_id] = self._in_flight.get(c[0].endpoint_id, 0) + 1
+                    self._pool.submit(self._send_chunk, c)
             except Exception as exc:  # database unavailable: try again after the interval
                 if stopping:
                     return
