@@ -207,7 +207,7 @@ class Attempt:
     error: str | None = None
 
 
-Outcome = tuple[int, int, Attempt, datetime]  # (delivery id, endpoint id, attempt, when)
+Outcome = tuple[int, int, Attempt | None, datetime]  # (delivery id, endpoint id, attempt or None: not sent, when)
 
 
 def record(factory: sessionmaker[Session], outcomes: Sequence[Outcome], failing_after: int,
@@ -223,10 +223,14 @@ def record(factory: sessionmaker[Session], outcomes: Sequence[Outcome], failing_
         session.commit()
 
 
-def _record(session: Session, delivery_id: int, endpoint_id: int, attempt: Attempt, now: datetime,
+def _record(session: Session, delivery_id: int, endpoint_id: int, attempt: Attempt | None, now: datetime,
             failing_after: int, rng: random.Random | None) -> None:
     d = session.get(WebhookDelivery, delivery_id)
     if d is None or d.status != "pending":  # removed, or redelivered/finished meanwhile
+        return
+    if attempt is None:  # claimed but not sent (its chunk ran out of time): due again, no attempt counted
+        d.next_attempt_at = now
+        session.flush()
         return
     d.attempts += 1
     d.last_attempt_at, d.last_status_code, d.last_error = now, attempt.status_code, attempt.error
@@ -506,19 +510,24 @@ class DeliveryWorker:
     def _send_chunk(self, chunk: list[Prepared]) -> None:
         """Send one endpoint's chunk in order; after an attempt that got no answer at all, the rest of the
         chunk is not sent (each counts as a failed attempt, retried after its backoff): a dead endpoint costs
-        one timeout per chunk, not one per delivery."""
+        one timeout per chunk, not one per delivery. A chunk stops starting sends after the send timeout has
+        passed (the rest are due again at once), so it ends within twice the timeout: its lease."""
         endpoint_id = chunk[0].endpoint_id
+        started = time.monotonic()
         try:
             dead: str | None = None
             for p in chunk:
-                if dead is None:
-                    attempt = self.post(p)
-                    if not attempt.ok and attempt.status_code is None:
-                        dead = attempt.error
-                else:
+                attempt: Attempt | None
+                if dead is not None:
                     attempt = Attempt(False, None, f"not sent: the endpoint did not answer the delivery before it "
                                                    f"({dead})"[:MAX_ERROR])
                     self.stats.failed_attempts += 1
+                elif time.monotonic() - started > self.timeout:  # a slow endpoint: the rest go back, unsent,
+                    attempt = None  # so the chunk never outlives its lease
+                else:
+                    attempt = self.post(p)
+                    if not attempt.ok and attempt.status_code is None:
+                        dead = attempt.error
                 with self._lock:
                     self._outcomes.append((p.delivery_id, p.endpoint_id, attempt, self.clock()))
         except Exception as exc:  # a bug in sending: the leases expire and they are retried
@@ -570,7 +579,7 @@ class DeliveryWorker:
                     free += 1
                 chunks: list[list[Prepared]] = []
                 try:
-                    ids = claim_chunks(self.factory, self.clock(), free, CHUNK, CHUNK * self.timeout + LEASE_MARGIN,
+                    ids = claim_chunks(self.factory, self.clock(), free, CHUNK, 2 * self.timeout + LEASE_MARGIN,
                                        self._allowed)
                     claimed = [(c[0], 0) for c in ids]
                     by_id = {p.delivery_id: p for p in self.prepare([i for c in ids for i in c])}
