@@ -150,10 +150,14 @@ def webhooks_deliver(once: bool) -> None:
     """Run the delivery worker in this process (beside or instead of the service's own threads); several
     may run against one PostgreSQL database: each delivery is sent by one of them."""
     from moderator.service import webhooks as svc
-    from moderator.service.delivery import DeliveryWorker
+    from moderator.service.delivery import DeliveryWorker, worker_engine
+    from moderator.storage.db import make_sessionmaker
 
     s = settings()
-    engine, factory = open_database()
+    engine, _ = open_database()
+    engine.dispose()  # checked and migrated: deliver through the worker's own engine
+    engine = worker_engine(str(engine.url.render_as_string(hide_password=False)), s)
+    factory = make_sessionmaker(engine)
     worker = DeliveryWorker(factory, lambda: datetime.now(UTC), svc.Guard(str(s.bind)),
                             timeout=float(s.webhook_timeout), concurrency=int(s.webhook_concurrency),
                             poll_interval=float(s.webhook_poll_interval), failing_after=int(s.webhook_failing_after),

@@ -9,10 +9,11 @@ afterwards, in a :class:`DeliveryWorker` (a background thread of each service wo
    matching endpoint (enabled, its event filter matches, added before the event); the cursor moves in the same
    transaction. The cursor row is locked (``FOR UPDATE``; SQLite: the write lock), and (event, endpoint) is
    unique, so concurrent workers never fan out an event twice.
-2. **Claim** (:func:`claim`): due pending deliveries are leased by moving ``next_attempt_at`` past the send
-   timeout, in a short transaction; on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED``, so several workers
-   or instances each take different rows. A worker killed mid-send leaves a lease that expires: another
-   worker sends again (at least once).
+2. **Claim** (:func:`claim_chunks`; :func:`claim` for one-shot runs): due pending deliveries are leased by
+   moving ``next_attempt_at`` past the time their sending may take, in a short transaction; on PostgreSQL
+   ``SELECT ... FOR UPDATE SKIP LOCKED``, so several workers or instances each take different rows. A worker
+   killed mid-send leaves a lease that expires: another worker sends again (at least once). A busy worker
+   records the last round's outcomes, fans out and claims in one transaction (:func:`round_trip`).
 3. **Send** (:class:`Sender`, outside any transaction): the payload is rendered now
    (:func:`moderator.service.feed.render`), signed (:func:`moderator.service.webhooks.sign`) and POSTed with
    a timeout, no redirects followed; the address connected to is checked by the SSRF guard at every
@@ -81,47 +82,56 @@ def _matches(endpoint: WebhookEndpoint, event: Event) -> bool:
     return (endpoint.events is None or event.type in endpoint.events) and event.created_at >= endpoint.created_at
 
 
+def _events_waiting(session: Session) -> bool:
+    cur = session.get(WebhookCursor, 1)
+    start = (cur.txid, cur.event_id) if cur is not None else feed.START
+    return bool(feed.events_after(session, start, 1))
+
+
 def fan_out(factory: sessionmaker[Session], now: datetime, batch: int = FAN_OUT_BATCH) -> int:
     """Turn events past the cursor into deliveries; returns how many events it moved past."""
     with factory() as session:  # a read first: most polls find nothing and must not take the write lock
-        cur = session.get(WebhookCursor, 1)
-        start = (cur.txid, cur.event_id) if cur is not None else feed.START
-        if not feed.events_after(session, start, 1):
+        if not _events_waiting(session):
             return 0
     with factory() as session:
         begin_write(session)
-        stmt = select(WebhookCursor).where(WebhookCursor.id == 1)
-        if _postgres(session):
-            stmt = stmt.with_for_update()
-        cur = session.scalar(stmt)
-        if cur is None:  # the migration inserts it; recreate it if someone deleted it (another worker may too)
-            dialect = session.get_bind().dialect.name
-            if dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as upsert
-            else:
-                from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-            session.execute(upsert(WebhookCursor).values(id=1, txid=0, event_id=0).on_conflict_do_nothing())
-            cur = session.scalar(stmt)
-            assert cur is not None
-        found = feed.events_after(session, (cur.txid, cur.event_id), batch)
-        if not found:
-            session.rollback()
-            return 0
-        endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.status != "disabled")))
-        rows = [{"event_id": e.id, "endpoint_id": ep.id, "status": "pending", "attempts": 0, "next_attempt_at": now,
-                 "last_attempt_at": None, "last_error": None, "last_status_code": None, "delivered_at": None,
-                 "created_at": now}
-                for e in found for ep in endpoints if _matches(ep, e)]
-        if rows:
-            existing = {(ev, ep) for ev, ep in session.execute(
-                select(WebhookDelivery.event_id, WebhookDelivery.endpoint_id)
-                .where(WebhookDelivery.event_id.in_([e.id for e in found])))}
-            rows = [r for r in rows if (r["event_id"], r["endpoint_id"]) not in existing]  # redelivered already
-        if rows:
-            insert_rows(session, WebhookDelivery.__table__, rows)
-        cur.txid, cur.event_id = feed.position(found[-1])
+        n = _fan_out_in(session, now, batch)
         session.commit()
-        return len(found)
+        return n
+
+
+def _fan_out_in(session: Session, now: datetime, batch: int = FAN_OUT_BATCH) -> int:
+    """:func:`fan_out` in the caller's write transaction."""
+    stmt = select(WebhookCursor).where(WebhookCursor.id == 1)
+    if _postgres(session):
+        stmt = stmt.with_for_update()
+    cur = session.scalar(stmt)
+    if cur is None:  # the migration inserts it; recreate it if someone deleted it (another worker may too)
+        if _postgres(session):
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        session.execute(upsert(WebhookCursor).values(id=1, txid=0, event_id=0).on_conflict_do_nothing())
+        cur = session.scalar(stmt)
+        assert cur is not None
+    found = feed.events_after(session, (cur.txid, cur.event_id), batch)
+    if not found:
+        return 0
+    endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.status != "disabled")))
+    rows = [{"event_id": e.id, "endpoint_id": ep.id, "status": "pending", "attempts": 0, "next_attempt_at": now,
+             "last_attempt_at": None, "last_error": None, "last_status_code": None, "delivered_at": None,
+             "created_at": now}
+            for e in found for ep in endpoints if _matches(ep, e)]
+    if rows:
+        existing = {(ev, ep) for ev, ep in session.execute(
+            select(WebhookDelivery.event_id, WebhookDelivery.endpoint_id)
+            .where(WebhookDelivery.event_id.in_([e.id for e in found])))}
+        rows = [r for r in rows if (r["event_id"], r["endpoint_id"]) not in existing]  # redelivered already
+    if rows:
+        insert_rows(session, WebhookDelivery.__table__, rows)
+    cur.txid, cur.event_id = feed.position(found[-1])
+    session.flush()
+    return len(found)
 
 
 # ---------------------------------------------------------------- claiming and recording
@@ -158,6 +168,13 @@ def claim(factory: sessionmaker[Session], now: datetime, limit: int, lease: floa
         return claimed
 
 
+def _due(now: datetime) -> Any:
+    return (select(WebhookDelivery.endpoint_id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+                   WebhookEndpoint.status != "disabled"))
+
+
 def claim_chunks(factory: sessionmaker[Session], now: datetime, slots: int, chunk: int, lease: float,
                  allowed: Callable[[int], int]) -> list[list[int]]:
     """Lease due deliveries in per-endpoint chunks (one sender sends a chunk in order, over one connection):
@@ -165,38 +182,43 @@ def claim_chunks(factory: sessionmaker[Session], now: datetime, slots: int, chun
     endpoint. Returns the chunks' delivery ids."""
     if slots <= 0:
         return []
-    due = (select(WebhookDelivery.endpoint_id)
-           .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-           .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
-                  WebhookEndpoint.status != "disabled"))
     with factory() as session:  # read first: an idle poll takes no lock
-        endpoints = [ep for ep in dict.fromkeys(session.scalars(due.group_by(WebhookDelivery.endpoint_id)
-                                                                .order_by(func.min(WebhookDelivery.next_attempt_at))))
-                     if allowed(ep) > 0]
-    if not endpoints:
-        return []
-    chunks: list[list[int]] = []
+        if session.execute(_due(now).limit(1)).first() is None:
+            return []
     with factory() as session:
         begin_write(session)
-        postgres = _postgres(session)
-        for ep in endpoints:
-            n = min(allowed(ep), slots - len(chunks))
-            if n <= 0:
-                break
-            stmt = (select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == ep,
-                                                      WebhookDelivery.status == "pending",
-                                                      WebhookDelivery.next_attempt_at <= now)
-                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(n * chunk))
-            if postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
-            ids = list(session.scalars(stmt))
-            if not ids:
-                continue
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
-                            .values(next_attempt_at=now + timedelta(seconds=lease))
-                            .execution_options(synchronize_session=False))
-            chunks += [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
+        chunks = _claim_chunks_in(session, now, slots, chunk, lease, allowed)
         session.commit()
+    return chunks
+
+
+def _claim_chunks_in(session: Session, now: datetime, slots: int, chunk: int, lease: float,
+                     allowed: Callable[[int], int]) -> list[list[int]]:
+    """:func:`claim_chunks` in the caller's write transaction."""
+    if slots <= 0:
+        return []
+    endpoints = [ep for ep in session.scalars(_due(now).group_by(WebhookDelivery.endpoint_id)
+                                              .order_by(func.min(WebhookDelivery.next_attempt_at)))
+                 if allowed(ep) > 0]
+    chunks: list[list[int]] = []
+    postgres = _postgres(session)
+    for ep in endpoints:
+        n = min(allowed(ep), slots - len(chunks))
+        if n <= 0:
+            break
+        stmt = (select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == ep,
+                                                  WebhookDelivery.status == "pending",
+                                                  WebhookDelivery.next_attempt_at <= now)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(n * chunk))
+        if postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(session.scalars(stmt))
+        if not ids:
+            continue
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                        .values(next_attempt_at=now + timedelta(seconds=lease))
+                        .execution_options(synchronize_session=False))
+        chunks += [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
     return chunks
 
 
@@ -221,6 +243,27 @@ def record(factory: sessionmaker[Session], outcomes: Sequence[Outcome], failing_
         for delivery_id, endpoint_id, attempt, now in outcomes:
             _record(session, delivery_id, endpoint_id, attempt, now, failing_after, rng)
         session.commit()
+
+
+def round_trip(factory: sessionmaker[Session], now: datetime, outcomes: Sequence[Outcome], failing_after: int,
+               slots: int, chunk: int, lease: float, allowed: Callable[[int], int],
+               rng: random.Random | None = None) -> tuple[int, list[list[int]]]:
+    """One round of a busy worker in one write transaction (one commit): record ``outcomes``, fan out new
+    events, claim chunks. Reads first, and takes the write lock only when there is something to do. Returns
+    (events fanned out, chunks claimed)."""
+    with factory() as session:
+        work = bool(outcomes) or _events_waiting(session) or (
+            slots > 0 and session.execute(_due(now).limit(1)).first() is not None)
+    if not work:
+        return 0, []
+    with factory() as session:
+        begin_write(session)
+        for delivery_id, endpoint_id, attempt, at in outcomes:
+            _record(session, delivery_id, endpoint_id, attempt, at, failing_after, rng)
+        fanned = _fan_out_in(session, now)
+        chunks = _claim_chunks_in(session, now, slots, chunk, lease, allowed)
+        session.commit()
+    return fanned, chunks
 
 
 def _record(session: Session, delivery_id: int, endpoint_id: int, attempt: Attempt | None, now: datetime,
@@ -268,6 +311,17 @@ def prune(factory: sessionmaker[Session], now: datetime, retention_days: float) 
         n = session.execute(delete(Event).where(*expired)).rowcount  # type: ignore[attr-defined]
         session.commit()
         return int(n or 0)
+
+
+def worker_engine(url: str, settings: Any) -> Any:
+    """The delivery worker's own engine. On SQLite its commits are not fsynced (``synchronous=NORMAL``): what
+    it writes is bookkeeping whose loss on a power cut only means a delivery is sent again (at least once
+    holds), and intake's next fsynced commit makes it durable anyway (the WAL is written in order). Its
+    commits then cost intake, which waits for the same write lock, almost nothing."""
+    from moderator.storage.db import make_engine
+
+    return make_engine(url, settings=settings.replace(sqlite_synchronous="NORMAL"), pool_size=2, max_overflow=2) \
+        if url.startswith("sqlite") else make_engine(url, settings=settings, pool_size=2, max_overflow=2)
 
 
 # ---------------------------------------------------------------- sending
@@ -392,9 +446,11 @@ class DeliveryWorker:
 
     def __init__(self, factory: sessionmaker[Session], clock: Callable[[], datetime], guard: Guard, *,
                  timeout: float = 10.0, concurrency: int = 8, poll_interval: float = 1.0, failing_after: int = 20,
-                 retention_days: float = 30.0, rng: random.Random | None = None) -> None:
+                 retention_days: float = 30.0, rng: random.Random | None = None,
+                 on_stop: Callable[[], None] | None = None) -> None:
         self.factory = factory
         self.clock = clock
+        self.on_stop = on_stop
         self.sender = Sender(guard, timeout)
         self.timeout = timeout
         self.concurrency = max(1, int(concurrency))
@@ -506,6 +562,8 @@ class DeliveryWorker:
             self._flush()  # what the last sends answered (else their leases expire and they go again)
         except Exception as exc:
             self._log_error(exc)
+        if self.on_stop is not None:
+            self.on_stop()
 
     def _send_chunk(self, chunk: list[Prepared]) -> None:
         """Send one endpoint's chunk in order; after an attempt that got no answer at all, the rest of the
@@ -567,39 +625,41 @@ class DeliveryWorker:
         _lower_priority()
         while True:
             stopping = self._stop.is_set()
-            claimed: list[tuple[int, int]] = []
+            claimed = False
+            with self._lock:
+                done, self._outcomes = self._outcomes, []
+            free = 0
             try:
-                self._flush()
-                if stopping:
-                    return
                 self._maintain()
-                self.stats.fanned_out += fan_out(self.factory, self.clock())
-                free = 0
-                while self._slots.acquire(blocking=False):
+                while not stopping and self._slots.acquire(blocking=False):
                     free += 1
-                chunks: list[list[Prepared]] = []
-                try:
-                    ids = claim_chunks(self.factory, self.clock(), free, CHUNK, 2 * self.timeout + LEASE_MARGIN,
-                                       self._allowed)
-                    claimed = [(c[0], 0) for c in ids]
-                    by_id = {p.delivery_id: p for p in self.prepare([i for c in ids for i in c])}
-                    chunks = [[by_id[i] for i in c if i in by_id] for c in ids]
-                    chunks = [c for c in chunks if c]  # deliveries removed since the claim are gone
-                finally:
-                    for _ in range(free - len(chunks)):
-                        self._slots.release()
-                for c in chunks:
+                fanned, ids = round_trip(self.factory, self.clock(), done, self.failing_after, free, CHUNK,
+                                         2 * self.timeout + LEASE_MARGIN, self._allowed, self.rng)
+                done = []
+                self.stats.fanned_out += fanned
+                claimed = bool(ids)
+                by_id = {p.delivery_id: p for p in self.prepare([i for c in ids for i in c])}
+                chunks = [c2 for c2 in ([by_id[i] for i in c if i in by_id] for c in ids) if c2]
+                for c2 in chunks:
                     with self._lock:
-                        self._in_flight[c[0].endpoint_id] = self._in_flight.get(c[0].endpoint_id, 0) + 1
-                    self._pool.submit(self._send_chunk, c)
+                        self._in_flight[c2[0].endpoint_id] = self._in_flight.get(c2[0].endpoint_id, 0) + 1
+                    self._pool.submit(self._send_chunk, c2)
+                    free -= 1
             except Exception as exc:  # database unavailable: try again after the interval
-                if stopping:
-                    return
-                self._log_error(exc)
+                if done:
+                    with self._lock:  # not recorded: keep them for the next round
+                        self._outcomes[:0] = done
+                if not stopping:
+                    self._log_error(exc)
+            finally:
+                for _ in range(free):
+                    self._slots.release()
+            if stopping:
+                return
             with self._lock:
                 busy = bool(self._outcomes) or any(self._in_flight.values())
-            # Rounds are paced: under load one round's outcomes are written together (one commit), so the
-            # worker takes the write lock a few times a second however many deliveries it makes.
+            # Rounds are paced: under load one round's outcomes, fan-out and claims are written together (one
+            # commit), so the worker takes the write lock a few times a second however many it sends.
             self._wake.wait(ROUND_INTERVAL if busy or claimed else self.poll_interval)
             self._wake.clear()
 

@@ -16,7 +16,8 @@ from pydantic import Field
 
 from moderator.service import feed
 from moderator.service import webhooks as svc
-from moderator.service.delivery import DeliveryWorker
+from moderator.service.delivery import DeliveryWorker, worker_engine
+from moderator.storage.db import make_sessionmaker
 from moderator.storage.models import INT_MAX
 from moderator.web.api.parsing import CURSOR_SCHEMA, NO_NUL, ApiError, int_arg, parse_body, query_args
 from moderator.web.api.routes import QueryParam, endpoint, ok, v1
@@ -287,10 +288,12 @@ def start_worker(app: Flask) -> DeliveryWorker:
     ``moderator_webhooks``'s ``stop()``."""
     st = app.extensions["moderator"]
     s = st.settings
-    worker = DeliveryWorker(st.sessionmaker, st.clock, svc.Guard(str(s.bind)), timeout=float(s.webhook_timeout),
+    engine = worker_engine(st.database_url, s)  # its own pool (and, on SQLite, commits without fsync)
+    worker = DeliveryWorker(make_sessionmaker(engine), st.clock, svc.Guard(str(s.bind)),
+                            timeout=float(s.webhook_timeout),
                             concurrency=int(s.webhook_concurrency), poll_interval=float(s.webhook_poll_interval),
                             failing_after=int(s.webhook_failing_after),
-                            retention_days=float(s.events_retention_days)).start()
+                            retention_days=float(s.events_retention_days), on_stop=engine.dispose).start()
     app.extensions[WORKER] = worker
     return worker
 
