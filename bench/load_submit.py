@@ -9,6 +9,14 @@ checks that every comment id answered with a 2xx is in the database.
 
     python bench/load_submit.py          # 60 s, 1 worker x 8 threads (the `moderator serve` defaults), wrk -c 8
     python bench/load_submit.py --workers 2 --dup-backend redis
+    python bench/load_submit.py --policy-mode postmoderation --webhooks fast,dead
+
+``--webhooks`` configures webhook endpoints before the load (``moderator webhooks add``): ``fast``, a receiver in
+this process that answers 204 at once, and/or ``dead``, a port that accepts connections and never answers (every
+attempt waits for the send timeout). Under premoderation (the default) intake emits no events (held comments
+wait for a moderator), so measure webhooks with ``--policy-mode postmoderation``: every clean comment then
+emits ``comment.published``, which the service's delivery worker fans out and sends while the load runs.
+The report then says how many events were delivered to the fast receiver during the load and after it.
 
 Two load generators:
 
@@ -261,6 +269,13 @@ def main() -> int:
     ap.add_argument("--authors", type=int, default=0,
                     help="author records to store before the load (user-0 ... : the load's own authors, a few "
                          "trusted or premoderated)")
+    ap.add_argument("--policy-mode", choices=("premoderation", "postmoderation"), default=None,
+                    help="MODERATOR_POLICY_MODE for the service (default: the environment's, else premoderation)")
+    ap.add_argument("--webhooks", default="",
+                    help="comma-separated webhook endpoints to configure: fast (answers 204), dead (never answers)")
+    ap.add_argument("--deliver-process", action="store_true",
+                    help="deliver webhooks from a separate `nice moderator webhooks deliver` process instead of "
+                         "the service's threads (MODERATOR_WEBHOOKS_WORKER=false)")
     ap.add_argument("--moderator", default=str(Path(sys.executable).parent / "moderator"),
                     help="the moderator command to run (default: the one next to this Python)")
     args = ap.parse_args()
@@ -277,6 +292,12 @@ def main() -> int:
         env.pop(var, None)
     if args.dup_backend:
         env["MODERATOR_DUP_BACKEND"] = args.dup_backend
+    if args.policy_mode:
+        env["MODERATOR_POLICY_MODE"] = args.policy_mode
+    hooks = Hooks([h for h in args.webhooks.split(",") if h])
+    if args.deliver_process:
+        env["MODERATOR_WEBHOOKS_WORKER"] = "false"
+    deliverer: subprocess.Popen[bytes] | None = None
     backend = env.get("MODERATOR_DUP_BACKEND") or "memory"
     redis_prefix = None
     if backend == "redis":
@@ -301,6 +322,10 @@ def main() -> int:
         if args.rules or args.authors:
             seed(home / "moderator.db", args.rules, args.authors)
             time.sleep(3)  # every worker sees the new rules version within MODERATOR_RULES_REFRESH (2 s)
+        hooks.add(moderator, env)
+        if args.deliver_process:
+            deliverer = subprocess.Popen(["nice", "-n", "19", *moderator, "webhooks", "deliver"], env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if args.client == "wrk":
             if args.warmup > 0:
                 warm, warm_ids = run_wrk(port, key, home, args.warmup, args.concurrency, 1, 1, "warmup")
@@ -332,6 +357,7 @@ def main() -> int:
                 for k, v in cl.errors.items():
                     errors[k] = errors.get(k, 0) + v
             measured = len(ids)
+        webhook_report = hooks.report(home / "moderator.db", args.drain) if hooks.kinds else None
         refine = refine_progress(home / "moderator.db", args.drain)
         cpu_before_stop = children_cpu()
     finally:
@@ -341,7 +367,11 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        if deliverer is not None:
+            os.killpg(deliverer.pid, signal.SIGTERM)
+            deliverer.wait(timeout=30)
         log.close()
+        hooks.close()
     server_cpu = children_cpu() - cpu_before_stop
     load_after = os.getloadavg()
     if redis_prefix:
@@ -380,6 +410,10 @@ def main() -> int:
         "ids_missing_from_db": len(missing),
         "rows_in_db": len(stored),
         "refine": refine,
+        "policy_mode": env.get("MODERATOR_POLICY_MODE") or "premoderation",
+        "webhooks": webhook_report,
+        "webhook_delivery": ("separate process" if args.deliver_process else "service threads")
+        if hooks.kinds else None,
         "cpu_s": {"client": round(client_cpu, 1), "server_total": round(server_cpu, 1)},
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in load_after],
@@ -390,6 +424,87 @@ def main() -> int:
     else:
         shutil.rmtree(home, ignore_errors=True)
     return 0 if not missing and not errors and len(ids) == len(set(ids)) else 1
+
+
+class Hooks:
+    """The benchmark's webhook endpoints: a fast receiver (204 at once, counting what it gets) and a dead one
+    (a listening socket that never accepts: every attempt waits for the send timeout)."""
+
+    def __init__(self, kinds: list[str]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        unknown = set(kinds) - {"fast", "dead"}
+        if unknown:
+            raise SystemExit(f"--webhooks: unknown kind(s) {sorted(unknown)}: use fast, dead")
+        self.kinds = kinds
+        self.received = 0
+        self.lock = threading.Lock()
+        self.load_ended_at: float | None = None
+        self.at_load_end = 0
+        self.server: Any = None
+        self.dead: socket.socket | None = None
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                with owner.lock:
+                    owner.received += 1
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        if "fast" in kinds:
+            self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        if "dead" in kinds:
+            self.dead = socket.socket()
+            self.dead.bind(("127.0.0.1", 0))
+            self.dead.listen(4096)
+
+    def add(self, moderator: list[str], env: dict[str, str]) -> None:
+        urls = []
+        if self.server is not None:
+            urls.append(f"http://127.0.0.1:{self.server.server_address[1]}/fast")
+        if self.dead is not None:
+            urls.append(f"http://127.0.0.1:{self.dead.getsockname()[1]}/dead")
+        for url in urls:
+            subprocess.run([*moderator, "webhooks", "add", url], env=env, capture_output=True, check=True)
+
+    def report(self, db_path: Path, drain: float) -> dict[str, Any]:
+        """Events emitted, delivered to the fast receiver by the end of the load, and how long the rest took."""
+        with self.lock:
+            at_end = self.received
+        t0 = time.monotonic()
+
+        def events() -> int:
+            db = sqlite3.connect(db_path, timeout=30)
+            try:
+                return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+            finally:
+                db.close()
+
+        total = events()
+        out: dict[str, Any] = {"endpoints": self.kinds, "events": total}
+        if self.server is not None:
+            out["fast_received_when_load_stopped"] = at_end
+            while self.received < total and time.monotonic() - t0 < max(drain, 60.0):
+                time.sleep(0.5)
+            out["fast_received"] = self.received
+            out["seconds_to_deliver_the_rest"] = round(time.monotonic() - t0, 1) if self.received >= total else None
+        return out
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        if self.dead is not None:
+            self.dead.close()
 
 
 def refine_progress(db_path: Path, drain: float) -> dict[str, Any]:

@@ -124,6 +124,8 @@ def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[
             # The full model scores at submit, so stored versions and scores are the fixture model's;
             # deferred scoring (the production default) has its own tests in test_refine.py.
             "ENCODER_MODE": "inline",
+            # Webhook delivery is driven by hand in tests (test_webhooks.py starts the worker where it needs it).
+            "WEBHOOKS_WORKER": False,
         }
         cfg.update(config)
         app = create_app(cfg)
@@ -138,6 +140,9 @@ def make_app(db_url: str, tmp_path: Path, model: Any, clock: Clock) -> Iterator[
         retention = app.extensions.get("moderator_ip_retention")
         if retention is not None:
             retention.stop()
+        worker = app.extensions.get("moderator_webhooks")
+        if worker is not None:
+            worker.stop()
         app.extensions["moderator"].engine.dispose()
 
 

@@ -187,6 +187,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_limit_storage", "MODERATOR_LOGIN_LIMIT_STORAGE", "",
             "Where sign-in attempts are counted: a limits storage URI (memory://, redis://...), or redis for "
             "MODERATOR_REDIS_URL; empty means redis when MODERATOR_DUP_BACKEND=redis, else memory (per worker)."),
+    # --- webhooks and the events feed
+    Setting("webhooks_worker", "MODERATOR_WEBHOOKS_WORKER", True,
+            "Run the webhook delivery worker as a background thread in each service worker process; false "
+            "leaves delivery to `moderator webhooks deliver` (a separate process).", _bool),
+    Setting("webhook_timeout", "MODERATOR_WEBHOOK_TIMEOUT", 10.0,
+            "Seconds a webhook endpoint has to connect and answer one delivery; slower counts as a failure "
+            "and is retried.", float),
+    Setting("webhook_concurrency", "MODERATOR_WEBHOOK_CONCURRENCY", 8,
+            "Deliveries one delivery worker sends at once (threads), so a slow endpoint does not hold up the "
+            "others.", int),
+    Setting("webhook_poll_interval", "MODERATOR_WEBHOOK_POLL_INTERVAL", 1.0,
+            "Seconds the delivery worker waits when it finds nothing to send (new events wake it sooner in "
+            "the same process).", float),
+    Setting("webhook_failing_after", "MODERATOR_WEBHOOK_FAILING_AFTER", 20,
+            "Consecutive failed attempts after which an endpoint is marked failing (deliveries keep being "
+            "retried; one success makes it active again).", int),
+    Setting("webhook_secret_grace_hours", "MODERATOR_WEBHOOK_SECRET_GRACE_HOURS", 24.0,
+            "After `moderator webhooks rotate-secret`, hours during which the old secret still signs every "
+            "delivery alongside the new one.", float),
+    Setting("events_retention_days", "MODERATOR_EVENTS_RETENTION_DAYS", 30.0,
+            "Days events (the feed, and their webhook deliveries) are kept; older ones are deleted by the "
+            "delivery worker (hourly).", float),
     # --- metrics
     Setting("prometheus_multiproc_dir", "PROMETHEUS_MULTIPROC_DIR", "",
             "prometheus_client's multiprocess directory, so /metrics adds up every worker; `moderator serve` "

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "moderator.cli.feedback",
     "moderator.cli.authors",
     "moderator.cli.erase",
+    "moderator.cli.webhooks",
 )
 
 

@@ -31,6 +31,7 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
     """Run the service with gunicorn (migrates the database once, before the workers start)."""
     state = home(create=True)
     os.environ["MODERATOR_HOME"] = str(state)  # workers resolve the same absolute path
+    os.environ["MODERATOR_BIND"] = bind  # the webhook guard refuses URLs pointing at the service itself
     create_database()
     prom_dir = state / "prometheus"
     shutil.rmtree(prom_dir, ignore_errors=True)

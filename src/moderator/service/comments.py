@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from moderator.service import outcomes
 from moderator.service import queue as review
 from moderator.service.audit import Actor
 from moderator.service.policy import Verdict
@@ -72,6 +73,7 @@ def store(
         "target_type": "comment", "target_id": str(cid),
         "data": {"decision": verdict.decision, "author_id": author_id, "thread_id": thread_id},
     }])
+    outcomes.at_intake(session, cid, author_id, verdict, now)  # rejected / published: an outbox event
     return Stored(cid, status, verdict.priority if verdict.needs_review else None)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from moderator.service import audit
+from moderator.service import audit, outcomes
 from moderator.service.audit import Actor
 from moderator.storage.models import INT_MAX, Comment, CommentScore, Decision, HistoryEvent, ReviewItem
 
@@ -332,6 +332,7 @@ def perform(
                          {"reason": reason, "categories": list(categories)}))
     audit.record(session, actor, f"review.{action}", now, "comment", comment_id,
                  {"reason": reason, "categories": list(categories)})
+    outcomes.decided(session, comment_id, comment.author_id, action, actor, now, reason, categories)
     session.flush()
     from moderator.service import site_policy  # (imports this module)
 

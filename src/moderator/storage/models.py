@@ -21,6 +21,9 @@ Shape (after Discourse's Reviewable):
 * ``events``          the outbox: one row per outcome a site learns of (``comment.decided``, ``comment.edited``,
                       ...), written in the same transaction as the change that causes it. The id orders the
                       feed; webhook deliveries and ``GET /v1/events`` read from here;
+* ``webhook_endpoints`` / ``webhook_deliveries`` / ``webhook_cursor``: the sites' webhook URLs (secret, event
+                      filter, status), one delivery per (event, endpoint) with its attempts and last error, and
+                      how far the outbox has been fanned out into deliveries (``moderator.service.delivery``);
 * ``moderator_sessions`` one row per signed-in browser. The session cookie holds a random token; the row holds
                       only its SHA-256 digest, the account and when the session expires. Signing out deletes the
                       row, so a copy of the cookie taken earlier opens nothing; changing the password or
@@ -39,6 +42,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -257,6 +261,66 @@ class Event(Base):
     author_id: Mapped[str | None] = mapped_column(String(200))
     # what the change was (decision, reason, categories, actor, ...); the comment itself is rendered when read
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # PostgreSQL: the writing transaction's id (a server default); NULL on SQLite. The feed reads in (txid, id)
+    # order up to the oldest running transaction (moderator.service.feed)
+    txid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+Index("ix_events_txid", Event.txid, Event.id)
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # event types sent to this endpoint; NULL means all
+    events: Mapped[list[Any] | None] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(100))  # whsec_<base64>
+    # after a rotation the old secret signs alongside the new one until previous_secret_until
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None]
+    # active | failing | disabled
+    status: Mapped[str] = mapped_column(String(16))
+    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    last_success_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "endpoint_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    # pending | delivered | failed (retries exhausted)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    # due time of the next attempt; a worker sending it leases the row by moving this forward
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+Index("ix_webhook_deliveries_due", WebhookDelivery.status, WebhookDelivery.next_attempt_at)
+Index("ix_webhook_deliveries_endpoint", WebhookDelivery.endpoint_id, WebhookDelivery.id)
+
+
+class WebhookCursor(Base):
+    """One row (id 1): the outbox position up to which events have been fanned out into deliveries."""
+
+    __tablename__ = "webhook_cursor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[int] = mapped_column(Integer)
 
 
 class Author(Base):
@@ -335,4 +399,7 @@ __all__ = [
     "ReviewSession",
     "Rule",
     "UTCDateTime",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -262,6 +262,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
 
         app.extensions["moderator_ip_retention"] = IpRetention(factory, state.clock,
                                                                int(app.config["IP_RETENTION_DAYS"])).start()
+    if app.config["WEBHOOKS_WORKER"]:
+        from moderator.web.api import webhooks as webhook_api
+
+        webhook_api.start_worker(app)  # webhook deliveries, in a background thread of this process
 
     from moderator.web.review import (
         views as web,  # the moderators' pages under /review: sessions, CSRF, sign-in limiter

@@ -432,8 +432,10 @@ def openapi() -> Response:
 
 def register(app: Flask) -> None:
     from moderator.web.api import people  # noqa: F401  (authors, reports, rules: their routes join v1)
+    from moderator.web.api import webhooks  # its routes (webhooks, the events feed) join v1 before it is registered
 
     app.register_blueprint(v1)
+    webhooks.register(app)
     app.register_blueprint(ops)
     errors.register(app)
     context.init_app(app)
