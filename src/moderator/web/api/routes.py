@@ -429,10 +429,11 @@ def openapi() -> Response:
 # ---------------------------------------------------------------- errors and timing
 
 
-
 def register(app: Flask) -> None:
-    from moderator.web.api import people  # noqa: F401  (authors, reports, rules: their routes join v1)
-    from moderator.web.api import webhooks  # its routes (webhooks, the events feed) join v1 before it is registered
+    from moderator.web.api import (
+        people,  # noqa: F401  (authors, reports, rules: their routes join v1)
+        webhooks,  # its routes (webhooks, the events feed) join v1 before it is registered
+    )
 
     app.register_blueprint(v1)
     webhooks.register(app)

@@ -113,8 +113,10 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.session_interface = ReviewPageSessions()
     app.jinja_env.filters["when"] = _when
-    from moderator.web.review import people  # noqa: F401  (author, reported and rules pages join bp)
-    from moderator.web.review import webhooks  # noqa: F401 - the admins' delivery log joins bp before registration
+    from moderator.web.review import (
+        people,  # noqa: F401  (author, reported and rules pages join bp)
+        webhooks,  # noqa: F401 - the admins' delivery log joins bp before registration
+    )
 
     app.register_blueprint(bp)
     if cfg["LOGIN_RATE_LIMIT"]:
