@@ -382,3 +382,26 @@ def test_a_rescore_never_writes_scores_of_a_text_edited_meanwhile(service: Any, 
                              Actor("cli:test", "tests", "admin"), service.state.clock)
     assert result.rescored == 0
     assert get(service, cid)["model_version"] == model.version  # the edited text keeps its own scores
+
+
+def test_an_edit_answers_503_when_the_duplicate_check_cannot_run_and_the_service_fails_closed(
+        make_service_fixture: Any) -> None:
+    from moderator.dedup.outage import DependencyUnavailable
+
+    class ClosedWhenDown(Detector):
+        down = False
+        fail_closed = True  # type: ignore[assignment]
+
+        def check(self, *args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise DependencyUnavailable("redis", "connection refused", 7)
+            return super().check(*args, **kwargs)
+
+    detector = ClosedWhenDown(DedupSettings(rate_limit=""))
+    service = make_service_fixture(DUPLICATE_DETECTOR=detector)
+    cid = service.submit(CLEAN).get_json()["id"]
+    detector.down = True
+    resp = service.call("PATCH", f"/v1/comments/{cid}", "submit", json={"text": OTHER})
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "7"
+    assert resp.get_json()["error"]["code"] == "unavailable"
+    assert get(service, cid)["text"] == CLEAN  # nothing changed

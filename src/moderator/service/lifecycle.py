@@ -66,7 +66,8 @@ ITEM_CLOSED = "closed"  # an edit that the policy does not hold: earlier decisio
 # texts, moderators' free-text reasons, which may quote the comment) is dropped.
 KEPT_DATA_KEYS = frozenset({"decision", "intake_decision", "reasons", "priority", "categories", "claimed_until",
                             "state", "previous_state", "flags", "thread_id", "comments", "author_id", "why",
-                            "external_id", "actor", "actor_name", "decided_by", "decision_by"})
+                            "external_id", "actor", "actor_name", "decided_by", "from_model", "to_model",
+                            "priority_from", "priority_to"})
 
 
 class NotLive(review.Conflict):

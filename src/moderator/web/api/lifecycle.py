@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, g
 
-from moderator.service import comments
+from moderator.service import comments, submission
 from moderator.service import lifecycle as life
 from moderator.web.api.parsing import NO_NUL, ApiError, check_text, comment_id_arg, parse_body, query_args
 from moderator.web.api.routes import QueryParam, _submission_service, endpoint, ok, v1
@@ -48,13 +48,16 @@ def edit_comment(comment_id: str) -> Response:
     check_text(body.text, "text")
     refiner = current_app.extensions.get("moderator_refiner")
     svc = _submission_service(state())
-    if refiner is None:
-        edited = life.edit(svc, g.actor, cid, body.text)
-    else:
-        with refiner.intake():
+    try:
+        if refiner is None:
             edited = life.edit(svc, g.actor, cid, body.text)
-        if edited.payload.get("priority") is not None:
-            refiner.wake()
+        else:
+            with refiner.intake():
+                edited = life.edit(svc, g.actor, cid, body.text)
+            if edited.payload.get("priority") is not None:
+                refiner.wake()
+    except submission.Unavailable as exc:  # the duplicate check cannot run and the service fails closed
+        raise ApiError(503, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)}) from None
     return ok(SubmitResponse, edited.payload)
 
 
