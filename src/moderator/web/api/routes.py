@@ -424,6 +424,8 @@ def openapi() -> Response:
 
 
 def register(app: Flask) -> None:
+    from moderator.web.api import lifecycle as lifecycle_routes  # noqa: F401  # its routes join v1 first
+
     app.register_blueprint(v1)
     app.register_blueprint(ops)
     errors.register(app)
@@ -441,8 +443,5 @@ def register(app: Flask) -> None:
             state().metrics.request(request.method, rule, resp.status_code, time.perf_counter() - t0)
         return resp
 
-
-# more /v1 routes, declared in their own modules (imported here so that ROUTES is complete)
-from moderator.web.api import lifecycle as _lifecycle_routes  # noqa: E402, F401
 
 __all__ = ["ROUTES", "Route", "register"]
