@@ -51,8 +51,9 @@ def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str,
 
 @cache
 def build() -> dict[str, Any]:
-    from moderator.web.api import people  # noqa: F401  (its routes are declared on import)
-    from moderator.web.api.routes import ROUTES
+    from moderator.web.api.routes import ROUTES, declare_all
+
+    declare_all()
 
     components: dict[str, Any] = {}
     error_ref = _schema_ref(ErrorResponse, components)

@@ -429,11 +429,19 @@ def openapi() -> Response:
 # ---------------------------------------------------------------- errors and timing
 
 
-def register(app: Flask) -> None:
-    from moderator.web.api import (
-        people,  # noqa: F401  (authors, reports, rules: their routes join v1)
-        webhooks,  # its routes (webhooks, the events feed) join v1 before it is registered
+def declare_all() -> None:
+    """Import the modules whose routes join ``v1`` (ROUTES is complete after this; the OpenAPI document uses it)."""
+    from moderator.web.api import (  # noqa: F401
+        lifecycle,  # edits, withdrawal, reopening, erasure, lookup by external_id
+        people,  # authors, readers' reports, rules
+        webhooks,  # webhook endpoints, the events feed
     )
+
+
+def register(app: Flask) -> None:
+    from moderator.web.api import webhooks
+
+    declare_all()
 
     app.register_blueprint(v1)
     webhooks.register(app)
@@ -454,7 +462,4 @@ def register(app: Flask) -> None:
         return resp
 
 
-# more /v1 routes, declared in their own modules (imported here so that ROUTES is complete)
-from moderator.web.api import lifecycle as _lifecycle_routes  # noqa: E402, F401
-
-__all__ = ["ROUTES", "Route", "register"]
+__all__ = ["ROUTES", "Route", "declare_all", "register"]
