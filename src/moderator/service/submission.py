@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from moderator.dedup.outage import DependencyUnavailable
 from moderator.dedup.types import RateDecision
-from moderator.service import audit, comments
+from moderator.service import audit, comments, languages
 from moderator.storage.db import insert_rows
 from moderator.storage.models import IdempotencyKey
 
@@ -138,6 +138,8 @@ class Service:
     idempotency_ttl: int
     pruner: IdempotencyPruner = field(default_factory=IdempotencyPruner)
     metrics: Any = None
+    # the language check (moderator.service.languages.checker): text -> a Guess, or None when it is off
+    language: Callable[[str], Any] | None = None
 
 
 def request_hash(body: Any) -> str:
@@ -218,13 +220,17 @@ def duplicate_phase(svc: Service, comment: Comment, t: datetime,
 
 
 def policy_phase(svc: Service, scores: dict[str, float], duplicate: dict[str, Any] | None, rate_limited: bool,
-                 unavailable: list[str]) -> Any:
+                 unavailable: list[str], unreadable: str | None = None) -> Any:
+    if unreadable:  # only then: policies written before the language check keep working
+        return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable,
+                                   language=unreadable)
     return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
 
 
 def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime, version: str,
                 scores: dict[str, float], verdict: Any, duplicate: dict[str, Any] | None,
-                idem: Idempotency | None) -> tuple[comments.Stored, dict[str, Any]] | Outcome:
+                idem: Idempotency | None,
+                language: dict[str, Any] | None = None) -> tuple[comments.Stored, dict[str, Any]] | Outcome:
     """Write the comment (and its idempotency key) through the group committer; returns after the COMMIT.
     A concurrent retry with the same key that committed first: its answer, replayed."""
     cutoff = _cutoff(svc, t)
@@ -250,6 +256,8 @@ def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime,
             "model_version": version,
             "created_at": t.isoformat(),
         }
+        if language is not None:
+            payload["language"] = language
         if prune:
             session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
         if idem is not None:
@@ -304,9 +312,12 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     unavailable: list[str] = []  # checks that could not run: the comment says so (MODERATOR_REDIS_FAIL_MODE)
     rate_limited = rate_phase(svc, comment.author_id, t, unavailable)
     version, scores = score_phase(svc, comment.text)
+    guess = svc.language(comment.text) if svc.language is not None else None
     duplicate, signature = duplicate_phase(svc, comment, t, unavailable)
-    verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable)
-    written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem)
+    verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable,
+                           None if guess is None or guess.supported else guess.code)
+    written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem,
+                         None if guess is None else languages.marking(guess))
     if isinstance(written, Outcome):
         return written
     stored, payload = written

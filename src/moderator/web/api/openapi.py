@@ -44,6 +44,7 @@ def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str,
 
 @cache
 def build() -> dict[str, Any]:
+    from moderator.web.api import perspective  # noqa: F401  (adds its routes to ROUTES)
     from moderator.web.api.routes import ROUTES
 
     components: dict[str, Any] = {}
@@ -83,8 +84,8 @@ def build() -> dict[str, Any]:
                                     "content": {"application/json": {"schema": _schema_ref(r.response,
                                                                                               components)}}}
                 continue
-            responses[str(code)] = {"description": ERROR_TEXT.get(code, "Error"),
-                                    "content": {"application/json": {"schema": error_ref}}}
+            responses[str(code)] = {"description": ERROR_TEXT.get(code, "Error"), "content": {"application/json": {
+                "schema": error_ref if r.error is None else _schema_ref(r.error, components)}}}
         op["responses"] = responses
         if r.roles is not None:
             op["security"] = [{"bearer": []}]

@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from moderator import CATEGORIES
-from moderator.service import audit, comments, submission
+from moderator.service import audit, comments, languages, submission
 from moderator.service import queue as review
 from moderator.service.reload import NotReloadable
 from moderator.web import context
@@ -81,6 +81,7 @@ class Route:
     errors: tuple[int, ...] = ()
     request_optional: bool = False
     headers: tuple[QueryParam, ...] = ()
+    error: type[BaseModel] | None = None  # the error body's schema, when not the service's ErrorResponse
 
 
 ROUTES: list[Route] = []
@@ -133,11 +134,14 @@ def score() -> Response:
     _check_score_budget(texts, body.explain, "text" if body.text is not None else "texts")
     st = state()
     version, probs = scorer().score(texts)
+    detect = languages.checker(st.settings)
     results = []
     for t, p in zip(texts, probs, strict=True):
         scores = {c: float(v) for c, v in p.items()}
         flags = list(st.policy.flags(scores))
         result: dict[str, Any] = {"scores": scores, "flags": flags}
+        if detect is not None:
+            result["language"] = languages.marking(detect(t))
         if body.explain:
             result["explanations"] = {c: [_span(s) for s in st.model.explain(t, c)[:EXPLAIN_MAX_SPANS]]
                                       for c in flags}
@@ -216,7 +220,7 @@ def _submission_service(st: Any) -> submission.Service:
     return submission.Service(policy=st.policy, detector=st.detector, score=scorer().score,
                               commit=context.committer().run, session=db, clock=st.clock,
                               idempotency_ttl=int(current_app.config["IDEMPOTENCY_TTL"]), pruner=pruner,
-                              metrics=st.metrics)
+                              metrics=st.metrics, language=languages.checker(st.settings))
 
 
 @endpoint(v1, "/comments/<comment_id>", "GET", summary="A comment with scores, status and full history",
@@ -424,6 +428,9 @@ def openapi() -> Response:
 def register(app: Flask) -> None:
     app.register_blueprint(v1)
     app.register_blueprint(ops)
+    from moderator.web.api import perspective  # declares its routes in ROUTES: imported after this module
+
+    perspective.register(app)  # the Perspective-compatible API (/v1alpha1, its discovery document)
     errors.register(app)
     context.init_app(app)
 
