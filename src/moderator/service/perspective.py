@@ -208,6 +208,8 @@ def base_language(code: str) -> str:
 
 
 def _text(comment: Any, max_chars: int) -> str:
+    if comment is None:
+        raise invalid("Comment must have a text: comment.text is required.", "COMMENT_EMPTY")
     obj = _object(comment, "comment", ("text", "type"))
     text = obj.get("text")
     if text is None:
@@ -309,7 +311,10 @@ class SuggestRequest:
     community_id: str | None = None
 
 
-SUGGEST_FIELDS = ("comment", "context", "attributeScores", "languages", "communityId", "clientToken", "sessionId")
+# doNotStore is not a field of Perspective's suggestion, but some clients send it along: accepted, and ignored
+# (a suggestion is stored to be used as training data).
+SUGGEST_FIELDS = ("comment", "context", "attributeScores", "languages", "communityId", "clientToken", "sessionId",
+                  "doNotStore")
 
 
 def parse_suggest(data: Mapping[str, Any], max_chars: int) -> SuggestRequest:
