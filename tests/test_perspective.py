@@ -384,3 +384,16 @@ def test_googles_python_client_against_a_live_server(tmp_path: Path, model: Any)
                               check=True).stdout.splitlines()
         assert [json.loads(r)["client_token"] for r in rows] == ["comment:1"]
     assert key not in log_path.read_text()  # keys are never logged, the query string included
+
+
+def test_threat_cues_and_traps() -> None:
+    from moderator.service.perspective import threat, threat_spans
+
+    calm = {"personal_attack": 0.1, "hate_speech": 0.05}
+    for text in ("I know where you live and I will come for you.", "I will break your legs if you show up.",
+                 "You're going to regret this, you'll pay for it."):
+        assert threat_spans(text) and threat(calm, text) >= 0.6, text
+    for text in ("This phone has a killer camera.", "I'd kill for a coffee right now.",
+                 "The striker shot wide in the last minute."):
+        assert not threat_spans(text) and threat(calm, text) < 0.5, text
+    assert threat({**calm, "threat": 0.9}, "no cue here") == 0.9  # a model's own threat category is used

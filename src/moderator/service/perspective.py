@@ -416,11 +416,13 @@ def severe_toxicity(scores: Mapping[str, float]) -> float:
 
 
 def threat(scores: Mapping[str, float], text: str) -> float:
-    """A threat cue lifts the score to at least 0.6, more with a hostile text; without one, at most 0.2."""
+    """A threat cue lifts the score to at least 0.6, more with a hostile text; without one, at most 0.2. A model
+    with a ``threat`` category of its own is used directly (with the cues as a floor)."""
     hostility = max(float(scores.get("personal_attack", 0.0)), float(scores.get("hate_speech", 0.0)))
-    if threat_spans(text):
-        return 0.6 + 0.4 * hostility
-    return 0.2 * hostility
+    cue = 0.6 + 0.4 * hostility if threat_spans(text) else 0.2 * hostility
+    if "threat" in scores:
+        return max(float(scores["threat"]), cue if cue >= 0.6 else 0.0)
+    return cue
 
 
 def attribute_value(attribute: str, scores: Mapping[str, float], text: str) -> float:
