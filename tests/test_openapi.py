@@ -72,7 +72,7 @@ def test_every_flask_route_is_documented_and_vice_versa(service: Any) -> None:
     assert doc["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     actual = {(openapi_rule(rule.rule), m) for rule in service.app.url_map.iter_rules()
-              if rule.endpoint.startswith(("v1.", "ops.")) for m in rule.methods - {"HEAD", "OPTIONS"}}
+              if rule.endpoint.startswith(("v1.", "ops.", "perspective.")) for m in rule.methods - {"HEAD", "OPTIONS"}}
     # nothing outside the JSON blueprints lives under /v1 (everything there must be documented)
     assert not [r.rule for r in service.app.url_map.iter_rules()
                 if r.rule.startswith("/v1/") and not r.endpoint.startswith("v1.")]

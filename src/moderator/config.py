@@ -123,6 +123,15 @@ SETTINGS: tuple[Setting, ...] = (
             "client address and redirects keep the public scheme and host. 0 (default) trusts none: set it only "
             "behind proxies that overwrite these headers.",
             int),
+    Setting("language_check", "MODERATOR_LANGUAGE_CHECK", True,
+            "Identify each comment's language (py3langid): a comment the model cannot read (reliably not English) "
+            "is held with the reason language:<code>, its scores returned marked \"supported\": false.", _bool),
+    Setting("language_min_chars", "MODERATOR_LANGUAGE_MIN_CHARS", 20,
+            "Shortest text (characters, URLs and digits left out) the language check acts on; shorter ones count "
+            "as readable.", int),
+    Setting("perspective_submit", "MODERATOR_PERSPECTIVE_SUBMIT", False,
+            "Perspective-compatible analyze also submits each comment (doNotStore false) into the review queue, "
+            "like POST /v1/comments (communityId as thread, clientToken as external id).", _bool),
     Setting("encoder_mode", "MODERATOR_ENCODER_MODE", "deferred",
             "How the service uses a model's encoder: deferred (submissions are scored by the linear model at "
             "once, then re-scored by the full model in a background thread), inline (full model at submit: "

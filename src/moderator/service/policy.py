@@ -7,8 +7,9 @@ Decision rules, in order:
 2. any category at or over its *reject* threshold (off by default) -> reject, reason ``reject:<category>``;
 3. a duplicate finding -> hold (or reject when ``duplicate_action == "reject"``),
    reason ``duplicate:same_author`` / ``duplicate:cross_author_flood``;
-4. any category at or over its threshold                     -> hold, reason ``flagged:<category>``;
-5. otherwise: ``premoderation`` -> hold with reason ``premoderation``; ``postmoderation`` -> publish.
+4. a language the model cannot read (reliably not English) -> hold, reason ``language:<code>``;
+5. any category at or over its threshold                     -> hold, reason ``flagged:<category>``;
+6. otherwise: ``premoderation`` -> hold with reason ``premoderation``; ``postmoderation`` -> publish.
 
 A check that could not run (Redis down with ``MODERATOR_REDIS_FAIL_MODE=open``) adds the reason
 ``duplicate_check_unavailable`` or ``rate_limit_unavailable`` and changes neither the decision nor the
@@ -119,9 +120,12 @@ class Policy:
         duplicate_kind: str | None = None,
         rate_limited: bool = False,
         unavailable: Sequence[str] = (),
+        language: str | None = None,
     ) -> Verdict:
         """The decision for one comment; ``unavailable`` names checks that could not run (``duplicate_check``,
-        ``rate_limit``), each recorded as the reason ``<name>_unavailable``."""
+        ``rate_limit``), each recorded as the reason ``<name>_unavailable``; ``language`` is the ISO 639-1
+        code of a language the model cannot read (``moderator.model.language``): held, reason
+        ``language:<code>``, since its scores are an English model's guess."""
         flags = self.flags(scores)
         priority = self.risk(scores)
         reasons: list[str] = []
@@ -142,6 +146,10 @@ class Policy:
             elif decision != "reject":
                 decision = "hold"
         reasons.extend(f"{name}_unavailable" for name in unavailable)
+        if language:
+            reasons.append(f"language:{language}")
+            if decision == "publish":
+                decision = "hold"
         reasons.extend(f"flagged:{c}" for c in flags)
         if flags and decision == "publish":
             decision = "hold"

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from moderator.dedup.outage import DependencyUnavailable
 from moderator.dedup.types import RateDecision
-from moderator.service import audit, comments
+from moderator.service import audit, comments, languages
 from moderator.storage.db import insert_rows
 from moderator.storage.models import IdempotencyKey
 
@@ -142,6 +142,8 @@ class Service:
     metrics: Any = None
     site: Any = None  # a moderator.service.site_policy.SitePolicy (None: no author or rule policy)
     normalize: Callable[[str], str] | None = None  # the model's evasion normaliser, for the site's rules
+    # the language check (moderator.service.languages.checker): text -> a Guess, or None when it is off
+    language: Callable[[str], Any] | None = None
 
 
 def request_hash(body: Any) -> str:
@@ -222,7 +224,10 @@ def duplicate_phase(svc: Service, comment: Comment, t: datetime,
 
 
 def policy_phase(svc: Service, scores: dict[str, float], duplicate: dict[str, Any] | None, rate_limited: bool,
-                 unavailable: list[str]) -> Any:
+                 unavailable: list[str], unreadable: str | None = None) -> Any:
+    if unreadable:  # only then: policies written before the language check keep working
+        return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable,
+                                   language=unreadable)
     return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
 
 
@@ -239,7 +244,8 @@ def site_phase(svc: Service, comment: Comment, t: datetime) -> Any:
 
 def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime, version: str,
                 scores: dict[str, float], verdict: Any, duplicate: dict[str, Any] | None,
-                idem: Idempotency | None, site: Any = None) -> tuple[comments.Stored, dict[str, Any]] | Outcome:
+                idem: Idempotency | None, site: Any = None,
+                language: dict[str, Any] | None = None) -> tuple[comments.Stored, dict[str, Any]] | Outcome:
     """Write the comment (and its idempotency key) through the group committer; returns after the COMMIT.
     A concurrent retry with the same key that committed first: its answer, replayed."""
     cutoff = _cutoff(svc, t)
@@ -269,6 +275,8 @@ def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime,
             "model_version": version,
             "created_at": t.isoformat(),
         }
+        if language is not None:
+            payload["language"] = language
         if prune:
             session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
         if idem is not None:
@@ -323,12 +331,15 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     unavailable: list[str] = []  # checks that could not run: the comment says so (MODERATOR_REDIS_FAIL_MODE)
     rate_limited = rate_phase(svc, comment.author_id, t, unavailable)
     version, scores = score_phase(svc, comment.text)
+    guess = svc.language(comment.text) if svc.language is not None else None
     duplicate, signature = duplicate_phase(svc, comment, t, unavailable)
     site = site_phase(svc, comment, t)
-    verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable)
+    verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable,
+                           None if guess is None or guess.supported else guess.code)
     if site is not None:
         verdict = svc.site.adjust(verdict, site, t, svc.policy.mode)
-    written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem, site)
+    written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem, site,
+                          None if guess is None else languages.marking(guess))
     if isinstance(written, Outcome):
         return written
     stored, payload = written

@@ -381,6 +381,32 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+class Suggestion(Base):
+    """A label a site sent through the Perspective-compatible ``comments:suggestscore``: a labelled example
+    for training (``moderator export-labels``). One row per (community, client token): the same token sent
+    again updates the row."""
+
+    __tablename__ = "perspective_suggestions"
+    __table_args__ = (UniqueConstraint("community_id", "client_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[str] = mapped_column(String(200))  # "" when the caller gave none
+    client_token: Mapped[str | None] = mapped_column(String(200))  # None: never updated, always a new row
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    # {ATTRIBUTE: value} as sent (0..1), and the categories' labels derived from them
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    languages: Mapped[list[Any] | None] = mapped_column(JSON)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the model's scores when the suggestion arrived (what the site's moderator corrected)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(100))
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
 __all__ = [
     "ApiKey",
     "AuditEvent",
@@ -398,6 +424,7 @@ __all__ = [
     "ReviewItem",
     "ReviewSession",
     "Rule",
+    "Suggestion",
     "UTCDateTime",
     "WebhookCursor",
     "WebhookDelivery",

@@ -15,7 +15,9 @@ again, e.g. re-opened, has no current decision and is left out):
 Rows are JSON lines with ``comment_id``, ``text``, ``labels``, ``decision``, ``categories``, ``reason``,
 ``decided_at``, ``decided_by``, ``model_version`` (the model that scored the comment the moderator saw),
 ``scores`` (that model's probabilities), ``label_source`` (``approved`` | ``categories`` | ``fallback``)
-and ``split`` (``train`` | ``holdout``).
+and ``split`` (``train`` | ``holdout``). Labels a site sent through the Perspective-compatible
+``comments:suggestscore`` follow (:func:`suggestion_rows`): ``suggestion_id`` instead of ``comment_id``,
+``label_source`` and ``source`` ``perspective``, ``community_id``, ``client_token`` and ``attributes``.
 
 Held-back slice: :func:`is_holdout` puts a fixed, seeded fraction of the feedback aside for
 ``moderator compare`` / ``promote``. It hashes the *normalised text* (not the database id), so the same
@@ -194,6 +196,55 @@ def export_rows(session: Any, since: datetime | None = None, until: datetime | N
             yield from flush()
     if pending:
         yield from flush()
+    yield from suggestion_rows(session, since, until, stats)
+
+
+def suggestion_rows(session: Any, since: datetime | None = None, until: datetime | None = None,
+                    stats: ExportStats | None = None) -> Iterator[dict[str, Any]]:
+    """Labels sent through the Perspective-compatible ``comments:suggestscore`` (last updated in
+    ``[since, until)``), as rows like the moderators' decisions, marked ``"source": "perspective"`` with the
+    community, the client token and the attribute values sent. A suggestion whose attributes give no
+    category's label (``TOXICITY`` 1 on a comment the model flags nowhere) is skipped."""
+    from sqlalchemy import select
+
+    from moderator.storage.models import Suggestion
+
+    stats = stats if stats is not None else ExportStats()
+    since, until = _aware(since), _aware(until)
+    stmt = select(Suggestion).order_by(Suggestion.updated_at, Suggestion.id)
+    if since is not None:
+        stmt = stmt.where(Suggestion.updated_at >= since)
+    if until is not None:
+        stmt = stmt.where(Suggestion.updated_at < until)
+    for s in session.scalars(stmt):
+        stats.decided += 1
+        labels = {k: int(v) for k, v in (s.labels or {}).items() if k in CATEGORIES}
+        if not labels:
+            stats.skipped += 1
+            continue
+        split = "holdout" if is_holdout(s.text) else "train"
+        stats.exported += 1
+        stats.by_source["perspective"] += 1
+        stats.by_split[split] += 1
+        positive = [c for c, v in labels.items() if v]
+        yield {
+            "suggestion_id": s.id,
+            "text": s.text,
+            "labels": labels,
+            "decision": "reject" if positive else "approve",
+            "categories": positive,
+            "reason": None,
+            "decided_at": s.updated_at.isoformat(),
+            "decided_by": s.submitted_by,
+            "model_version": s.model_version,
+            "scores": dict(s.scores or {}),
+            "label_source": "perspective",
+            "source": "perspective",
+            "community_id": s.community_id,
+            "client_token": s.client_token,
+            "attributes": dict(s.attributes or {}),
+            "split": split,
+        }
 
 
 def is_database_url(source: str | Path) -> bool:
@@ -273,8 +324,9 @@ def to_example(row: dict[str, Any]) -> Example:
         corpus=CORPUS,
         labels={k: int(v) for k, v in row["labels"].items()},
         raw_label=str(row.get("decision", "")),
-        group=str(row.get("comment_id", "")),
-        meta={k: str(row[k]) for k in ("comment_id", "model_version", "decided_at", "label_source") if k in row},
+        group=str(row.get("comment_id", "")) if "comment_id" in row else f"suggestion:{row.get('suggestion_id', '')}",
+        meta={k: str(row[k]) for k in ("comment_id", "suggestion_id", "model_version", "decided_at", "label_source")
+              if k in row},
     )
 
 

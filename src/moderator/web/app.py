@@ -42,6 +42,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderator.config import SETTINGS, Settings
 from moderator.metrics import Metrics
+from moderator.service import languages
 from moderator.service.policy import Policy
 from moderator.service.readiness import Readiness
 from moderator.service.reload import DEFAULT_INTERVAL, Reloader, watched_source
@@ -206,6 +207,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
         model = load_model(app.config["MODEL_PATH"] or None)
 
     model.predict_proba(["warm-up"])  # first call pays lazy initialisation, not the first request
+    languages.warm_up(settings)  # the language identifier too
     fields = model_fields(app, model)
 
     has_detector = "DUPLICATE_DETECTOR" in app.config

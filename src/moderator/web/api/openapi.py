@@ -96,8 +96,8 @@ def build() -> dict[str, Any]:
                                     "content": {"application/json": {"schema": _schema_ref(r.response,
                                                                                               components)}}}
                 continue
-            responses[str(code)] = {"description": ERROR_TEXT.get(code, "Error"),
-                                    "content": {"application/json": {"schema": error_ref}}}
+            responses[str(code)] = {"description": ERROR_TEXT.get(code, "Error"), "content": {"application/json": {
+                "schema": error_ref if r.error is None else _schema_ref(r.error, components)}}}
         op["responses"] = responses
         if r.roles is not None:
             op["security"] = [{"bearer": []}]

@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from moderator import CATEGORIES
-from moderator.service import audit, comments, lifecycle, submission
+from moderator.service import audit, comments, languages, lifecycle, submission
 from moderator.service import queue as review
 from moderator.service.reload import NotReloadable
 from moderator.web import context
@@ -82,6 +82,7 @@ class Route:
     request_optional: bool = False
     headers: tuple[QueryParam, ...] = ()
     also: tuple[int, ...] = ()  # further success statuses with the same response body
+    error: type[BaseModel] | None = None  # the error body's schema, when not the service's ErrorResponse
 
 
 ROUTES: list[Route] = []
@@ -134,11 +135,14 @@ def score() -> Response:
     _check_score_budget(texts, body.explain, "text" if body.text is not None else "texts")
     st = state()
     version, probs = scorer().score(texts)
+    detect = languages.checker(st.settings)
     results = []
     for t, p in zip(texts, probs, strict=True):
         scores = {c: float(v) for c, v in p.items()}
         flags = list(st.policy.flags(scores))
         result: dict[str, Any] = {"scores": scores, "flags": flags}
+        if detect is not None:
+            result["language"] = languages.marking(detect(t))
         if body.explain:
             result["explanations"] = {c: [_span(s) for s in st.model.explain(t, c)[:EXPLAIN_MAX_SPANS]]
                                       for c in flags}
@@ -220,7 +224,8 @@ def _submission_service(st: Any) -> submission.Service:
                               commit=context.committer().run, session=db, clock=st.clock,
                               idempotency_ttl=int(current_app.config["IDEMPOTENCY_TTL"]), pruner=pruner,
                               metrics=st.metrics, site=context.site_policy(),
-                              normalize=normalizer.normalize if normalizer is not None else None)
+                              normalize=normalizer.normalize if normalizer is not None else None,
+                              language=languages.checker(st.settings))
 
 
 @endpoint(v1, "/comments/<comment_id>", "GET", summary="A comment with scores, status and full history",
@@ -434,18 +439,19 @@ def declare_all() -> None:
     from moderator.web.api import (  # noqa: F401
         lifecycle,  # edits, withdrawal, reopening, erasure, lookup by external_id
         people,  # authors, readers' reports, rules
+        perspective,  # the Perspective-compatible API (/v1alpha1)
         webhooks,  # webhook endpoints, the events feed
     )
 
 
 def register(app: Flask) -> None:
-    from moderator.web.api import webhooks
+    from moderator.web.api import perspective, webhooks
 
     declare_all()
-
     app.register_blueprint(v1)
     webhooks.register(app)
     app.register_blueprint(ops)
+    perspective.register(app)  # the Perspective-compatible API (/v1alpha1, its discovery document)
     errors.register(app)
     context.init_app(app)
 

@@ -115,10 +115,19 @@ class Span(Open):
     weight: float
 
 
+class LanguageMark(Open):
+    """The comment's language (MODERATOR_LANGUAGE_CHECK): ``supported`` false means the model cannot read it
+    and its scores are an English model's guess."""
+
+    code: str = Field(description="ISO 639-1 code; 'en' or 'und' (undetermined) when not reliably another")
+    supported: bool
+
+
 class ScoreResult(Open):
     scores: dict[str, float]
     flags: list[str]
     explanations: dict[str, list[Span]] | None = None
+    language: LanguageMark | None = None
 
 
 class ScoreResponse(Open):
@@ -159,6 +168,7 @@ class SubmitResponse(Open):
     priority: float | None
     model_version: str
     created_at: str
+    language: LanguageMark | None = None
 
 
 class ReviewState(Open):

@@ -1,7 +1,7 @@
 """webhook endpoints, their deliveries, the fan-out cursor, and the outbox's commit-order position
 
 Revision ID: 0009_webhooks
-Revises: 0007_authors
+Revises: 0008_perspective
 Create Date: 2026-11-30 03:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_webhooks"
-down_revision: str | None = "0007_authors"
+down_revision: str | None = "0008_perspective"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
