@@ -922,7 +922,7 @@ class _SpanModel:
     version = "spans-1"
 
     def explain(self, text: str, category: str) -> list[dict[str, Any]]:
-        return {"personal_attack": [{"start": 12, "end": 17, "weight": 3.1}, {"start": 0, "end": 3, "weight": 0.65},
+        return {"personal_attack": [{"start": 12, "end": 17, "weight": 3.1}, {"start": 0, "end": 3, "weight": 0.58},
                                     {"start": 18, "end": 25, "weight": 0.49}],
                 "hate_speech": [{"start": 18, "end": 25, "weight": 0.4}, {"start": 26, "end": 31, "weight": 0.3}],
                 }.get(category, [])
@@ -933,7 +933,7 @@ def test_only_spans_that_drove_the_flag_are_highlighted() -> None:
 
     text_ = "you are an  idiot minutes blood"
     spans = explain_flags(_SpanModel(), text_, ["personal_attack", "hate_speech"])
-    # "you" is more than a quarter of "idiot" but nudges the score by less than 0.5: dropped; so is
+    # "you" is close to a quarter of "idiot" but nudges the score by less than 0.6: dropped; so is
     # "minutes"; a flag whose strongest span is itself weak ("blood") highlights nothing
     assert [text_[s["start"]:s["end"]] for s in spans["personal_attack"]] == ["idiot"]
     assert spans["hate_speech"] == []
