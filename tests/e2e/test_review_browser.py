@@ -44,6 +44,7 @@ COMMENTS = [
     ("I disagree with the author about the parking plans, but it is well argued.", "reader-2", "parking"),
     (XSS_SCRIPT, "xss-1", "parking"),
     (XSS_IMG, "xss-2", "parking"),
+    ("Ten minutes of my life wasted on this shit article, the council should be ashamed.", "angry-4", "council"),
     ("The bus timetable changes are fine by me; the new route is quicker.", "reader-3", "buses"),
     ("The bus timetable changes are fine by me; the new route is quicker.", "reader-3", "buses"),
 ]
@@ -325,7 +326,10 @@ def test_bulk_reject_with_x(session: Session, server: Server) -> None:
 def test_comment_page_claims_only_when_acting_and_releases_on_moving_on(session: Session, server: Server,
                                                                         tmp_path: Path) -> None:
     page = session.page
-    first, second = server.queue()[:2]
+    queue = server.queue()
+    # a flagged comment (its highlights in the screenshot) with another after it
+    i = next((n for n, cid in enumerate(queue[:-1]) if server.comment(cid)["flags"]), 0)
+    first, second = queue[i], queue[i + 1]
     page.goto(f"/review/comments/{first}")
     page.locator("button.btn-claim").wait_for()
     assert server.comment(first)["review"]["claimed_by"] is None  # looking claims nothing
@@ -335,6 +339,7 @@ def test_comment_page_claims_only_when_acting_and_releases_on_moving_on(session:
     assert server.comment(first)["review"]["claimed_by"] == "user:alice"
     version = server.comment(first)["review"]["version"]
     assert page.locator("form.reject-form input[name=version]").input_value() == str(version)
+    assert page.locator("form.claim-form button").inner_text() == "Release"
     screenshot(page, tmp_path, "comment.png")
     page.keyboard.press("Escape")
     assert page.locator("details.reject[open]").count() == 0

@@ -34,6 +34,13 @@
         }
         // a claim bumps the item's version: the forms on this page must send the new one
         item.querySelectorAll("input[name=version]").forEach(function (v) { v.value = String(res.body.version); });
+        var form = item.querySelector("form.claim-form");
+        var button = form && form.querySelector("button");
+        if (button) {  // the Claim button becomes Release, as after a claim by the button
+          form.action = item.getAttribute("data-release");
+          button.textContent = "Release";
+          button.className = "link";
+        }
         showNote(item, "Claimed by you while you decide; moving on releases it.", true);
       })
       .catch(function () { item.removeAttribute("data-claimed"); });
