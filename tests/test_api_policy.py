@@ -25,15 +25,43 @@ def test_premoderation_holds_everything_postmoderation_publishes_clean() -> None
         assert v.decision == "hold" and v.flags == ("personal_attack",) and "flagged:personal_attack" in v.reasons
 
 
-def test_priority_is_threshold_normalised_risk() -> None:
+def test_priority_below_the_threshold_is_the_normalised_score() -> None:
     p = Policy(thresholds=T)
     assert p.risk(LOW) == pytest.approx(0.1 / 0.4)
-    assert p.risk({**LOW, "spam": 0.8}) == pytest.approx(1.0)
-    assert p.risk({**LOW, "spam": 0.9}) == pytest.approx(1.5)
-    assert p.risk({**LOW, "spam": 1.0}) == pytest.approx(2.0)
+    assert p.risk({**LOW, "personal_attack": 0.39999}) < 1.0
     # any flagged comment outranks any unflagged one
-    assert p.risk({**LOW, "spam": 0.80001}) > p.risk({**LOW, "personal_attack": 0.39999})
+    assert p.risk({**LOW, "spam": 0.8}) >= 1.0 > p.risk({**LOW, "personal_attack": 0.39999})
     assert p.evaluate(LOW, duplicate_kind="same_author").priority == pytest.approx(1.0 + 0.1 / 0.4)
+
+
+def test_priority_at_the_threshold_is_one_plus_the_category_weight() -> None:
+    from moderator.service.priority import SEVERITY_WEIGHTS
+
+    p = Policy(thresholds=T)
+    for cat, t in T.items():
+        assert p.risk({**LOW, cat: t}) == pytest.approx(1.0 + SEVERITY_WEIGHTS[cat])
+
+
+def test_priority_orders_by_severity_then_margin_without_ties_at_the_top() -> None:
+    p = Policy(thresholds=T)
+    spam = [p.risk({**LOW, "spam": x}) for x in (0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999, 1.0)]
+    assert spam == sorted(spam) and len(set(spam)) == len(spam)  # the old formula tied these at ~2.00
+    # the most confident spam never outranks hate speech or a personal attack that is clearly past its threshold
+    for cat in ("hate_speech", "personal_attack"):
+        assert p.risk({**LOW, cat: T[cat] + 0.05}) > max(spam)
+    assert p.risk({**LOW, "obscenity": 0.99}) > p.risk({**LOW, "spam": 0.99})
+    # a hundred confident comments: all distinct
+    xs = [1 - 10 ** -(2 + i / 20) for i in range(100)]
+    assert len({p.risk({**LOW, "personal_attack": x}) for x in xs}) == 100
+    # continuous: a small change in p is a small change in priority, at the threshold too
+    assert abs(p.risk({**LOW, "spam": 0.8}) - p.risk({**LOW, "spam": 0.80001})) < 1e-3
+    # several flagged categories rank above the strongest alone
+    both = {**LOW, "personal_attack": 0.9, "obscenity": 0.9}
+    assert p.risk(both) > p.risk({**LOW, "personal_attack": 0.9})
+
+
+def test_priority_description_is_in_the_policy_dict() -> None:
+    assert "logit" in Policy(thresholds=T).to_dict()["priority"]
 
 
 def test_reject_threshold_and_duplicate_actions() -> None:

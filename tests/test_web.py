@@ -500,7 +500,8 @@ def test_untrusted_text_is_escaped(signed_in: Web, payload: str) -> None:
 def test_highlights_mark_the_explained_spans(signed_in: Web) -> None:
     cid = signed_in.submit("Listen, idiot: <b>no</b>.")
     html = signed_in.page(f"/review/comments/{cid}")
-    assert '<mark class="hl hl-personal_attack" title="personal attack">idiot</mark>: &lt;b&gt;no&lt;/b&gt;.' in html
+    assert ('<mark class="hl hl-personal_attack" data-cats="A" title="drove: personal attack">idiot</mark>: '
+            '&lt;b&gt;no&lt;/b&gt;.') in html
 
 
 # ---------------------------------------------------------------- the queue
@@ -544,28 +545,83 @@ def test_duplicate_finding_links_the_earlier_comment(make_web: Callable[..., Web
     assert f'href="/review/comments/{first}">earlier comment #{first}</a>' in html
 
 
-def test_opening_an_item_claims_it(signed_in: Web) -> None:
-    cid = signed_in.submit("Opening this comment claims it for the moderator.")
+def _history_actions(w: Web, cid: int) -> list[str]:
+    return [h["action"] for h in w.comment(cid)["history"]]
+
+
+def test_opening_an_item_claims_nothing(signed_in: Web) -> None:
+    cid = signed_in.submit("Opening this comment does not claim it.")
     html = signed_in.page(f"/review/comments/{cid}")
-    assert "claimed by you" in html
-    detail = signed_in.comment(cid)
-    assert detail["review"]["claimed_by"] == "user:alice"
-    assert any(h["action"] == "claimed" and h["actor"] == "user:alice" for h in detail["history"])
-    signed_in.page(f"/review/comments/{cid}")  # reopening soon after does not claim again
-    assert [h["action"] for h in signed_in.comment(cid)["history"]].count("claimed") == 1
-    signed_in.svc.state.clock.advance(400)  # more than half of the 600 s claim gone: renewed
-    signed_in.page(f"/review/comments/{cid}")
-    assert [h["action"] for h in signed_in.comment(cid)["history"]].count("claimed") == 2
-    # bob sees the claim and cannot act
+    assert "claimed by you" not in html and 'class="btn-claim"' in html
+    assert signed_in.comment(cid)["review"]["claimed_by"] is None
+    assert "claimed" not in _history_actions(signed_in, cid)
+    # a second moderator is not locked out of what the first merely looked at
+    bob = Web(signed_in.svc, signed_in.svc.app.test_client())
+    bob.login("bob")
+    assert 'class="approve"' in bob.page(f"/review/comments/{cid}")
+    bob.post(f"/review/comments/{cid}/decision", {"action": "approve"})
+    assert signed_in.comment(cid)["review"]["status"] == "approved"
+
+
+def test_claim_then_release_when_moving_on(signed_in: Web) -> None:
+    cid = signed_in.submit("A comment the moderator claims while deciding.")
+    resp = signed_in.post(f"/review/comments/{cid}/claim", {"next": f"/review/comments/{cid}"})
+    assert resp.status_code == 303
+    html = signed_in.page(resp.headers["Location"])
+    assert "claimed by you" in html and ">Release</button>" in html
+    assert signed_in.comment(cid)["review"]["claimed_by"] == "user:alice"
     bob = Web(signed_in.svc, signed_in.svc.app.test_client())
     bob.login("bob")
     html = bob.page(f"/review/comments/{cid}")
-    assert "claimed by alice" in html and 'class="approve"' not in html
+    assert "claimed by alice" in html and 'class="approve"' not in html and 'class="btn-claim"' not in html
     assert "claimed by alice" in bob.page("/review/")
     resp = bob.post(f"/review/comments/{cid}/decision", {"action": "approve"})
-    assert resp.status_code == 303
     assert "claimed by someone else" in bob.page(resp.headers["Location"])
-    assert signed_in.comment(cid)["review"]["status"] == "pending"
+    # bob cannot release alice's claim; the page's beacon (no `next`) answers 204 either way
+    assert bob.post(f"/review/comments/{cid}/release", {}).status_code == 204
+    assert signed_in.comment(cid)["review"]["claimed_by"] == "user:alice"
+    # alice moves on: her page's script sends the release, and bob can act at once
+    assert signed_in.post(f"/review/comments/{cid}/release", {}).status_code == 204
+    detail = signed_in.comment(cid)
+    assert detail["review"]["claimed_by"] is None
+    assert _history_actions(signed_in, cid)[-2:] == ["claimed", "released"]
+    audit = signed_in.svc.call("GET", "/v1/audit?action=review.release", "admin").get_json()["items"]
+    assert audit[0]["actor"] == "user:alice" and audit[0]["target_id"] == str(cid)
+    assert signed_in.post(f"/review/comments/{cid}/release", {}).status_code == 204  # nothing left: a no-op
+    assert _history_actions(signed_in, cid).count("released") == 1
+    assert 'class="approve"' in bob.page(f"/review/comments/{cid}")
+
+
+def test_claim_from_the_script_returns_the_new_version_and_conflicts_as_json(signed_in: Web) -> None:
+    cid = signed_in.submit("A comment claimed by starting a reject.")
+    before = signed_in.comment(cid)["review"]["version"]
+    token = signed_in.token("/review/")
+    resp = signed_in.client.post(f"/review/comments/{cid}/claim", data={"csrf_token": token},
+                                 headers={"X-Requested-With": "fetch"})
+    assert resp.status_code == 200 and resp.get_json()["version"] == before + 1
+    # the page's forms now carry the new version: deciding with it works
+    resp = signed_in.post(f"/review/comments/{cid}/decision", {"action": "reject", "reason": "spam",
+                                                              "version": str(before + 1)})
+    assert signed_in.comment(cid)["review"]["status"] == "rejected"
+    other = signed_in.submit("Another one, claimed by bob first.")
+    bob = Web(signed_in.svc, signed_in.svc.app.test_client())
+    bob.login("bob")
+    bob.post(f"/review/comments/{other}/claim", {})
+    resp = signed_in.client.post(f"/review/comments/{other}/claim", data={"csrf_token": token},
+                                 headers={"X-Requested-With": "fetch"})
+    assert resp.status_code == 409 and "claimed by someone else" in resp.get_json()["error"]
+    assert signed_in.client.post("/review/comments/99999/claim", data={"csrf_token": token}).status_code == 404
+    assert signed_in.client.post(f"/review/comments/{other}/release", data={}).status_code == 400  # CSRF
+
+
+def test_a_claim_nobody_releases_expires(signed_in: Web) -> None:
+    cid = signed_in.submit("The tab crashed: no release request arrives.")
+    signed_in.post(f"/review/comments/{cid}/claim", {})
+    bob = Web(signed_in.svc, signed_in.svc.app.test_client())
+    bob.login("bob")
+    assert 'class="approve"' not in bob.page(f"/review/comments/{cid}")
+    signed_in.svc.state.clock.advance(signed_in.svc.app.config["CLAIM_TTL"] + 1)
+    assert 'class="approve"' in bob.page(f"/review/comments/{cid}")
 
 
 # ---------------------------------------------------------------- decisions
@@ -609,7 +665,7 @@ def test_unknown_action_and_stale_version(signed_in: Web) -> None:
     assert signed_in.post(f"/review/comments/{cid}/decision", {"action": "delete"}).status_code == 400
     resp = signed_in.post(f"/review/comments/{cid}/decision", {"action": "approve", "version": "99"})
     assert "changed (version" in signed_in.page(resp.headers["Location"])
-    version = signed_in.comment(cid)["review"]["version"]  # opening the page above claimed it: version 2
+    version = signed_in.comment(cid)["review"]["version"]
     resp = signed_in.post(f"/review/comments/{cid}/decision", {"action": "approve", "version": str(version)})
     assert signed_in.comment(cid)["review"]["status"] == "approved"
     resp = signed_in.post(f"/review/comments/{cid}/decision", {"action": "approve"})
@@ -630,7 +686,7 @@ def test_bulk_actions(signed_in: Web) -> None:
     ids = [signed_in.submit(f"Bulk comment number {i} about the town fair.") for i in range(4)]
     bob = Web(signed_in.svc, signed_in.svc.app.test_client())
     bob.login("bob")
-    bob.page(f"/review/comments/{ids[3]}")  # bob holds a claim on the last one
+    bob.post(f"/review/comments/{ids[3]}/claim", {})  # bob holds a claim on the last one
     resp = signed_in.post("/review/bulk", {"action": "approve", "ids": [str(i) for i in ids[:2]]})
     assert resp.status_code == 303
     html = signed_in.page(resp.headers["Location"])
@@ -648,6 +704,19 @@ def test_bulk_actions(signed_in: Web) -> None:
     assert "Select at least one" in signed_in.page(resp.headers["Location"])
 
 
+def test_a_refused_bulk_reject_keeps_the_selection(signed_in: Web) -> None:
+    ids = [signed_in.submit(f"Selected comment {i} about the harbour.") for i in range(3)]
+    resp = signed_in.post("/review/bulk", {"action": "reject", "ids": [str(ids[0]), str(ids[2])],
+                                           "next": "/review/"})
+    html = signed_in.page(resp.headers["Location"])
+    assert "Choose a reason" in html
+    checked = set(re.findall(r'value="(\d+)" form="bulk" class="pick" aria-label="[^"]*" checked', html))
+    assert checked == {str(ids[0]), str(ids[2])}
+    assert [signed_in.comment(i)["review"]["status"] for i in ids] == ["pending"] * 3
+    # shown once: the next visit starts with nothing ticked
+    assert " checked>" not in signed_in.page("/review/")
+
+
 # ---------------------------------------------------------------- comment page and overview
 
 
@@ -656,6 +725,7 @@ def test_comment_page_shows_history_audit_author_and_thread(signed_in: Web) -> N
     signed_in.post(f"/review/comments/{old}/decision", {"action": "reject", "reason": "personal_attack"})
     signed_in.submit("Someone else in the same thread.", author_id="gina", thread_id="t9")
     cid = signed_in.submit("The comment under review.", author_id="frank", thread_id="t9")
+    signed_in.post(f"/review/comments/{cid}/claim", {})
     html = signed_in.page(f"/review/comments/{cid}")
     assert "Author frank" in html and "1 rejected by moderators" in html
     assert f'href="/review/comments/{old}">#{old}</a>' in html and "reject by alice: personal_attack" in html
@@ -682,6 +752,135 @@ def test_overview_numbers(signed_in: Web) -> None:
     assert re.search(r"<td>alice</td><td class=\"num\">1</td><td class=\"num\">2</td>", html)
 
 
+def test_header_counts_follow_the_filters(signed_in: Web) -> None:
+    a = signed_in.submit("You idiot, read it again.", thread_id="t-a")
+    signed_in.submit("Buy my course now, limited offer.", thread_id="t-b")
+    signed_in.submit("Buy another course, idiot.", thread_id="t-b")
+    html = signed_in.page("/review/")
+    assert "3 waiting, highest priority first" in html and "<title>Pending (3)" in html
+    html = signed_in.page("/review/?category=personal_attack")
+    assert "2 waiting with these filters (of 3)" in html and len(queue_ids(html)) == 2
+    html = signed_in.page("/review/?thread=t-b&category=spam")
+    assert "2 waiting with these filters (of 3)" in html
+    assert "1 waiting with these filters (of 3)" in signed_in.page("/review/?thread=t-a")
+    signed_in.post(f"/review/comments/{a}/decision", {"action": "approve"})
+    html = signed_in.page("/review/?status=approved")
+    assert '<span class="muted" id="shown-count">1, newest decision first' in html
+    assert "0 waiting with these filters (of 2)" in signed_in.page("/review/?thread=t-a")
+
+
+def test_decided_views_say_who_why_and_when_newest_first(signed_in: Web) -> None:
+    clock = signed_in.svc.state.clock
+    ids = [signed_in.submit(f"Comment {i}, you idiot.") for i in range(4)]
+    bob = Web(signed_in.svc, signed_in.svc.app.test_client())
+    bob.login("bob")
+    signed_in.post(f"/review/comments/{ids[0]}/decision", {"action": "reject", "reason": "personal_attack",
+                                                          "note": "insults <the> author"})
+    clock.advance(60)
+    bob.post(f"/review/comments/{ids[2]}/decision", {"action": "reject", "reason": "spam"})
+    clock.advance(60)
+    signed_in.post(f"/review/comments/{ids[1]}/decision", {"action": "reject", "reason": "other",
+                                                          "note": "off topic"})
+    clock.advance(60)
+    signed_in.post(f"/review/comments/{ids[3]}/decision", {"action": "approve", "note": "fair criticism"})
+    html = signed_in.page("/review/?status=rejected")
+    assert queue_ids(html) == [ids[1], ids[2], ids[0]]  # newest decision first, not by priority
+    cards = re.split(r'<article class="item', html)[1:]
+    assert 'by <b class="who">alice</b>' in cards[0] and "Other — off topic" in cards[0]
+    assert 'by <b class="who">bob</b>' in cards[1] and '<span class="why">Spam / duplicate</span>' in cards[1]
+    assert "Personal attack — insults &lt;the&gt; author" in cards[2]
+    when = re.search(r'<span class="when" title="([^"]+)"', cards[2])
+    assert when and when.group(1).endswith("UTC")
+    html = signed_in.page("/review/?status=approved")
+    assert queue_ids(html) == [ids[3]] and "fair criticism" in html and 'by <b class="who">alice</b>' in html
+
+
+def test_decided_views_page_by_decision_time(signed_in: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moderator.web.review import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    ids = [signed_in.submit(f"Comment number {i}.") for i in range(5)]
+    for cid in ids:
+        signed_in.post(f"/review/comments/{cid}/decision", {"action": "approve"})  # same instant: id order
+        signed_in.svc.state.clock.advance(1 if cid != ids[2] else 0)
+    seen: list[int] = []
+    url = "/review/?status=approved"
+    while url:
+        html = signed_in.page(url)
+        seen += queue_ids(html)
+        m = re.search(r'<p class="more"><a href="([^"]+)"', html)
+        url = m.group(1).replace("&amp;", "&") if m else ""
+    assert seen == list(reversed(ids))
+    assert signed_in.client.get("/review/?status=approved&cursor=bm9wZQ").status_code == 400
+
+
+def test_article_and_reply_from_metadata_shown_safely(signed_in: Web) -> None:
+    parent = signed_in.submit("The first comment in the thread.", thread_id="art-1", external_id="c-100",
+                              author_id="hana")
+    child = signed_in.submit("A reply, you idiot.", thread_id="art-1", external_id="c-101", metadata={
+        "article_title": "Harbour <plans> & the council", "article_url": "https://news.example/harbour?x=1&y=2",
+        "reply_to": "c-100"})
+    evil = signed_in.submit("Another reply.", thread_id="art-1", metadata={
+        "article_title": "<script>alert(1)</script>", "article_url": "javascript:alert(1)", "reply_to": "c-999"})
+    for html in (signed_in.page(f"/review/comments/{child}"), signed_in.page("/review/")):
+        assert ('<a href="https://news.example/harbour?x=1&amp;y=2" rel="noopener noreferrer nofollow" '
+                'target="_blank">Harbour &lt;plans&gt; &amp; the council</a>') in html
+        assert f'In reply to <a href="/review/comments/{parent}">#{parent}</a> by hana' in html
+        assert "The first comment in the thread." in html
+    html = signed_in.page(f"/review/comments/{evil}")
+    assert "javascript:" not in html and "<script>alert(1)" not in html
+    assert "<span>&lt;script&gt;alert(1)&lt;/script&gt;</span>" in html
+    assert "In reply to c-999 (not stored here)" in html
+
+
+def test_safe_url() -> None:
+    from moderator.web.review.queries import safe_url
+
+    assert safe_url("https://example.org/a?b=1") == "https://example.org/a?b=1"
+    assert safe_url("HTTP://example.org") == "HTTP://example.org"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//evil.example", "/relative", "https://",
+                "https://ex ample.org", "https://example.org/\nx", 42, None, "ftp://example.org"):
+        assert safe_url(bad) is None, bad
+
+
+def test_new_items_are_counted_for_the_live_bar(signed_in: Web) -> None:
+    signed_in.submit("Already there.", thread_id="t-1")
+    html = signed_in.page("/review/?category=spam")
+    after = int(re.search(r'data-after="(\d+)"', html).group(1))  # type: ignore[union-attr]
+    poll = re.search(r'data-poll="([^"]+)"', html).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    assert poll == "/review/queue/new?category=spam"
+    assert signed_in.client.get(f"{poll}&after={after}").get_json() == {"count": 0, "newest": after, "pending": 1}
+    signed_in.submit("Buy cheap watches here.", thread_id="t-1")
+    signed_in.submit("A calm comment.", thread_id="t-1")
+    body = signed_in.client.get(f"{poll}&after={after}").get_json()
+    assert body["count"] == 1 and body["newest"] > after and body["pending"] == 3
+    assert signed_in.client.get(f"/review/queue/new?after={after}").get_json()["count"] == 2
+    assert signed_in.client.get(f"/review/queue/new?after={after}&thread=other").get_json()["count"] == 0
+    assert signed_in.client.get("/review/queue/new?after=x").get_json()["count"] == 3
+    anon = signed_in.svc.app.test_client()
+    assert anon.get("/review/queue/new").status_code == 303
+
+
+def test_reprioritise_pending_puts_old_priorities_on_the_new_scale(signed_in: Web) -> None:
+    from sqlalchemy import update
+
+    from moderator.service.audit import Actor
+    from moderator.service.rescore import reprioritise_pending
+    from moderator.storage.db import write_session
+    from moderator.storage.models import ReviewItem
+
+    st = signed_in.svc.state
+    rude = signed_in.submit("You idiot.")
+    plain = signed_in.submit("A calm comment.")
+    new = {i["id"]: i["priority"] for i in signed_in.svc.call("GET", "/v1/queue", "review").get_json()["items"]}
+    with write_session(st.sessionmaker) as s:  # as stored by the earlier formula
+        s.execute(update(ReviewItem).where(ReviewItem.comment_id == rude).values(priority=1.8))
+    changed = reprioritise_pending(st.sessionmaker, st.policy, Actor("cli:test", "tests", "admin"), st.clock)
+    assert changed == 1
+    after = {i["id"]: i["priority"] for i in signed_in.svc.call("GET", "/v1/queue", "review").get_json()["items"]}
+    assert after == new and after[rude] > 2.0 > 1.0 > after[plain]
+
+
 def test_agreement_counts() -> None:
     from moderator.web.review.queries import agreement
 
@@ -704,9 +903,56 @@ def test_highlight_segments() -> None:
                                       "obscenity": [{"start": 7, "end": 12, "weight": 0.5},
                                                     {"start": 50, "end": 60}]})
     assert "".join(s.text for s in segs) == text_
-    assert segs == [Segment("ab "), Segment("<x> ", ("spam",), 1.0), Segment("cd", ("obscenity", "spam"), 1.0),
-                    Segment(" ef", ("obscenity",), 0.5)]
+    # a piece several categories drove names them all, the strongest first (its colour; the others striped)
+    assert segs == [Segment("ab "), Segment("<x> ", ("spam",), 1.0, (1.0,)),
+                    Segment("cd", ("spam", "obscenity"), 1.0, (1.0, 0.5)), Segment(" ef", ("obscenity",), 0.5, (0.5,))]
+    assert segs[2].letters == "SO" and segs[2].title == "spam, obscenity"
+    segs = highlight_segments("you fucking idiot", {"obscenity": [{"start": 4, "end": 11, "weight": 13.1}],
+                                                    "personal_attack": [{"start": 4, "end": 11, "weight": 0.9},
+                                                                        {"start": 12, "end": 17, "weight": 3.1}]})
+    assert [(x.text, x.categories) for x in segs] == [("you ", ()), ("fucking", ("obscenity", "personal_attack")),
+                                                      (" ", ()), ("idiot", ("personal_attack",))]
     assert highlight_segments("", {}) == [Segment("")]
+
+
+class _SpanModel:
+    """Fixed explanations: what the real model gives for an ordinary sentence flagged for one category."""
+
+    categories = ("hate_speech", "obscenity", "personal_attack", "spam")
+    version = "spans-1"
+
+    def explain(self, text: str, category: str) -> list[dict[str, Any]]:
+        return {"personal_attack": [{"start": 12, "end": 17, "weight": 3.1}, {"start": 0, "end": 3, "weight": 0.58},
+                                    {"start": 18, "end": 25, "weight": 0.49}],
+                "hate_speech": [{"start": 18, "end": 25, "weight": 0.4}, {"start": 26, "end": 31, "weight": 0.3}],
+                }.get(category, [])
+
+
+def test_only_spans_that_drove_the_flag_are_highlighted() -> None:
+    from moderator.web.review.queries import explain_flags
+
+    text_ = "you are an  idiot minutes blood"
+    spans = explain_flags(_SpanModel(), text_, ["personal_attack", "hate_speech"])
+    # "you" is close to a quarter of "idiot" but nudges the score by less than 0.6: dropped; so is
+    # "minutes"; a flag whose strongest span is itself weak ("blood") highlights nothing
+    assert [text_[s["start"]:s["end"]] for s in spans["personal_attack"]] == ["idiot"]
+    assert spans["hate_speech"] == []
+    assert explain_flags(_SpanModel(), text_, ["nonsense"]) == {}
+
+
+def test_category_colours_also_have_letters_and_line_styles(signed_in: Web) -> None:
+    import moderator.web.review
+
+    css = (Path(moderator.web.review.__file__).parent / "static" / "review.css").read_text(encoding="utf-8")
+    okabe_ito = {"#d55e00", "#cc79a7", "#e69f00", "#0072b2"}
+    assert okabe_ito <= set(re.findall(r"#[0-9a-f]{6}", css))
+    styles = re.findall(r"\.hl-(\w+) \{[^}]*--line1: (\w+);", css)
+    assert len(styles) == 4 and len({style for _, style in styles}) == 4  # one underline style per category
+    cid = signed_in.submit("You idiot, buy this damn thing.")
+    html = signed_in.page("/review/")
+    assert html.count('class="legend muted"') == 1  # the legend is in the queue too
+    assert f'id="item-{cid}"' in html and 'data-cats="A"' in html
+    assert '<span class="letter" aria-hidden="true">A</span>' in html
 
 
 def test_decision_fields() -> None:
@@ -788,6 +1034,8 @@ def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code == 0 and "ended 0 sessions of 'zoe'" in res.output
     res = runner.invoke(main, ["users", "sign-out", "nobody"])
     assert res.exit_code == 1 and "no moderator named 'nobody'" in res.output
+    res = runner.invoke(main, ["users", "enable", "nobody"])
+    assert res.exit_code == 1 and "no moderator named 'nobody'" in res.output
     res = runner.invoke(main, ["users", "list"])
     assert res.exit_code == 0 and "zoe" in res.output and "review" in res.output
     line = next(x for x in res.output.splitlines() if x.startswith("zoe"))
@@ -803,6 +1051,20 @@ def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             assert users.check_credentials(s, "zoe", "a brand new password") is None  # disabled
     finally:
         engine.dispose()
+    res = runner.invoke(main, ["users", "enable", "zoe"])
+    assert res.exit_code == 0 and "enabled moderator 'zoe'" in res.output
+    line = next(x for x in runner.invoke(main, ["users", "list"]).output.splitlines() if x.startswith("zoe"))
+    assert line.rstrip().endswith("-")  # enabled again
+    engine = make_engine(resolve_url("", os.environ["MODERATOR_HOME"]))
+    try:
+        with make_sessionmaker(engine)() as s:
+            assert users.check_credentials(s, "zoe", "a brand new password") is not None  # signs in again
+            actions = [a for (a,) in s.execute(text("SELECT action FROM audit_events WHERE target_id = 'zoe' "
+                                                    "ORDER BY id"))]
+            assert actions[-1] == "user.enable" and "user.disable" in actions
+    finally:
+        engine.dispose()
+    assert runner.invoke(main, ["users", "enable", "zoe"]).exit_code == 0  # already enabled: a no-op
 
 
 @pytest.mark.parametrize("path", ["/review/comments/2147483648", "/review/comments/99999999999999999999"])

@@ -3,7 +3,8 @@ against a real ``moderator serve`` (gunicorn, two workers) on a free loopback po
 
 Skipped, with the reason, only when Playwright or /usr/bin/chromium is missing, or when no model can be
 loaded for the server (``MODERATOR_MODEL`` or the shipped default). Screenshots go to the test's temporary
-directory; with ``MODERATOR_UPDATE_SCREENSHOTS=1`` also to ``docs/screenshots/{queue,comment}.png``.
+directory; with ``MODERATOR_UPDATE_SCREENSHOTS=1`` also to ``docs/screenshots/`` (queue, comment, rejected,
+queue-390 and comment-390 for a phone-sized window).
 """
 
 from __future__ import annotations
@@ -43,9 +44,16 @@ COMMENTS = [
     ("I disagree with the author about the parking plans, but it is well argued.", "reader-2", "parking"),
     (XSS_SCRIPT, "xss-1", "parking"),
     (XSS_IMG, "xss-2", "parking"),
+    ("Ten minutes of my life wasted on this shit article, the council should be ashamed.", "angry-4", "council"),
     ("The bus timetable changes are fine by me; the new route is quicker.", "reader-3", "buses"),
     ("The bus timetable changes are fine by me; the new route is quicker.", "reader-3", "buses"),
 ]
+# what the site sends along in `metadata`, by the comment's index above (shown on the pages)
+METADATA = {
+    1: {"article_title": "The new library opens on Monday", "article_url": "https://news.example/library",
+        "reply_to": "ext-0"},
+    2: {"article_title": "Council votes on the harbour", "article_url": "javascript:alert('xss-url')"},
+}
 
 
 def _skip_reason() -> str | None:
@@ -100,10 +108,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         submit_key = cli("keys", "create", "--role", "submit", "--name", "e2e site").strip().splitlines()[-1]
         review_key = cli("keys", "create", "--role", "review", "--name", "e2e api").strip().splitlines()[-1]
         cli("users", "create", "--role", "review", "--name", "alice", stdin=PASSWORD + "\n")  # piped, one line
+        cli("users", "create", "--role", "review", "--name", "bob", stdin=PASSWORD + "\n")
         srv = Server(base, submit_key, review_key)
-        for text, author, thread in COMMENTS:
-            status, body, _ = request(f"{base}/v1/comments", "POST", {"text": text, "author_id": author,
-                                                                 "thread_id": thread}, submit_key)
+        for i, (text, author, thread) in enumerate(COMMENTS):
+            status, body, _ = request(f"{base}/v1/comments", "POST", {
+                "text": text, "author_id": author, "thread_id": thread, "external_id": f"ext-{i}",
+                "metadata": METADATA.get(i)}, submit_key)
             assert status == 201, body
             srv.ids.append(body["id"])
         yield srv
@@ -128,10 +138,10 @@ class Session:
     errors: list[str]
 
 
-@pytest.fixture
-def session(browser: Any, server: Server) -> Iterator[Session]:
-    """A fresh browser context, signed in as alice; fails the test if any alert() fires."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=server.base)
+def _sign_in(browser: Any, server: Server, name: str = "alice", width: int = 1280,
+             height: int = 900) -> Iterator[Session]:
+    """A fresh browser context, signed in as ``name``; fails the test if any alert() fires."""
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=server.base)
     context.set_default_timeout(15000)
     page = context.new_page()
     dialogs: list[str] = []
@@ -145,7 +155,7 @@ def session(browser: Any, server: Server) -> Iterator[Session]:
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto("/review/")
     assert page.url.startswith(f"{server.base}/review/login")
-    page.fill("input[name=username]", "alice")
+    page.fill("input[name=username]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.base}/review/")
@@ -153,6 +163,34 @@ def session(browser: Any, server: Server) -> Iterator[Session]:
     context.close()
     assert dialogs == [], f"a dialog fired: {dialogs}"
     assert errors == [], f"page errors: {errors}"
+
+
+@pytest.fixture
+def session(browser: Any, server: Server) -> Iterator[Session]:
+    yield from _sign_in(browser, server)
+
+
+@pytest.fixture
+def bob(browser: Any, server: Server) -> Iterator[Session]:
+    yield from _sign_in(browser, server, "bob")
+
+
+@pytest.fixture
+def phone(browser: Any, server: Server) -> Iterator[Session]:
+    """alice on a 390 x 844 window (an ordinary phone)."""
+    yield from _sign_in(browser, server, width=390, height=844)
+
+
+def wait_until(check: Any, seconds: float = 10.0) -> Any:
+    """Poll ``check`` (a server-side look) until it is truthy: a beacon is sent after the page is gone."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
 
 
 def dom_ids(page: Any) -> list[int]:
@@ -285,18 +323,38 @@ def test_bulk_reject_with_x(session: Session, server: Server) -> None:
     assert not set(ids) & set(dom_ids(page))
 
 
-def test_comment_page_claims_and_shows_history(session: Session, server: Server, tmp_path: Path) -> None:
+def test_comment_page_claims_only_when_acting_and_releases_on_moving_on(session: Session, server: Server,
+                                                                        tmp_path: Path) -> None:
     page = session.page
-    cid = server.queue()[0]
-    page.goto(f"/review/comments/{cid}")
-    page.get_by_text("claimed by you").wait_for()
-    assert server.comment(cid)["review"]["claimed_by"] == "user:alice"
-    assert page.locator("table.log").first.get_by_text("claimed").count() >= 1
-    page.keyboard.press("r")  # show the reasons in the screenshot; Escape closes without deciding
+    queue = server.queue()
+    # a flagged comment (its highlights in the screenshot) with another after it
+    i = next((n for n, cid in enumerate(queue[:-1]) if server.comment(cid)["flags"]), 0)
+    first, second = queue[i], queue[i + 1]
+    page.goto(f"/review/comments/{first}")
+    page.locator("button.btn-claim").wait_for()
+    assert server.comment(first)["review"]["claimed_by"] is None  # looking claims nothing
+    page.keyboard.press("r")  # starting a reject claims it
     page.locator("details.reject[open] .reasons").wait_for()
+    page.get_by_text("Claimed by you while you decide").wait_for()
+    assert server.comment(first)["review"]["claimed_by"] == "user:alice"
+    version = server.comment(first)["review"]["version"]
+    assert page.locator("form.reject-form input[name=version]").input_value() == str(version)
+    assert page.locator("form.claim-form button").inner_text() == "Release"
     screenshot(page, tmp_path, "comment.png")
     page.keyboard.press("Escape")
     assert page.locator("details.reject[open]").count() == 0
+    with page.expect_navigation():
+        page.keyboard.press("j")  # moving on releases the claim
+    assert page.url.endswith(f"/review/comments/{second}")
+    assert wait_until(lambda: server.comment(first)["review"]["claimed_by"] is None)
+    assert [h["action"] for h in server.comment(first)["history"]][-2:] == ["claimed", "released"]
+    # the Claim button (or `c`), then leaving the page some other way: released by the pagehide beacon
+    with page.expect_navigation():
+        page.keyboard.press("c")
+    page.get_by_text("claimed by you").wait_for()
+    assert server.comment(second)["review"]["claimed_by"] == "user:alice"
+    page.goto("/review/overview")
+    assert wait_until(lambda: server.comment(second)["review"]["claimed_by"] is None)
     # the repeated comment links the earlier one (when both reached the same worker: the default duplicate
     # index is per process; tests/test_web.py checks the link deterministically)
     dup = server.ids[-1]
@@ -304,6 +362,107 @@ def test_comment_page_claims_and_shows_history(session: Session, server: Server,
     if finding is not None:
         page.goto(f"/review/comments/{dup}")
         assert page.locator(".dup a").get_attribute("href") == f"/review/comments/{finding['of']}"
+
+
+def test_a_second_moderator_is_not_locked_out_of_what_the_first_viewed(session: Session, bob: Session,
+                                                                        server: Server) -> None:
+    ids = server.queue()[:3]
+    for cid in ids:  # alice steps through three comments
+        session.page.goto(f"/review/comments/{cid}")
+    assert all(server.comment(cid)["review"]["claimed_by"] is None for cid in ids)
+    bob.page.goto(f"/review/comments/{ids[0]}")
+    assert bob.page.locator("form.approve").count() == 1
+    assert bob.page.get_by_text("claimed by alice").count() == 0
+
+
+def test_metadata_article_and_reply_are_shown_safely(session: Session, server: Server) -> None:
+    page = session.page
+    page.goto(f"/review/comments/{server.ids[1]}")
+    link = page.locator(".context.article a")
+    assert link.inner_text() == "The new library opens on Monday"
+    assert link.get_attribute("href") == "https://news.example/library"
+    assert page.locator(".reply-to a").get_attribute("href") == f"/review/comments/{server.ids[0]}"
+    page.goto(f"/review/comments/{server.ids[2]}")
+    assert page.locator(".context.article a").count() == 0  # a javascript: URL is never a link
+    assert page.locator(".context.article").inner_text().strip() == "On Council votes on the harbour"
+
+
+def test_new_comments_appear_without_a_reload(session: Session, server: Server) -> None:
+    page = session.page
+    page.goto("/review/")
+    page.evaluate("() => { window.__same_page = true; }")
+    assert page.locator("#live").is_hidden()
+    status, body, _ = request(f"{server.base}/v1/comments", "POST", {
+        "text": "BUY followers now, cheap, click here!!! www.followers.example", "author_id": "spammer-2",
+        "thread_id": "live"}, server.submit_key)
+    assert status == 201
+    page.locator("#live").wait_for(state="visible", timeout=15000)  # the page polls every 5 s
+    assert "1 new comment" in page.locator("#live").inner_text()
+    assert page.evaluate("() => window.__same_page") is True  # no reload happened
+    assert page.locator("header.top .count").inner_text() == str(len(server.queue()))
+    with page.expect_navigation():
+        page.click("#live a.live-show")
+    assert body["id"] in dom_ids(page)
+
+
+def test_bulk_reject_without_a_reason_keeps_the_selection(session: Session, server: Server) -> None:
+    page = session.page
+    page.goto("/review/")
+    ids = dom_ids(page)[:2]
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.click("#bulk button[value=reject]")
+    page.get_by_text("Choose a reason to reject.").wait_for()
+    assert page.locator(".selected-count").inner_text() == "2"
+    assert page.locator("input.pick:checked").count() == 2
+    assert all(server.comment(cid)["review"]["status"] == "pending" for cid in ids)
+    # without the script's check (the server's answer), the selection comes back ticked as well
+    token = page.locator("meta[name=csrf-token]").get_attribute("content")
+    page.evaluate("""async ([ids, token]) => {
+        const body = new URLSearchParams([['csrf_token', token], ['action', 'reject'], ['next', '/review/'],
+                                          ...ids.map((i) => ['ids', String(i)])]);
+        await fetch('/review/bulk', {method: 'POST', body: body, redirect: 'manual'}); }""", [ids, token])
+    page.goto("/review/")
+    page.get_by_text("Choose a reason to reject.").wait_for()
+    assert sorted(int(x) for x in page.eval_on_selector_all("input.pick:checked", "els => els.map(e => e.value)")) \
+        == sorted(ids)
+
+
+def test_rejected_view_says_who_why_and_when(session: Session, server: Server, tmp_path: Path) -> None:
+    page = session.page
+    page.goto("/review/?status=rejected")
+    cards = page.locator("article.item")
+    assert cards.count() >= 1
+    first = cards.first
+    assert first.locator(".who").inner_text() in {"alice", "e2e api"}
+    assert first.locator(".when").inner_text().endswith("UTC")
+    whens = page.eval_on_selector_all("article.item .when", "els => els.map(e => e.textContent)")
+    assert whens == sorted(whens, reverse=True)  # newest first
+    screenshot(page, tmp_path, "rejected.png")
+
+
+@pytest.mark.parametrize("path", ["/review/", "/review/comments/{id}", "/review/overview", "/review/?status=rejected"])
+def test_nothing_overflows_a_390_px_window(phone: Session, server: Server, tmp_path: Path, path: str) -> None:
+    page = phone.page
+    page.goto(path.format(id=server.ids[2]))
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"{path}: the page is {width} px wide"
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll('body *')).filter((e) => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5);
+    }).map((e) => e.tagName + '.' + e.className)""")
+    assert wide == []
+    box = page.locator("form.signout button").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    # the history, audit and agreement tables fit as they are (their wrapper would scroll only as a last resort)
+    scrolled = page.eval_on_selector_all(".scroll-x", "els => els.filter((e) => e.scrollWidth > e.clientWidth + 1)"
+                                                      ".map((e) => e.firstElementChild.id || e.scrollWidth)")
+    assert scrolled == []
+    if path == "/review/":
+        screenshot(page, tmp_path, "queue-390.png")
+    elif path.startswith("/review/comments"):
+        screenshot(page, tmp_path, "comment-390.png")
 
 
 def test_posts_without_csrf_token_are_refused(session: Session, server: Server) -> None:

@@ -251,7 +251,9 @@ def _run_rescore(factory: Any, model: Any, actor: Any) -> dict[str, Any]:
               help="Which items (decided ones keep the scores they were decided with).")
 @click.option("--model", "model_path", type=click.Path(), default=None,
               help="Model (default: the one the service serves: $MODERATOR_MODEL or models/DEFAULT).")
-def rescore(status: str, model_path: str | None) -> None:
+@click.option("--priorities", "priorities_only", is_flag=True,
+              help="Only recompute priorities from the stored scores (no model run), e.g. after an upgrade.")
+def rescore(status: str, model_path: str | None, priorities_only: bool) -> None:
     """Re-score the pending review queue with the current model (new scores, priorities; audited)."""
     from moderator.model import ModelLoadError, load_model
 
@@ -261,6 +263,14 @@ def rescore(status: str, model_path: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     engine, factory = open_database()
     try:
+        if priorities_only:
+            from moderator.service.policy import Policy
+            from moderator.service.rescore import reprioritise_pending
+
+            policy = Policy.from_env(model.thresholds, categories=model.categories)
+            changed = reprioritise_pending(factory, policy, cli_actor(), lambda: datetime.now(UTC))
+            click.echo(json.dumps({"reprioritised": changed}))
+            return
         _run_rescore(factory, model, cli_actor())
     finally:
         engine.dispose()

@@ -1,4 +1,4 @@
-"""Moderator account commands: ``moderator users create|list|disable|set-password|sign-out``.
+"""Moderator account commands: ``moderator users create|list|disable|enable|set-password|sign-out``.
 
 Passwords are read from standard input: one line when piped (``printf '%s\\n' "$PW" | moderator users create
 ...``), or typed twice at a hidden prompt on a terminal. They never appear on the command line.
@@ -105,6 +105,25 @@ def users_disable(name: str) -> None:
             except svc.UserError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"disabled moderator {name!r}")
+    finally:
+        engine.dispose()
+
+
+@users.command("enable")
+@click.argument("name")
+def users_enable(name: str) -> None:
+    """Enable a disabled account again: it can sign in with its password."""
+    from moderator.service import users as svc
+    from moderator.storage.db import write_session
+
+    engine, factory = open_database()
+    try:
+        with write_session(factory) as session:
+            try:
+                svc.enable_user(session, name, cli_actor(), datetime.now(UTC))
+            except svc.UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"enabled moderator {name!r}")
     finally:
         engine.dispose()
 

@@ -15,15 +15,20 @@ A check that could not run (Redis down with ``MODERATOR_REDIS_FAIL_MODE=open``) 
 ``duplicate_check_unavailable`` or ``rate_limit_unavailable`` and changes neither the decision nor the
 priority: the comment is decided on its scores alone, and moderators can see what was not checked.
 
-A held comment is queued for review. Its **priority** is a risk score ordering the queue (highest first)::
+A held comment is queued for review. Its **priority** orders the queue (highest first; ties by age, oldest
+first); :mod:`moderator.service.priority` defines it and says why::
 
-    risk_c = p_c / t_c                          when p_c <  t_c   (in [0, 1))
-    risk_c = 1 + (p_c - t_c) / (1 - t_c)        when p_c >= t_c   (in [1, 2])
-    priority = max over categories of risk_c    (+ 1 for a duplicate or rate-limited comment, so those
-                                                 sort with flagged ones)
+    below a category's threshold:  p_c / t_c                                   (in [0, 1))
+    at or over it:                 1 + w_c * (1 + ln(1 + logit(p_c) - logit(t_c)))
+    priority = the strongest category + 0.1 x the other flagged categories' excess over 1
+               (+ 1 for a duplicate or rate-limited comment, so those sort with flagged ones)
 
-so every flagged comment outranks every unflagged one, and among flagged ones those furthest past their
-threshold come first; ties are broken by age (oldest first) in the queue.
+with severity weights ``w``: hate speech and personal attack 1.0, obscenity 0.5, spam 0.25. Every flagged
+comment outranks every unflagged one; among flagged ones severity decides first, then how far past the
+threshold the model is, in log-odds, which keeps growing as p nears 1 instead of capping (the earlier
+``1 + (p - t)/(1 - t)`` saturated at 2.00, so confident spam tied with severe abuse). Stored priorities
+from before are on the same scale below 1 and still order flagged above unflagged; ``moderator rescore
+--priorities`` recomputes the pending ones from their stored scores.
 
 Configuration (lowest to highest precedence): the model's ``thresholds``; a JSON/TOML file
 (``MODERATOR_POLICY_FILE``) with keys ``mode``, ``thresholds``, ``reject``, ``duplicate_action``,
@@ -46,6 +51,7 @@ from typing import Any, Literal
 from moderator.config import Settings
 from moderator.service import reasons as reject_reasons_config
 from moderator.service.reasons import DEFAULT_REJECT_REASONS, RejectReason
+from moderator.service import priority
 
 Mode = Literal["premoderation", "postmoderation"]
 Outcome = Literal["publish", "hold", "reject"]
@@ -106,13 +112,8 @@ class Policy:
         return tuple(c for c, t in self.thresholds.items() if scores.get(c, 0.0) >= t)
 
     def risk(self, scores: Mapping[str, float]) -> float:
-        """Threshold-normalised risk in [0, 2] (see the module docstring)."""
-        best = 0.0
-        for cat, t in self.thresholds.items():
-            p = min(max(float(scores.get(cat, 0.0)), 0.0), 1.0)
-            r = p / t if p < t else 1.0 + ((p - t) / (1.0 - t) if t < 1.0 else 1.0)
-            best = max(best, r)
-        return round(best, 6)
+        """Severity-weighted risk: below 1 when nothing is flagged (see the module docstring)."""
+        return priority.risk(scores, self.thresholds)
 
     def evaluate(
         self,
@@ -166,8 +167,7 @@ class Policy:
             "duplicate_action": self.duplicate_action,
             "rate_limit_action": self.rate_limit_action,
             "reject_reasons": [r.to_dict() for r in self.reject_reasons],
-            "priority": "max over categories of threshold-normalised risk: p/t below the threshold, "
-            "1 + (p - t)/(1 - t) at or above it; +1 for duplicates and rate-limited comments",
+            "priority": priority.DESCRIPTION,
         }
 
     # ------------------------------------------------------------------ configuration

@@ -174,6 +174,24 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
         raise InvalidCursor("invalid cursor") from None
 
 
+def queue_filter(stmt: Any, status: str, category: str | None, thread_id: str | None) -> Any:
+    """``stmt`` (selecting from review items joined with their comments) restricted to the items that
+    :func:`list_queue` shows for these filters; :func:`queue_count` counts the same set."""
+    stmt = stmt.where(ReviewItem.status == status)
+    if thread_id is not None:
+        stmt = stmt.where(ReviewItem.thread_id == thread_id)
+    if category is not None:
+        stmt = stmt.where(
+            exists().where(
+                CommentScore.comment_id == ReviewItem.comment_id,
+                CommentScore.category == category,
+                CommentScore.flagged.is_(True),
+                CommentScore.model_version == Comment.model_version,  # the current scores, not a re-scored past
+            )
+        )
+    return stmt
+
+
 def list_queue(
     session: Session,
     *,
@@ -187,18 +205,7 @@ def list_queue(
     if thread_id is not None and "\x00" in thread_id:
         return QueuePage([], None)  # no stored thread id holds NUL (and PostgreSQL refuses to compare one)
     stmt = select(ReviewItem, Comment).join(Comment, Comment.id == ReviewItem.comment_id)
-    stmt = stmt.where(ReviewItem.status == status)
-    if thread_id is not None:
-        stmt = stmt.where(ReviewItem.thread_id == thread_id)
-    if category is not None:
-        stmt = stmt.where(
-            exists().where(
-                CommentScore.comment_id == ReviewItem.comment_id,
-                CommentScore.category == category,
-                CommentScore.flagged.is_(True),
-                CommentScore.model_version == Comment.model_version,  # the current scores, not a re-scored past
-            )
-        )
+    stmt = queue_filter(stmt, status, category, thread_id)
     if cursor:
         p, i = decode_cursor(cursor)
         stmt = stmt.where(or_(ReviewItem.priority < p, and_(ReviewItem.priority == p, ReviewItem.id > i)))
@@ -215,6 +222,17 @@ def pending_count(session: Session) -> int:
 
     return int(session.scalar(select(func.count()).select_from(ReviewItem).where(
         ReviewItem.status == "pending")) or 0)
+
+
+def queue_count(session: Session, status: str = "pending", category: str | None = None,
+                thread_id: str | None = None) -> int:
+    """How many items :func:`list_queue` pages through with these filters."""
+    from sqlalchemy import func
+
+    if thread_id is not None and "\x00" in thread_id:
+        return 0
+    stmt = select(func.count()).select_from(ReviewItem).join(Comment, Comment.id == ReviewItem.comment_id)
+    return int(session.scalar(queue_filter(stmt, status, category, thread_id)) or 0)
 
 
 def unrefined_count(session: Session, version: str) -> int:
@@ -277,6 +295,26 @@ def claim(session: Session, comment_id: int, actor: Actor, now: datetime, ttl_se
     session.flush()
     session.expire_all()
     return get_item(session, comment_id)
+
+
+def release(session: Session, comment_id: int, actor: Actor, now: datetime) -> bool:
+    """Give up ``actor``'s own claim on a pending item (the moderator moved on). False, and nothing
+    written, when there is no such claim (expired, someone else's, decided). The version is not bumped: the
+    item did not change, and a page showing it can still decide it."""
+    _check_id(comment_id)
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.comment_id == comment_id, ReviewItem.status == "pending",
+               ReviewItem.claimed_by == actor.ref, ReviewItem.claimed_until > now)
+        .values(claimed_by=None, claimed_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(_history(comment_id, "released", actor, "pending", "pending", now))
+    audit.record(session, actor, "review.release", now, "comment", comment_id)
+    session.flush()
+    return True
 
 
 def perform(
@@ -382,4 +420,7 @@ __all__ = [
     "needs_review",
     "pending_count",
     "perform",
+    "queue_count",
+    "queue_filter",
+    "release",
 ]

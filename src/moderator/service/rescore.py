@@ -144,4 +144,47 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
     return result
 
 
-__all__ = ["RescoreResult", "rescore_pending"]
+def reprioritise_pending(factory: sessionmaker[Session], policy: Any, actor: Actor,
+                         clock: Callable[[], datetime], batch_size: int = 500) -> int:
+    """Recompute the priority of every pending item from its comment's stored current scores (no model
+    run), e.g. after the priority formula changed; returns how many changed. Conditional on the item still
+    being pending, version not bumped (as in :func:`rescore_pending`); one ``queue.reprioritise`` audit event."""
+    changed, after = 0, 0
+    while True:
+        with factory() as session:
+            rows = session.execute(
+                select(ReviewItem.id, ReviewItem.comment_id, ReviewItem.priority, Comment.duplicate,
+                       Comment.reasons, Comment.model_version)
+                .join(Comment, Comment.id == ReviewItem.comment_id)
+                .where(ReviewItem.status == "pending", ReviewItem.id > after)
+                .order_by(ReviewItem.id).limit(batch_size)).all()
+            scores: dict[int, dict[str, float]] = {}
+            versions = {r[1]: r[5] for r in rows}
+            if rows:
+                for cid, cat, prob, version in session.execute(
+                        select(CommentScore.comment_id, CommentScore.category, CommentScore.probability,
+                               CommentScore.model_version)
+                        .where(CommentScore.comment_id.in_(list(versions)))):
+                    if version == versions[cid]:
+                        scores.setdefault(cid, {})[cat] = float(prob)
+        if not rows:
+            break
+        after = rows[-1][0]
+        with write_session(factory) as session:
+            for _item_id, cid, before, duplicate, reasons, _version in rows:
+                if cid not in scores:
+                    continue  # not scored yet (deferred scoring): the refiner sets its priority
+                kind = duplicate.get("kind") if isinstance(duplicate, dict) else None
+                new = policy.evaluate(scores[cid], kind, "rate_limited" in (reasons or [])).priority
+                if abs(new - float(before)) < 1e-9:
+                    continue
+                done = session.execute(
+                    update(ReviewItem).where(ReviewItem.comment_id == cid, ReviewItem.status == "pending")
+                    .values(priority=new).execution_options(synchronize_session=False))
+                changed += int(done.rowcount == 1)  # type: ignore[attr-defined]
+    with write_session(factory) as session:
+        audit.record(session, actor, "queue.reprioritise", clock(), "queue", "pending", {"changed": changed})
+    return changed
+
+
+__all__ = ["RescoreResult", "reprioritise_pending", "rescore_pending"]

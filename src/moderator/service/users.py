@@ -158,6 +158,15 @@ def disable_user(session: Session, name: str, actor: Actor, now: datetime) -> Mo
     return user
 
 
+def enable_user(session: Session, name: str, actor: Actor, now: datetime) -> ModeratorUser:
+    """Let a disabled account sign in again (with its current password); a no-op for an enabled one."""
+    user = _require(session, name)
+    if user.disabled_at is not None:
+        user.disabled_at = None
+        audit.record(session, actor, "user.enable", now, "user", user.name)
+    return user
+
+
 def sign_out_everywhere(session: Session, name: str, actor: Actor, now: datetime) -> int:
     """End every session of the account (a lost laptop); it may sign in again. Returns how many ended."""
     user = _require(session, name)
@@ -178,5 +187,5 @@ def _require(session: Session, name: str) -> ModeratorUser:
 
 
 __all__ = ["ROLES", "UserError", "actor_for", "check_credentials", "check_password", "create_user", "disable_user",
-           "end_all_sessions", "end_session", "find_user", "get_user", "list_users", "record_login",
+           "enable_user", "end_all_sessions", "end_session", "find_user", "get_user", "list_users", "record_login",
            "session_user", "set_password", "sign_out_everywhere", "start_session"]

@@ -46,7 +46,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from moderator import CATEGORIES
@@ -289,7 +289,8 @@ def _int_or_none(raw: str | None) -> int | None:
 @bp.app_context_processor
 def _inject() -> dict[str, Any]:
     reasons = [(r.code, r.label, r.category) for r in state().policy.reject_reasons]  # the policy file's
-    return {"categories": CATEGORIES, "category_label": q.category_label, "reject_reasons": reasons}
+    return {"categories": CATEGORIES, "category_label": q.category_label, "category_letter": q.category_letter,
+            "reject_reasons": reasons, "reason_parts": lambda reason: q.reason_parts(reason, reasons)}
 
 
 # ---------------------------------------------------------------- errors
@@ -390,8 +391,7 @@ def _item_view(item: Any, comment: Any, scores: dict[str, float], t: datetime) -
     }
 
 
-@bp.route("/")
-def queue() -> Any:
+def _queue_filters() -> tuple[str, str | None, str | None]:
     args = request.args
     status = args.get("status", "pending")
     if status not in review.STATUSES:
@@ -400,47 +400,66 @@ def queue() -> Any:
     if category not in CATEGORIES:
         category = None
     thread = (args.get("thread") or "").strip()[:200] or None
-    cursor = args.get("cursor") or None
+    return status, category, thread
+
+
+@bp.route("/")
+def queue() -> Any:
+    status, category, thread = _queue_filters()
+    cursor = request.args.get("cursor") or None
     s = db()
     t = now()
+    decided: dict[int, Any] = {}
     try:
-        page = review.list_queue(s, status=status, category=category, thread_id=thread, cursor=cursor,
-                                 limit=PAGE_SIZE)
+        if status == "pending":
+            page = review.list_queue(s, status=status, category=category, thread_id=thread, cursor=cursor,
+                                     limit=PAGE_SIZE)
+            rows, next_cursor = page.items, page.next_cursor
+        else:  # approved / rejected: newest decision first, with who, why and when
+            dpage = q.decided_page(s, status, category, thread, cursor, PAGE_SIZE)
+            rows = [(item, c) for item, c, _ in dpage.items]
+            decided = {c.id: d for _, c, d in dpage.items}
+            next_cursor = dpage.next_cursor
     except review.InvalidCursor:
         abort(400, "invalid cursor")
-    scores = comments.scores_for(s, [c.id for _, c in page.items])
-    views = [_item_view(item, c, scores[c.id], t) for item, c in page.items]
-    authors = q.author_summaries(s, [c.author_id for _, c in page.items])
+    scores = comments.scores_for(s, [c.id for _, c in rows])
+    views = [_item_view(item, c, scores[c.id], t) for item, c in rows]
+    authors = q.author_summaries(s, [c.author_id for _, c in rows])
+    replies = q.replies_for(s, [c for _, c in rows])
+    contexts = {c.id: q.comment_context(None, c) for _, c in rows}
     depth = review.pending_count(s)  # the read transaction ends at teardown (a rollback now would expire
     # every loaded row and make the template reload them one by one)
+    shown = review.queue_count(s, status, category, thread)  # what the filters select (the header's count)
+    newest = int(s.scalar(select(func.max(ReviewItem.id))) or 0)
     filters = {k: v for k, v in (("status", status if status != "pending" else None), ("category", category),
                                  ("thread", thread)) if v}
     params: dict[str, Any] = {**filters, **({"cursor": cursor} if cursor else {})}
     here = url_for("web.queue", **params)
+    poll_params: dict[str, Any] = {k: v for k, v in filters.items() if k != "status"}
+    kept = {i for i in session.pop("bulk_selection", []) if isinstance(i, int)} if "bulk_selection" in session \
+        else set()
     return render_template("queue.html", views=views, authors=authors, status=status, category=category,
-                           thread=thread or "", next_cursor=page.next_cursor, filters=filters, here=here,
-                           depth=depth, page="queue")
+                           thread=thread or "", next_cursor=next_cursor, filters=filters, here=here,
+                           depth=depth, shown=shown, page="queue", decided=decided, replies=replies,
+                           contexts=contexts, kept=kept, newest=newest,
+                           poll_url=url_for("web.queue_new", **poll_params))
+
+
+@bp.route("/queue/new")
+def queue_new() -> Any:
+    """How many pending items (under the queue's filters) arrived after item ``after``: the queue page polls
+    this and offers them in a bar, without reloading by itself."""
+    _, category, thread = _queue_filters()
+    after = _int_or_none(request.args.get("after")) or 0
+    n, newest = q.newer_pending(db(), after, category, thread)
+    return {"count": n, "newest": newest, "pending": review.pending_count(db())}
 
 
 @bp.route(f"/comments/<int(max={INT_MAX}):comment_id>")  # a larger id names no comment: 404
 def comment_page(comment_id: int) -> Any:
+    """One comment. Opening it claims nothing: the moderator claims it with the Claim button or by starting
+    a reject (the page's script), and the claim is released when they move on (see :func:`release`)."""
     t = now()
-    s = db()
-    item = s.scalar(select(ReviewItem).where(ReviewItem.comment_id == comment_id))
-    ttl = current_app.config["CLAIM_TTL"]
-    may_claim = item is not None and "claim" in review.actions_for(item, g.actor, t)
-    if may_claim and item is not None and item.claimed_by == g.actor.ref and item.claimed_until is not None:
-        may_claim = (item.claimed_until - t).total_seconds() < ttl / 2  # renew a claim of mine only when half gone
-    s.rollback()
-    claim_error = None
-    if may_claim:
-        ws = write_db()
-        try:
-            review.claim(ws, comment_id, g.actor, t, ttl)
-            ws.commit()
-        except review.ReviewError as exc:  # someone else was quicker
-            ws.rollback()
-            claim_error = exc.message
     s = db()
     comment = s.get(Comment, comment_id)
     if comment is None:
@@ -451,7 +470,7 @@ def comment_page(comment_id: int) -> Any:
     history = review.history(s, comment_id)
     context = {
         "v": view,
-        "claim_error": claim_error,
+        "ctx": q.comment_context(s, comment),
         "history": history,
         "earlier_texts": [h for h in history if h.action == "edited" and (h.data or {}).get("previous_text")],
         "may_reopen": g.actor.can_review and comment.state in lifecycle.REOPENABLE,
@@ -465,6 +484,49 @@ def comment_page(comment_id: int) -> Any:
         "here": url_for("web.comment_page", comment_id=comment_id),
     }
     return render_template("comment.html", **context)
+
+
+def _wants_json() -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+@bp.route(f"/comments/<int(max={INT_MAX}):comment_id>/claim", methods=["POST"])
+def claim(comment_id: int) -> Any:
+    """Claim an item for ``MODERATOR_CLAIM_TTL`` (the Claim button, or the script when a reject starts)."""
+    back = _safe_next(request.form.get("next")) or url_for("web.comment_page", comment_id=comment_id)
+    ws = write_db()
+    try:
+        item = review.claim(ws, comment_id, g.actor, now(), current_app.config["CLAIM_TTL"])
+        version, until = item.version, item.claimed_until
+        ws.commit()
+    except review.NotFound as exc:
+        ws.rollback()
+        abort(404, exc.message)
+    except review.ReviewError as exc:
+        ws.rollback()
+        if _wants_json():
+            return {"error": exc.message}, 409
+        flash(f"Not claimed: {exc.message}.", "error")
+        return redirect(back, 303)
+    if _wants_json():
+        return {"version": version, "claimed_until": until.isoformat() if until else None}
+    return redirect(back, 303)
+
+
+@bp.route(f"/comments/<int(max={INT_MAX}):comment_id>/release", methods=["POST"])
+def release(comment_id: int) -> Any:
+    """Give up my claim: sent by the comment page's script when the moderator moves on (``j``/``k``, a link,
+    closing the tab: ``navigator.sendBeacon`` on ``pagehide``) or by the Release button. Nothing to release
+    is not an error (204 either way); the claim's TTL is the backstop when no request arrives."""
+    ws = write_db()
+    released = review.release(ws, comment_id, g.actor, now())
+    ws.commit()
+    back = _safe_next(request.form.get("next"))
+    if back:
+        if released:
+            flash(f"Released #{comment_id}.", "ok")
+        return redirect(back, 303)
+    return Response(status=204)
 
 
 # ---------------------------------------------------------------- decisions
@@ -554,6 +616,7 @@ def bulk() -> Any:
         action, reason, cats = _decision_input()
     except _InputError as exc:
         flash(str(exc), "error")
+        session["bulk_selection"] = ids  # the queue ticks them again: nothing was done, nothing is lost
         return redirect(back, 303)
     done: list[tuple[int, str | None]] = []
     failed: list[tuple[int, str | None]] = []
