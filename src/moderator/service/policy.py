@@ -49,9 +49,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from moderator.config import Settings
+from moderator.service import priority
 from moderator.service import reasons as reject_reasons_config
 from moderator.service.reasons import DEFAULT_REJECT_REASONS, RejectReason
-from moderator.service import priority
 
 Mode = Literal["premoderation", "postmoderation"]
 Outcome = Literal["publish", "hold", "reject"]
