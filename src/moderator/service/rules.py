@@ -204,7 +204,8 @@ class RuleBook:
         self._checked: float | None = None
         self._lock = threading.Lock()
 
-    def current(self, session: Session) -> CompiledRules:
+    def current(self, session: Callable[[], Session]) -> CompiledRules:
+        """The compiled rules; ``session`` (a factory) is called only when the version is due a check."""
         t = self.clock()
         checked = self._checked
         if checked is not None and t - checked < self.refresh:
@@ -212,9 +213,13 @@ class RuleBook:
         with self._lock:
             if self._checked is not None and self.clock() - self._checked < self.refresh:
                 return self._compiled
-            version = current_version(session)
-            if version != self._compiled.version:
-                self._compiled = CompiledRules(list_rules(session), version)
+            s = session()
+            try:
+                version = current_version(s)
+                if version != self._compiled.version:
+                    self._compiled = CompiledRules(list_rules(s), version)
+            finally:
+                s.rollback()
             self._checked = self.clock()
             return self._compiled
 

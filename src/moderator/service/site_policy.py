@@ -2,11 +2,13 @@
 
 Runs around :func:`moderator.service.submission.policy_phase` (after Coral's pipeline phases):
 
-1. :meth:`SitePolicy.before` (read-only, before the model's verdict is final): the author's record (one
-   indexed read) and the rules matching the comment's evasion-normalised text (:mod:`moderator.service.rules`);
-2. :meth:`SitePolicy.adjust`: the verdict over the model's scores, duplicates and rate limits, changed by them;
-3. :meth:`SitePolicy.record`, in the transaction that stores the comment: the author's record upserted (one
-   statement), and automatic trust when it is turned on.
+1. :meth:`SitePolicy.before` (CPU only, beside the model's scoring): the rules matching the comment's
+   evasion-normalised text (:mod:`moderator.service.rules`);
+2. :meth:`SitePolicy.decide`, in the transaction that stores the comment: the author's record (one indexed
+   read on the connection the write already holds) and :meth:`SitePolicy.adjust`, the verdict over the
+   model's scores, duplicates and rate limits changed by the author and the rules;
+3. :meth:`SitePolicy.record`, in the same transaction: the author's record upserted (one statement), and
+   automatic trust when it is turned on.
 
 Adjustments, strongest first:
 
@@ -77,23 +79,31 @@ class SitePolicy:
         self.settings = settings
         self.rulebook = rulebook
 
-    def before(self, session: Session, author_id: str, text: str, now: datetime,
-               normalize: Callable[[str], str] | None) -> Before:
+    def before(self, session: Callable[[], Session], text: str,
+               normalize: Callable[[str], str] | None) -> tuple[RuleView, ...]:
+        """The site's rules matching ``text`` (CPU only; ``session`` opens one only when the rules version is
+        due a check, at most every ``MODERATOR_RULES_REFRESH`` seconds)."""
+        rules = self.rulebook.current(session)
+        if not len(rules):
+            return ()
+        normalized = None
+        if normalize is not None:
+            try:
+                normalized = normalize(text)
+            except Exception:  # the folded text is still matched
+                log.exception("normalising a comment for the rules failed")
+        return tuple(rules.match(text, normalized))
+
+    def decide(self, session: Session, author_id: str, now: datetime, verdict: Verdict,
+               matches: tuple[RuleView, ...], mode: str) -> tuple[Verdict, Before]:
+        """In the comment's write transaction: the author's record (one indexed read) and the verdict adjusted
+        by it and by the matching rules."""
         author = authors.state(session, author_id)
         auto = self._qualifies(author, now)
         if auto:
             author = dataclasses.replace(author, status="trusted")
-        rules = self.rulebook.current(session)
-        matches: tuple[RuleView, ...] = ()
-        if len(rules):
-            normalized = None
-            if normalize is not None:
-                try:
-                    normalized = normalize(text)
-                except Exception:  # the folded text is still matched
-                    log.exception("normalising a comment for the rules failed")
-            matches = tuple(rules.match(text, normalized))
-        return Before(author, matches, auto)
+        pre = Before(author, matches, auto)
+        return self.adjust(verdict, pre, now, mode), pre
 
     def _qualifies(self, a: authors.AuthorState, now: datetime) -> bool:
         k = self.settings.auto_trust_approved

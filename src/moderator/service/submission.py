@@ -5,8 +5,8 @@
 3. :func:`score_phase`: the model's scores;
 4. :func:`duplicate_phase`: the duplicate / flood check;
 5. :func:`policy_phase`: the policy's verdict over scores, duplicate, rate limit and checks that could not run,
-   then changed by the site's phase (:mod:`moderator.service.site_policy`: the author's status, watched words),
-   whose facts :func:`site_phase` reads first;
+   then changed in :func:`store_phase`'s transaction by the site's phase (:mod:`moderator.service.site_policy`:
+   the author's status, and the watched-word rules :func:`site_phase` matched beforehand);
 6. :func:`store_phase`: the comment's rows and its idempotency key, written through the group committer;
 7. :func:`record_phase`: the duplicate index learns the stored comment.
 
@@ -231,15 +231,12 @@ def policy_phase(svc: Service, scores: dict[str, float], duplicate: dict[str, An
     return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
 
 
-def site_phase(svc: Service, comment: Comment, t: datetime) -> Any:
-    """The site phase's facts (the author's record, matching rules), read before the verdict; None without."""
+def site_phase(svc: Service, comment: Comment) -> Any:
+    """The site's rules matching the comment (the rest of the site phase runs in :func:`store_phase`'s
+    transaction); None without a site phase."""
     if svc.site is None:
         return None
-    session = svc.session()
-    try:
-        return svc.site.before(session, comment.author_id, comment.text, t, svc.normalize)
-    finally:
-        session.rollback()
+    return svc.site.before(svc.session, comment.text, svc.normalize)
 
 
 def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime, version: str,
@@ -253,23 +250,26 @@ def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime,
 
     def write(session: Session) -> tuple[comments.Stored, dict[str, Any]]:
         """The comment's rows (and its Idempotency-Key): run by the group committer, maybe with others'."""
+        v, pre = verdict, None
+        if site is not None:  # the author's status, read in this transaction, and the rules change the verdict
+            v, pre = svc.site.decide(session, comment.author_id, t, verdict, site, svc.policy.mode)
         stored = comments.store(
             session, actor=actor, now=t, text=comment.text, author_id=comment.author_id,
-            thread_id=comment.thread_id, scores=scores, model_version=version, verdict=verdict,
+            thread_id=comment.thread_id, scores=scores, model_version=version, verdict=v,
             duplicate=duplicate, external_id=comment.external_id, author_ip=comment.author_ip,
             metadata=comment.metadata,
         )
-        if site is not None:  # the author's record, in the same transaction
-            svc.site.record(session, comment.author_id, t, verdict.decision, site)
+        if pre is not None:  # the author's record, in the same transaction
+            svc.site.record(session, comment.author_id, t, v.decision, pre)
         payload = {
             "id": stored.id,
-            "state": comments.STATE_FOR_DECISION[verdict.decision],
-            "intake_decision": verdict.decision,
+            "state": comments.STATE_FOR_DECISION[v.decision],
+            "intake_decision": v.decision,
             "status": stored.status,
-            "decision": verdict.decision,
+            "decision": v.decision,
             "scores": scores,
-            "flags": list(verdict.flags),
-            "reasons": list(verdict.reasons),
+            "flags": list(v.flags),
+            "reasons": list(v.reasons),
             "duplicate": duplicate,
             "priority": stored.priority,
             "model_version": version,
@@ -333,11 +333,9 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     version, scores = score_phase(svc, comment.text)
     guess = svc.language(comment.text) if svc.language is not None else None
     duplicate, signature = duplicate_phase(svc, comment, t, unavailable)
-    site = site_phase(svc, comment, t)
+    site = site_phase(svc, comment)
     verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable,
                            None if guess is None or guess.supported else guess.code)
-    if site is not None:
-        verdict = svc.site.adjust(verdict, site, t, svc.policy.mode)
     written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem, site,
                           None if guess is None else languages.marking(guess))
     if isinstance(written, Outcome):
@@ -345,7 +343,7 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     stored, payload = written
     record_phase(svc, stored, comment, t, signature)
     if svc.metrics is not None:
-        svc.metrics.decision("submission", verdict.decision)
+        svc.metrics.decision("submission", payload["decision"])
     if refiner is not None and stored.priority is not None:  # queued: the full model re-scores it in the background
         refiner.wake()
     return Outcome(payload)
