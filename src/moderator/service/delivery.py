@@ -60,6 +60,8 @@ FAN_OUT_BATCH = 500
 PRUNE_EVERY = 3600.0
 MAX_ERROR = 500
 ROUND_INTERVAL = 0.25  # seconds between a busy worker's rounds (claim, prepare, record)
+SATURATED_ROUND_INTERVAL = 1.0  # ... and while intake keeps the process busy
+SATURATED_SENDERS = 2  # chunks a round may start then
 CHUNK = 20  # deliveries to one endpoint a sender takes at once (in order, over one kept-alive connection)
 
 
@@ -447,10 +449,12 @@ class DeliveryWorker:
     def __init__(self, factory: sessionmaker[Session], clock: Callable[[], datetime], guard: Guard, *,
                  timeout: float = 10.0, concurrency: int = 8, poll_interval: float = 1.0, failing_after: int = 20,
                  retention_days: float = 30.0, rng: random.Random | None = None,
-                 on_stop: Callable[[], None] | None = None) -> None:
+                 on_stop: Callable[[], None] | None = None,
+                 intake_busy: Callable[[], bool] | None = None) -> None:
         self.factory = factory
         self.clock = clock
         self.on_stop = on_stop
+        self.intake_busy = intake_busy or (lambda: False)
         self.sender = Sender(guard, timeout)
         self.timeout = timeout
         self.concurrency = max(1, int(concurrency))
@@ -631,7 +635,8 @@ class DeliveryWorker:
             free = 0
             try:
                 self._maintain()
-                while not stopping and self._slots.acquire(blocking=False):
+                limit = SATURATED_SENDERS if self.intake_busy() else self.concurrency
+                while not stopping and free < limit and self._slots.acquire(blocking=False):
                     free += 1
                 fanned, ids = round_trip(self.factory, self.clock(), done, self.failing_after, free, CHUNK,
                                          2 * self.timeout + LEASE_MARGIN, self._allowed, self.rng)
@@ -660,7 +665,10 @@ class DeliveryWorker:
                 busy = bool(self._outcomes) or any(self._in_flight.values())
             # Rounds are paced: under load one round's outcomes, fan-out and claims are written together (one
             # commit), so the worker takes the write lock a few times a second however many it sends.
-            self._wake.wait(ROUND_INTERVAL if busy or claimed else self.poll_interval)
+            # While intake keeps this process busy, rounds are a second apart and take fewer senders: the
+            # worker shares the interpreter with the requests, which come first (deliveries catch up after).
+            pause = SATURATED_ROUND_INTERVAL if self.intake_busy() else ROUND_INTERVAL
+            self._wake.wait(pause if busy or claimed else self.poll_interval)
             self._wake.clear()
 
 
