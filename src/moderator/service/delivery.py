@@ -62,6 +62,7 @@ MAX_ERROR = 500
 ROUND_INTERVAL = 0.25  # seconds between a busy worker's rounds (claim, prepare, record)
 SATURATED_ROUND_INTERVAL = 1.0  # ... and while intake keeps the process busy
 SATURATED_SENDERS = 2  # chunks a round may start then
+BODY_CACHE_SECONDS = 5.0  # a rendered payload is reused this long (the same event to several endpoints)
 CHUNK = 20  # deliveries to one endpoint a sender takes at once (in order, over one kept-alive connection)
 
 
@@ -472,38 +473,54 @@ class DeliveryWorker:
         self.per_endpoint = max(1, self.concurrency // 2)
         self._in_flight: dict[int, int] = {}
         self._outcomes: list[Outcome] = []
+        self._bodies: dict[int, tuple[float, tuple[str, str]]] = {}
         self._lock = threading.Lock()
 
     # -- one delivery
 
     def prepare(self, delivery_ids: Sequence[int]) -> list[Prepared]:
-        """Render and sign claimed deliveries (each event rendered once, whatever its number of endpoints);
-        deliveries that no longer exist are left out."""
+        """Where and with which secrets to send claimed deliveries (one query; the payloads are rendered by
+        :meth:`post`, only for what is really sent); deliveries that no longer exist are left out."""
         if not delivery_ids:
             return []
-        out: list[Prepared] = []
-        rendered: dict[int, tuple[str, str]] = {}
         with self.factory() as session:
             rows = session.execute(
-                select(WebhookDelivery.id, Event, WebhookEndpoint)
-                .join(Event, Event.id == WebhookDelivery.event_id)
+                select(WebhookDelivery.id, WebhookDelivery.event_id, WebhookEndpoint)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .where(WebhookDelivery.id.in_(list(delivery_ids))).order_by(WebhookDelivery.id)).all()
             now = self.clock()
-            for delivery_id, event, endpoint in rows:
-                if event.id not in rendered:
-                    rendered[event.id] = (feed.event_id(event), feed.body(feed.render(session, event)))
-                msg_id, text = rendered[event.id]
-                out.append(Prepared(delivery_id, endpoint.id, endpoint.url, msg_id, text,
-                                    tuple(webhooks.signing_secrets(endpoint, now))))
-        return out
+            return [Prepared(delivery_id, endpoint.id, endpoint.url, event_id,
+                             tuple(webhooks.signing_secrets(endpoint, now)))
+                    for delivery_id, event_id, endpoint in rows]
+
+    def body(self, event_id: int) -> tuple[str, str] | None:
+        """(webhook-id, JSON body) of an event, rendered now; shared for a moment by the deliveries of the same
+        event to several endpoints. None when the event is gone (pruned)."""
+        with self._lock:
+            hit = self._bodies.get(event_id)
+        if hit is not None and time.monotonic() - hit[0] < BODY_CACHE_SECONDS:
+            return hit[1]
+        with self.factory() as session:
+            event = session.get(Event, event_id)
+            if event is None:
+                return None
+            rendered = (feed.event_id(event), feed.body(feed.render(session, event)))
+        with self._lock:
+            if len(self._bodies) > 2000:
+                self._bodies.clear()
+            self._bodies[event_id] = (time.monotonic(), rendered)
+        return rendered
 
     def post(self, p: Prepared) -> Attempt:
-        """Sign (with the attempt's real time) and POST one prepared delivery."""
+        """Render, sign (with the attempt's real time) and POST one prepared delivery."""
+        rendered = self.body(p.event_id)
+        if rendered is None:
+            return Attempt(False, None, "the event no longer exists (deleted after the retention period)")
+        msg_id, text = rendered
         sent_at = datetime.now(UTC)
-        headers = {"webhook-id": p.msg_id, "webhook-timestamp": str(int(sent_at.timestamp())),
-                   "webhook-signature": webhooks.sign(p.secrets, p.msg_id, sent_at, p.body)}
-        attempt = self.sender.post(p.url, p.body, headers)
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(sent_at.timestamp())),
+                   "webhook-signature": webhooks.sign(p.secrets, msg_id, sent_at, text)}
+        attempt = self.sender.post(p.url, text, headers)
         if attempt.ok:
             self.stats.delivered += 1
         else:
@@ -674,13 +691,12 @@ class DeliveryWorker:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A claimed delivery, rendered and ready to sign and send."""
+    """A claimed delivery: where it goes, with which secrets."""
 
     delivery_id: int
     endpoint_id: int
     url: str
-    msg_id: str
-    body: str
+    event_id: int
     secrets: tuple[str, ...]
 
 
