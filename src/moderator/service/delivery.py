@@ -60,6 +60,9 @@ FAN_OUT_BATCH = 500
 PRUNE_EVERY = 3600.0
 MAX_ERROR = 500
 ROUND_INTERVAL = 0.25  # seconds between a busy worker's rounds (claim, prepare, record)
+SATURATED_ROUND_INTERVAL = 1.0  # ... and while intake keeps the process busy
+SATURATED_SENDERS = 2  # chunks a round may start then
+BODY_CACHE_SECONDS = 5.0  # a rendered payload is reused this long (the same event to several endpoints)
 CHUNK = 20  # deliveries to one endpoint a sender takes at once (in order, over one kept-alive connection)
 
 
@@ -447,10 +450,12 @@ class DeliveryWorker:
     def __init__(self, factory: sessionmaker[Session], clock: Callable[[], datetime], guard: Guard, *,
                  timeout: float = 10.0, concurrency: int = 8, poll_interval: float = 1.0, failing_after: int = 20,
                  retention_days: float = 30.0, rng: random.Random | None = None,
-                 on_stop: Callable[[], None] | None = None) -> None:
+                 on_stop: Callable[[], None] | None = None,
+                 intake_busy: Callable[[], bool] | None = None) -> None:
         self.factory = factory
         self.clock = clock
         self.on_stop = on_stop
+        self.intake_busy = intake_busy or (lambda: False)
         self.sender = Sender(guard, timeout)
         self.timeout = timeout
         self.concurrency = max(1, int(concurrency))
@@ -468,38 +473,54 @@ class DeliveryWorker:
         self.per_endpoint = max(1, self.concurrency // 2)
         self._in_flight: dict[int, int] = {}
         self._outcomes: list[Outcome] = []
+        self._bodies: dict[int, tuple[float, tuple[str, str]]] = {}
         self._lock = threading.Lock()
 
     # -- one delivery
 
     def prepare(self, delivery_ids: Sequence[int]) -> list[Prepared]:
-        """Render and sign claimed deliveries (each event rendered once, whatever its number of endpoints);
-        deliveries that no longer exist are left out."""
+        """Where and with which secrets to send claimed deliveries (one query; the payloads are rendered by
+        :meth:`post`, only for what is really sent); deliveries that no longer exist are left out."""
         if not delivery_ids:
             return []
-        out: list[Prepared] = []
-        rendered: dict[int, tuple[str, str]] = {}
         with self.factory() as session:
             rows = session.execute(
-                select(WebhookDelivery.id, Event, WebhookEndpoint)
-                .join(Event, Event.id == WebhookDelivery.event_id)
+                select(WebhookDelivery.id, WebhookDelivery.event_id, WebhookEndpoint)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .where(WebhookDelivery.id.in_(list(delivery_ids))).order_by(WebhookDelivery.id)).all()
             now = self.clock()
-            for delivery_id, event, endpoint in rows:
-                if event.id not in rendered:
-                    rendered[event.id] = (feed.event_id(event), feed.body(feed.render(session, event)))
-                msg_id, text = rendered[event.id]
-                out.append(Prepared(delivery_id, endpoint.id, endpoint.url, msg_id, text,
-                                    tuple(webhooks.signing_secrets(endpoint, now))))
-        return out
+            return [Prepared(delivery_id, endpoint.id, endpoint.url, event_id,
+                             tuple(webhooks.signing_secrets(endpoint, now)))
+                    for delivery_id, event_id, endpoint in rows]
+
+    def body(self, event_id: int) -> tuple[str, str] | None:
+        """(webhook-id, JSON body) of an event, rendered now; shared for a moment by the deliveries of the same
+        event to several endpoints. None when the event is gone (pruned)."""
+        with self._lock:
+            hit = self._bodies.get(event_id)
+        if hit is not None and time.monotonic() - hit[0] < BODY_CACHE_SECONDS:
+            return hit[1]
+        with self.factory() as session:
+            event = session.get(Event, event_id)
+            if event is None:
+                return None
+            rendered = (feed.event_id(event), feed.body(feed.render(session, event)))
+        with self._lock:
+            if len(self._bodies) > 2000:
+                self._bodies.clear()
+            self._bodies[event_id] = (time.monotonic(), rendered)
+        return rendered
 
     def post(self, p: Prepared) -> Attempt:
-        """Sign (with the attempt's real time) and POST one prepared delivery."""
+        """Render, sign (with the attempt's real time) and POST one prepared delivery."""
+        rendered = self.body(p.event_id)
+        if rendered is None:
+            return Attempt(False, None, "the event no longer exists (deleted after the retention period)")
+        msg_id, text = rendered
         sent_at = datetime.now(UTC)
-        headers = {"webhook-id": p.msg_id, "webhook-timestamp": str(int(sent_at.timestamp())),
-                   "webhook-signature": webhooks.sign(p.secrets, p.msg_id, sent_at, p.body)}
-        attempt = self.sender.post(p.url, p.body, headers)
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(sent_at.timestamp())),
+                   "webhook-signature": webhooks.sign(p.secrets, msg_id, sent_at, text)}
+        attempt = self.sender.post(p.url, text, headers)
         if attempt.ok:
             self.stats.delivered += 1
         else:
@@ -631,7 +652,8 @@ class DeliveryWorker:
             free = 0
             try:
                 self._maintain()
-                while not stopping and self._slots.acquire(blocking=False):
+                limit = SATURATED_SENDERS if self.intake_busy() else self.concurrency
+                while not stopping and free < limit and self._slots.acquire(blocking=False):
                     free += 1
                 fanned, ids = round_trip(self.factory, self.clock(), done, self.failing_after, free, CHUNK,
                                          2 * self.timeout + LEASE_MARGIN, self._allowed, self.rng)
@@ -660,19 +682,21 @@ class DeliveryWorker:
                 busy = bool(self._outcomes) or any(self._in_flight.values())
             # Rounds are paced: under load one round's outcomes, fan-out and claims are written together (one
             # commit), so the worker takes the write lock a few times a second however many it sends.
-            self._wake.wait(ROUND_INTERVAL if busy or claimed else self.poll_interval)
+            # While intake keeps this process busy, rounds are a second apart and take fewer senders: the
+            # worker shares the interpreter with the requests, which come first (deliveries catch up after).
+            pause = SATURATED_ROUND_INTERVAL if self.intake_busy() else ROUND_INTERVAL
+            self._wake.wait(pause if busy or claimed else self.poll_interval)
             self._wake.clear()
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A claimed delivery, rendered and ready to sign and send."""
+    """A claimed delivery: where it goes, with which secrets."""
 
     delivery_id: int
     endpoint_id: int
     url: str
-    msg_id: str
-    body: str
+    event_id: int
     secrets: tuple[str, ...]
 
 

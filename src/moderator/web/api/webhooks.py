@@ -283,6 +283,18 @@ def register(app: Flask) -> None:
         return error_response(404 if isinstance(e, svc.NotFound) else 422, e.code, e.message, e.field)
 
 
+def _intake_busy(app: Flask) -> Any:
+    """Whether submissions keep this process busy: the deferred-scoring refiner measures it (it wraps every
+    submission); without a refiner, never."""
+    from moderator.service.refine import BUSY_UTILIZATION
+
+    def busy() -> bool:
+        refiner = app.extensions.get("moderator_refiner")
+        return refiner is not None and refiner.intake_utilization() >= BUSY_UTILIZATION
+
+    return busy
+
+
 def start_worker(app: Flask) -> DeliveryWorker:
     """This process's delivery worker (``MODERATOR_WEBHOOKS_WORKER``), stopped with ``app.extensions``'s
     ``moderator_webhooks``'s ``stop()``."""
@@ -293,7 +305,8 @@ def start_worker(app: Flask) -> DeliveryWorker:
                             timeout=float(s.webhook_timeout),
                             concurrency=int(s.webhook_concurrency), poll_interval=float(s.webhook_poll_interval),
                             failing_after=int(s.webhook_failing_after),
-                            retention_days=float(s.events_retention_days), on_stop=engine.dispose).start()
+                            retention_days=float(s.events_retention_days), on_stop=engine.dispose,
+                            intake_busy=_intake_busy(app)).start()
     app.extensions[WORKER] = worker
     return worker
 
