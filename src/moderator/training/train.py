@@ -633,6 +633,11 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
                             encoder=encoder, linear_thresholds=linear_thresholds if encoder is not None else None)
     if "obscenity" in cfg.categories and OBSCENITY_EVAL.is_file():
         metrics["obscenity_handwritten"] = evaluate_obscenity_set(model)
+    if set(model.categories) == set(CATEGORIES) and not cfg.sample:
+        # identity fairness, threats, hate without slurs (hand-written sets, never trained on) for the card
+        from moderator.training.fairness import training_metrics
+
+        metrics.update(training_metrics(model, data.splits.validation))
     stages.update()
     model.metadata = describe(cfg, model, data, weak_counts, X, metrics, data_hashes, time.time() - t0)
     path = write_artifact(cfg, model)
