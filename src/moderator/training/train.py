@@ -41,7 +41,7 @@ from moderator.model.features import Normalizer
 from moderator.model.lexicon import Lexicon
 from moderator.model.pipeline import CATEGORY_BLOCKS, block_width, build_features
 from moderator.training.augment import AUGMENT_CORPUS, IDENTITY_TERMS, augmentation_examples, identity_pattern
-from moderator.training.datasets import SOURCES, SPAM, Example, corpus_dir, file_hashes, load_corpus
+from moderator.training.datasets import ATTACK, HATE, SOURCES, SPAM, Example, corpus_dir, file_hashes, load_corpus
 from moderator.training.metrics import (
     OBSCENITY_EVAL,
     category_metrics,
@@ -264,10 +264,13 @@ def load_data(cfg: TrainConfig) -> TrainingData:
 
 def add_spam_negatives(rows: Sequence[Example]) -> int:
     """Label every row of a corpus other than YouTube's as not spam (in place), except rows with a link (a
-    corpus that is not about spam may still hold some); returns how many were labelled."""
+    corpus that is not about spam may still hold some) and rows its corpus left without a label (TRAC-1's
+    covert aggression, Stormfront's "relation": a spam label would make them count as clean comments);
+    returns how many were labelled."""
     n = 0
     for e in rows:
-        if e.corpus != "youtube_spam" and SPAM not in e.labels and not _URL.search(e.text):
+        labelled = e.corpus == "ruddit" or any(c in e.labels for c in (HATE, ATTACK))
+        if e.corpus != "youtube_spam" and labelled and SPAM not in e.labels and not _URL.search(e.text):
             e.labels[SPAM] = 0
             n += 1
     return n
