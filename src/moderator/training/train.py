@@ -88,9 +88,10 @@ class TrainConfig:
     extra_weight: float = 1.0
     encoder: bool = True  # fine-tune the encoder (needs the `train` extra: torch, transformers)
     encoder_epochs: int = 1
-    # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA (label: the category it is labelled for).
+    # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA (for the categories they are labelled
+    # for; personal_attack only: tweet rows for hate_speech cost Stormfront ~0.01 AUC, docs/benchmarks.md).
     encoder_sample: dict[str, int] = field(default_factory=lambda: {
-        "trac1_aggression": 1500, "olid": 1000, "davidson_hate_offensive": 600, "tweeteval_hate": 600})
+        "trac1_aggression": 1500, "olid": 1000})
     encoder_sample_weight: float = 0.5
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
