@@ -45,7 +45,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from moderator.model.features import Normalizer
 from moderator.model.lexicon import Lexicon
-from moderator.model.pipeline import build_features
+from moderator.model.pipeline import block_width, build_features
 from moderator.training.datasets import Example, corpus_dir
 from moderator.training.train import TrainConfig, _weights
 
@@ -66,7 +66,7 @@ class Prepared:
         union = build_features(self.normalizer).named_steps["features"]
         self.X_train = sp.csr_matrix(union.fit_transform(self.norm_train))
         self.X_val = sp.csr_matrix(union.transform(self.norm_val))
-        self.block_sizes = {n: (len(t.vocabulary_) if n != "lexicon" else 2) for n, t in union.transformer_list}
+        self.block_sizes = {n: block_width(n, t) for n, t in union.transformer_list}
 
 
 def fit_scores(cfg: TrainConfig, cat: str, rows: list[Example], X: sp.csr_matrix, X_eval: sp.csr_matrix,

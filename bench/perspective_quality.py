@@ -13,7 +13,7 @@ Scores every validation row of the corpora (training's own split) with the model
   profanity) and of Ruddit offensiveness >= 0.5; the candidate formulas are listed side by side;
 * IDENTITY_ATTACK / INSULT / SPAM: the AUC of their category's labels; PROFANITY: AUC on the hand-written
   ``data/obscenity_eval.jsonl``;
-* THREAT: on the hand-written ``data/threat_eval.jsonl`` (40 threats, 40 traps, never trained on): AUC, share of
+* THREAT: on the hand-written ``data/threat_eval.jsonl`` (155 threats, 156 traps, never trained on): AUC, share of
   threats at >= 0.5 and of traps at >= 0.5; and the share of validation rows at >= 0.5.
 
 Writes ``bench/results/perspective_quality.{json,md}``.
@@ -116,7 +116,7 @@ def evaluate(model: Any, rows: list[Any]) -> dict[str, Any]:
     threats = [json.loads(line) for line in (DATA / "threat_eval.jsonl").read_text().splitlines() if line.strip()]
     th_scores = model.predict_proba([r["text"] for r in threats])
     th = [p.threat(s, r["text"]) for s, r in zip(th_scores, threats, strict=True)]
-    y = [r["threat"] for r in threats]
+    y = [r["label"] for r in threats]
     attack_only = [float(s["personal_attack"]) for s in th_scores]
     out["THREAT"] = {
         "threat_eval_auc": auc(y, th), "threat_eval_auc_personal_attack_alone": auc(y, attack_only),
@@ -124,8 +124,8 @@ def evaluate(model: Any, rows: list[Any]) -> dict[str, Any]:
         "traps_at_0.5": float(np.mean([v >= 0.5 for v, t in zip(th, y, strict=True) if not t])),
         "validation_rows_at_0.5": float(np.mean([v >= 0.5 for v in attr["THREAT"]])),
         "threats": sum(y), "traps": len(y) - sum(y),
-        "missed_threats": [r["text"] for r, v in zip(threats, th, strict=True) if r["threat"] and v < 0.5],
-        "flagged_traps": [r["text"] for r, v in zip(threats, th, strict=True) if not r["threat"] and v >= 0.5],
+        "missed_threats": [r["text"] for r, v in zip(threats, th, strict=True) if r["label"] and v < 0.5],
+        "flagged_traps": [r["text"] for r, v in zip(threats, th, strict=True) if not r["label"] and v >= 0.5],
     }
     return out
 

@@ -39,6 +39,8 @@ def normalizer():
         ("fu\u200bck", "fuck"),  # zero-width space
         ("FuCk", "fuck"),
         ("sh!!!t", "shit"),
+        ("fucck", "fuck"),
+        ("booob", "boob"),
     ],
 )
 def test_obfuscations_resolve(normalizer, text: str, expected: str) -> None:
@@ -49,7 +51,8 @@ def test_obfuscations_resolve(normalizer, text: str, expected: str) -> None:
     "text",
     ["Scunthorpe United won again", "the assassin ordered a cocktail", "my therapist is great",
      "Dick Van Dyke sang", "we read Moby Dick at school", "tit for tat", "a classic bass passage",
-     "Penistone and Essex", "she graduated magna cum laude", "a pair of blue tits in the garden"],
+     "Penistone and Essex", "she graduated magna cum laude", "a pair of blue tits in the garden",
+     "she covered my shift today", "a clean shirt and a dipstick", "my dad is a terrible cook", "he cooks dal"],
 )
 def test_scunthorpe_traps_have_no_lexicon_hit(normalizer, text: str) -> None:
     tokens = [t.norm for t in normalizer.tokens(text)]

@@ -26,20 +26,22 @@ from moderator import CATEGORIES
               help="Sample weight of each feedback row relative to a corpus row.")
 @click.option("--no-encoder", is_flag=True,
               help="Linear model only: skip fine-tuning the transformer encoder (no torch needed; ~1 min).")
+@click.option("--encoder-from", type=click.Path(dir_okay=False), default=None,
+              help="Reuse the encoder of this model artifact instead of fine-tuning one (quick; no torch needed).")
 @click.option("--no-default", is_flag=True, help="Write the model without making it the default.")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write the report folder (metrics JSON, plots) and the model card.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
-                  feedback: str | None, feedback_weight: float, no_encoder: bool, no_default: bool, report: bool,
-                  quiet: bool) -> None:
+                  feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
+                  no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.training.datasets import DataMissingError
     from moderator.training.encoder import EncoderUnavailable
     from moderator.training.train import TrainConfig, train
 
     cfg = TrainConfig(data_dir=data_dir, sample=sample, make_default=not no_default, progress=not quiet,
-                      extra_weight=feedback_weight, encoder=not no_encoder)
+                      extra_weight=feedback_weight, encoder=not no_encoder, encoder_from=encoder_from)
     if output:
         cfg.output = output
     if seed is not None:

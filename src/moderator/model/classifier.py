@@ -31,7 +31,7 @@ from moderator.model.artifact import save_model
 from moderator.model.encoder import EncoderScorer
 from moderator.model.explain import explain
 from moderator.model.features import Normalizer
-from moderator.model.pipeline import tfidf_rows
+from moderator.model.pipeline import block_width, tfidf_rows
 
 
 @dataclass
@@ -110,7 +110,7 @@ class ModerationModel:
         per_block = []
         offset = 0
         for name, trans in self._union().transformer_list:
-            if name == "lexicon":
+            if hasattr(trans, "counts"):  # the lexicon and phrase-cue blocks: a few dense columns
                 lex = trans.counts(docs)
                 cols = np.arange(offset, offset + lex.shape[1])
                 per_block.append([(cols[r != 0], r[r != 0]) for r in lex])
@@ -204,7 +204,7 @@ class ModerationModel:
         cached = self.__dict__.get("_stacked_cache")
         if cached is None:
             cats = self.categories
-            n = sum(len(t.vocabulary_) if n != "lexicon" else 2 for n, t in self._union().transformer_list)
+            n = sum(block_width(name, t) for name, t in self._union().transformer_list)
             W = np.zeros((n, len(cats)), dtype=np.float32)
             for k, c in enumerate(cats):
                 m = self.classifiers[c]

@@ -9,7 +9,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from moderator.model.features import Token
-from moderator.model.pipeline import CATEGORY_BLOCKS
+from moderator.model.pipeline import CATEGORY_BLOCKS, block_width
 
 if TYPE_CHECKING:  # pragma: no cover
     from moderator.model.classifier import ModerationModel
@@ -107,5 +107,5 @@ def _block_offsets(union: FeatureUnion) -> dict[str, int]:
     offsets, pos = {}, 0
     for name, trans in union.transformer_list:
         offsets[name] = pos
-        pos += len(trans.get_feature_names_out()) if name == "lexicon" else len(trans.vocabulary_)
+        pos += block_width(name, trans)
     return offsets

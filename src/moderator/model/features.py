@@ -430,7 +430,10 @@ class Normalizer:
             return word
         respelled = None
         if skeleton(word) in self._shapes().lexicon:  # respelling keeps the skeleton: else none can match
-            respelled = next((v for v in _spelling_variants(word) if v in self.lexicon.words), None)
+            # a known word is read as a respelling only without squeezing: 'fvck', not 'cook' -> 'coock' -> 'cock'
+            variants = ([word.replace(x, y) for x, y in _SPELLING if x in word] if word in self.vocabulary_
+                        else _spelling_variants(word))
+            respelled = next((v for v in variants if v in self.lexicon.words), None)
         if respelled and word.isalpha():  # 'fvck', 'phuck': common enough to be in the vocabulary, still evasion
             return respelled
         if word in self.vocabulary_:

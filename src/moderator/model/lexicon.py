@@ -74,16 +74,21 @@ def _stem(word: str) -> str:
 _WILDCARD = "[a-z]*"
 
 
-def _linear(pattern: str) -> str:
-    r"""``pattern`` (``fu[a-z]*c[a-z]*k``) rewritten to match the same words in linear time.
+_REPEAT = re.compile(r"([a-z])" + re.escape(_WILDCARD))
 
-    With two or more ``[a-z]*`` a failing match backtracks over every way of splitting the word between
-    them: quadratic or worse in its length (a 20,000-letter ``fuccc…c`` took seconds). When the literal
-    parts between the wildcards are letters, taking the leftmost occurrence of each middle part is always
-    right (any later choice leaves fewer letters for the rest), so each of them is matched lazily inside an
-    atomic group that is never re-entered, and only the last part backtracks (once, over the word):
-    ``fu(?>[a-z]*?c)[a-z]*k``. Other patterns are kept as they are.
+
+def _linear(pattern: str) -> str:
+    r"""``pattern`` (``fu[a-z]*c[a-z]*k``) as the regular expression that matches it, in linear time.
+
+    In the dsojevic list a ``*`` repeats the letter before it (``fu*c*k``: ``fuuuck``, ``fucck``; ``boo*b``:
+    ``booob``), so a letter followed by the wildcard is that letter one or more times (``fu+c+k``); read as
+    "any letters", ``sh*i*t`` matched ``shift`` and ``shirt`` and ``di*ck`` matched ``dipstick``. A
+    wildcard after anything else keeps the "any letters" reading; with two or more of those, a failing match
+    would backtrack over every way of splitting the word between them (quadratic or worse in its length), so
+    when the literal parts between them are letters, each middle part is matched lazily inside an atomic
+    group that is never re-entered (taking its leftmost occurrence is always right): ``x(?>[a-z]*?c)[a-z]*k``.
     """
+    pattern = _REPEAT.sub(r"\1+", pattern)
     parts = pattern.split(_WILDCARD)
     if len(parts) < 3 or not all(p.isascii() and p.isalpha() and p.islower() for p in parts[1:-1]):
         return pattern

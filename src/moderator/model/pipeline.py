@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from moderator.model.cues import CueCounts
 from moderator.model.features import Normalizer
 
 
@@ -71,25 +72,37 @@ def _split_space(doc: str) -> list[str]:
 
 
 def build_features(normalizer: Normalizer, *, max_char: int = 200_000, max_word: int = 150_000) -> Pipeline:
-    """Normalise, then character n-grams (within words), word uni/bigrams, and lexicon counts, side by side."""
+    """Normalise, then character n-grams (within words), word uni/bigrams, lexicon counts and phrase cues
+    (:mod:`moderator.model.cues`), side by side."""
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, max_features=max_char,
                            sublinear_tf=True, dtype=np.float32, lowercase=False)
     word = TfidfVectorizer(analyzer="word", tokenizer=_split_space, token_pattern=None, ngram_range=(1, 2),
                            min_df=2, max_features=max_word, sublinear_tf=True, dtype=np.float32, lowercase=False)
     return Pipeline([
         ("normalize", NormalizeText(normalizer)),
-        ("features", FeatureUnion([("char", char), ("word", word), ("lexicon", LexiconCounts(normalizer))])),
+        ("features", FeatureUnion([("char", char), ("word", word), ("lexicon", LexiconCounts(normalizer)),
+                                  ("cues", CueCounts())])),
     ])
 
 
-# Which feature blocks each category's classifier sees. Obscenity is a property of words, so it sees
-# whole words only (never sub-word character n-grams): that is what keeps 'Scunthorpe' and 'cocktail' clean.
+# Which feature blocks each category's classifier sees (adjacent blocks). Obscenity is a property of words, so
+# it sees whole words only (never sub-word character n-grams): that is what keeps 'Scunthorpe' and 'cocktail'
+# clean. A model trained before the phrase cues existed has no "cues" block; its classifiers' columns say
+# which blocks they read.
 CATEGORY_BLOCKS: dict[str, tuple[str, ...]] = {
-    "hate_speech": ("char", "word", "lexicon"),
+    "hate_speech": ("char", "word", "lexicon", "cues"),
     "obscenity": ("word", "lexicon"),
-    "personal_attack": ("char", "word", "lexicon"),
-    "spam": ("char", "word", "lexicon"),
+    "personal_attack": ("char", "word", "lexicon", "cues"),
+    "spam": ("char", "word", "lexicon", "cues"),
 }
+
+
+def block_width(name: str, transformer: Any) -> int:
+    """The number of feature columns of one block of the fitted union: a vectorizer's vocabulary, or the
+    named columns of a counting block (lexicon, cues)."""
+    if hasattr(transformer, "counts"):
+        return len(transformer.get_feature_names_out())
+    return len(transformer.vocabulary_)
 
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from moderator.model.classifier import ModerationModel
 from moderator.training.datasets import SOURCES
+from moderator.training.fairness import card_lines
 
 LABEL_MAPPING = {
     "davidson_hate_offensive": "hate_speech: class 0 -> 1, classes 1/2 -> 0; obscenity: weak (lexicon + class)",
@@ -101,10 +102,13 @@ def model_card(model: ModerationModel) -> str:
         "## What it is",
         "Four independent probabilities per comment (`hate_speech`, `obscenity`, `personal_attack`, `spam`) from",
         "one calibrated (sigmoid, 3-fold) logistic regression per category over TF-IDF character n-grams (2-5,",
-        "within words), word uni/bigrams and obscenity-lexicon counts, computed on evasion-normalised text",
-        "(see `src/moderator/model/features.py`). Obscenity uses word-level features only. Per-category thresholds",
-        "maximise F1 on the validation split.",
+        "within words), word uni/bigrams, obscenity-lexicon counts and phrase cues (threats, slur-free group hate:",
+        "`src/moderator/model/cues.py`), computed on evasion-normalised text (see `src/moderator/model/features.py`).",
+        "Obscenity uses word-level features only. Threats of violence against a person count as `personal_attack`,",
+        "against a group as `hate_speech`.",
         "",
+        *_operating_point_lines(m),
+        *_mitigation_lines(m),
         *_encoder_lines(m),
         f"- created: {m.get('created_at')}; training took {m.get('training_seconds')} s",
         f"- reproduce: `{m.get('command')}` (seed {m.get('config', {}).get('seed')}; same code and data give the"
@@ -157,6 +161,7 @@ def model_card(model: ModerationModel) -> str:
     if ra is not None:
         lines.append(f"\nRuddit (Reddit, graded): AUC of the highest non-spam probability for offensive "
                      f"(score >= 0.33) vs clean (score <= 0) comments: {ra:.3f}.")
+    lines += card_lines(m.get("metrics", {}))  # fairness and operating points, when training computed them
     lines += [
         "",
         "## Known limits",
@@ -167,12 +172,16 @@ def model_card(model: ModerationModel) -> str:
         " close to a lexicon-aware model; sexual innuendo without explicit words is often missed.",
         "- `personal_attack` mixes Impermium (insults to participants), OLID (targeted at individuals) and"
         " TRAC-1 (overt aggression); their definitions differ.",
-        "- `spam` learns from 2013-2015 YouTube comments only (self-promotion); repeated submissions are the"
-        " duplicate detector's job.",
+        "- `spam` learns its positives from 2013-2015 YouTube comments only (self-promotion; the other corpora"
+        " give negatives); repeated submissions are the duplicate detector's job.",
         "- Validation numbers are in-distribution; expect lower numbers on other sites.",
         *([
-            "- The encoder is fine-tuned on the two comment-section corpora only (Impermium, Stormfront). On the"
-            " tweet corpora, ROC AUC against the linear model alone: " + _encoder_deltas(m) + ".",
+            ("- The encoder is reused from `" + str(m["encoder"]["reused_from"]) + "` (fine-tuned on Impermium and"
+             " Stormfront only, without the team's rows)" if m["encoder"].get("reused_from") else
+             "- The encoder is fine-tuned on the two comment-section corpora (Impermium, Stormfront), the team's"
+             " rows and a sample of the other corpora ("
+             + json.dumps((m.get("config") or {}).get("encoder_sample", {})) + ")")
+            + ". ROC AUC against the linear model alone elsewhere: " + _encoder_deltas(m) + ".",
             "- Explanations come from the linear half of a score: the encoder's half has no per-word attribution.",
             "- The service scores a submission with the linear model alone and re-scores it with this full model"
             " in the background (`MODERATOR_ENCODER_MODE=deferred`): see the README.",
@@ -183,6 +192,63 @@ def model_card(model: ModerationModel) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _operating_point_lines(m: dict[str, Any]) -> list[str]:
+    """How the thresholds were chosen, and the flag rates and recalls they give on comment-section data."""
+    op = m.get("metrics", {}).get("operating_point")
+    if not op:
+        return ["Per-category thresholds maximise F1 on the validation split.", ""]
+    cats = list(m.get("categories", []))
+    budget = ", ".join(f"{c} {v:.0%}" for c, v in op.get("max_flag_rate", {}).items())
+    lines = [
+        "Each category's threshold is an operating point on the validation rows of the comment-section corpora",
+        "(Impermium, Stormfront, TRAC-1, Ruddit, YouTube; a clean comment of any of them is a negative for every",
+        f"category): the highest recall that flags at most a stated share of the negatives ({budget}), the",
+        "highest threshold of that recall (`moderator.training.train.operating_thresholds`). Its precision with",
+        f"violations at {op['prevalence']:.0%} prevalence is in the metrics JSON. At those thresholds, on the same",
+        "rows (clean = every label 0):",
+        "",
+        "| view | corpus | clean comments | " + " | ".join(f"clean flagged: {c}" for c in cats)
+        + " | clean flagged: any | " + " | ".join(f"recall {c}" for c in cats) + " |",
+        "|---|---|---:|" + "---:|" * (2 * len(cats) + 1),
+    ]
+    for view, report in op.get("comment_sections", {}).items():
+        for corpus, e in report.items():
+            cf = e.get("clean_flag_rate", {})
+            rec = [_pct(e["recall"][c]["recall"]) if c in e.get("recall", {}) else "-" for c in cats]
+            lines.append(f"| {view} | {corpus} | {e['clean']} | " + " | ".join(_pct(cf.get(c)) for c in cats)
+                         + f" | {_pct(cf.get('any'))} | " + " | ".join(rec) + " |")
+    missed = [f"{view} {c} ({s['precision']:.2f})" for view, sel in op.get("selection", {}).items()
+              for c, s in sel.items() if not s.get("feasible", True)]
+    if missed:
+        lines.append(f"\nPrecision at {op['prevalence']:.0%} prevalence below {op['min_precision']} at these"
+                     f" thresholds: {', '.join(missed)}.")
+    return [*lines, ""]
+
+
+def _mitigation_lines(m: dict[str, Any]) -> list[str]:
+    """What training does against identity bias, for threats and for slur-free hate."""
+    cfg = m.get("config", {})
+    lines = []
+    if cfg.get("augment"):
+        aug = m.get("augment_rows", {})
+        lines.append(f"- Training rows the team wrote (`src/moderator/training/augment.py`, kept disjoint from"
+                     f" `data/*_eval.jsonl`): {json.dumps(aug)}.")
+    if cfg.get("identity_reweight"):
+        lines.append("- Identity re-weighting (after Dixon et al. 2018): within each corpus, rows naming a group"
+                     " are re-weighted so that the group word does not predict the label, for "
+                     + ", ".join(f"`{c}`" for c in cfg["identity_reweight"]) + ".")
+    if cfg.get("identity_neutral"):
+        lines.append("- Identity features neutralised (zero weight on word and character n-grams of group words)"
+                     " for " + ", ".join(f"`{c}`" for c in cfg["identity_neutral"]) + ".")
+    if cfg.get("spam_negatives"):
+        lines.append("- `spam`: every row of the other corpora without a link is a spam negative.")
+    return [*lines, ""] if lines else []
 
 
 def _encoder_deltas(m: dict[str, Any]) -> str:
@@ -213,6 +279,8 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
         f"vocabulary cut to {enc['vocabulary']['kept']} of {enc['vocabulary']['base']} WordPiece tokens, exported"
         f" to ONNX with int8 weights ({enc['onnx_bytes'] / 1e6:.1f} MB)"
         f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
+        *([f"Reused unchanged from model `{enc['reused_from']}` (`--encoder-from`)."]
+          if enc.get("reused_from") else []),
         f"Linear-model thresholds (the service's submit-time scores): {json.dumps(m.get('linear_thresholds', {}))}.",
         "",
     ]

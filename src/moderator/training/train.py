@@ -39,24 +39,29 @@ from moderator.model.classifier import CategoryModel, ModerationModel
 from moderator.model.encoder import EncoderScorer
 from moderator.model.features import Normalizer
 from moderator.model.lexicon import Lexicon
-from moderator.model.pipeline import CATEGORY_BLOCKS, build_features
-from moderator.training.datasets import SOURCES, Example, corpus_dir, file_hashes, load_corpus
+from moderator.model.pipeline import CATEGORY_BLOCKS, block_width, build_features
+from moderator.training.augment import AUGMENT_CORPUS, IDENTITY_TERMS, augmentation_examples, identity_pattern
+from moderator.training.datasets import ATTACK, HATE, SOURCES, SPAM, Example, corpus_dir, file_hashes, load_corpus
 from moderator.training.metrics import (
     OBSCENITY_EVAL,
     category_metrics,
-    choose_threshold,
     encoder_rows,
     evaluate_obscenity_set,
 )
+from moderator.training.operating_points import COMMENT_SECTION_CORPORA, category_targets, flag_report
 from moderator.training.weak_labels import add_obscenity_labels
 
 # Files whose content defines what a training run produces; their hash is part of the model version.
 _CODE_FILES = ("training/datasets.py", "model/features.py", "model/lexicon.py", "training/weak_labels.py",
                "model/pipeline.py", "model/classifier.py", "model/artifact.py", "training/train.py",
-               "training/metrics.py", "model/encoder.py", "training/encoder.py")
-# The encoder fine-tunes on the comment-section corpora of the categories the linear model reads least well
-# (the tweet corpora add little there, and within the 10-minute training budget they would not fit).
+               "training/metrics.py", "model/encoder.py", "training/encoder.py", "model/cues.py",
+               "training/augment.py")
+# The encoder fine-tunes on every training row of the comment-section corpora of the categories the linear
+# model reads least well, and on a seeded sample of the other corpora of those categories (TrainConfig.
+# encoder_sample, at TrainConfig.encoder_sample_weight): enough for it to see more than two sites' idea of
+# an attack, few enough to keep within the training budget and to keep the comment sections in charge.
 ENCODER_CORPORA: dict[str, str] = {"impermium_insults": "personal_attack", "stormfront_hate": "hate_speech"}
+_URL = re.compile(r"https?://|www\.|\.com\b", re.IGNORECASE)
 
 
 @dataclass
@@ -73,7 +78,7 @@ class TrainConfig:
     # Extra weight for corpora from comment sections and forums, the product's own domain (the rest are
     # tweets); applied on top of balancing every corpus to the same total weight.
     corpus_weight: dict[str, float] = field(default_factory=lambda: {"impermium_insults": 3.0,
-                                                                     "stormfront_hate": 3.0})
+                                                                     "stormfront_hate": 3.0, "augment": 1.0})
     max_char_features: int = 200_000
     max_word_features: int = 150_000
     sample: int | None = None  # rows per corpus, for quick runs and tests
@@ -83,6 +88,31 @@ class TrainConfig:
     extra_weight: float = 1.0
     encoder: bool = True  # fine-tune the encoder (needs the `train` extra: torch, transformers)
     encoder_epochs: int = 1
+    # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA (for the categories they are labelled
+    # for; personal_attack only: tweet rows for hate_speech cost Stormfront ~0.01 AUC, docs/benchmarks.md).
+    encoder_sample: dict[str, int] = field(default_factory=lambda: {
+        "trac1_aggression": 1500, "olid": 1000})
+    encoder_sample_weight: float = 0.5
+    # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
+    # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
+    encoder_from: str | None = None
+    # The team's own rows (moderator.training.augment), trained on as the corpus "augment".
+    augment: bool = True
+    # Rows of every corpus but YouTube's (and without a link) are spam negatives: without them the spam
+    # classifier only ever saw YouTube comments and flagged ordinary comments elsewhere.
+    spam_negatives: bool = True
+    # Categories whose rows are re-weighted so that, within each corpus, naming a group does not predict the
+    # label (identity_weights), and categories whose classifier ignores the features of identity words.
+    identity_reweight: tuple[str, ...] = ("hate_speech", "personal_attack")
+    identity_neutral: tuple[str, ...] = ("personal_attack",)
+    # The thresholds' operating point on the comment-section corpora's validation rows: the highest recall
+    # that flags at most this share of the clean comments (and other negatives) of each category, so that at
+    # most ~8% of clean comments get any flag. The precision this gives at ``prevalence`` violations is
+    # reported against ``min_precision``.
+    max_flag_rate: dict[str, float] = field(default_factory=lambda: {
+        "hate_speech": 0.03, "personal_attack": 0.03, "spam": 0.01, "obscenity": 0.01})
+    prevalence: float = 0.1
+    min_precision: float = 0.7
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "categories": list(self.categories), "corpora": list(self.corpora),
@@ -90,7 +120,13 @@ class TrainConfig:
                 "val_fraction": self.val_fraction, "C": self.C,
                 "corpus_weight": self.corpus_weight, "max_char_features": self.max_char_features,
                 "max_word_features": self.max_word_features, "sample": self.sample,
-                "extra_examples": len(self.extra_examples), "extra_weight": self.extra_weight}
+                "extra_examples": len(self.extra_examples), "extra_weight": self.extra_weight,
+                "encoder_sample": self.encoder_sample, "encoder_sample_weight": self.encoder_sample_weight,
+                "encoder_from": _encoder_source(self.encoder_from),
+                "augment": self.augment, "spam_negatives": self.spam_negatives,
+                "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
+                "operating_point": {"max_flag_rate": self.max_flag_rate, "prevalence": self.prevalence,
+                                    "min_precision": self.min_precision}}
 
 
 _SPACE = re.compile(r"\s+")
@@ -208,11 +244,12 @@ class TrainingData:
     splits: Splits
     extra: list[Example]  # the non-empty ``cfg.extra_examples``, trained on after the corpora's rows
     lexicon: Lexicon
+    augment: list[Example] = field(default_factory=list)  # the team's own rows (training only)
 
     @property
     def train_rows(self) -> list[Example]:
-        """Every training row: the corpora's training split, then the extra rows."""
-        return self.splits.train + self.extra
+        """Every training row: the corpora's training split, the team's rows, then the extra rows."""
+        return self.splits.train + self.augment + self.extra
 
 
 def load_data(cfg: TrainConfig) -> TrainingData:
@@ -220,7 +257,72 @@ def load_data(cfg: TrainConfig) -> TrainingData:
     splits = make_splits(cfg)
     lexicon = Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir))
     extra = [e for e in cfg.extra_examples if text_key(e.text)]
-    return TrainingData(splits, extra, lexicon)
+    augment = augmentation_examples(cfg.seed) if cfg.augment else []
+    if cfg.spam_negatives and SPAM in cfg.categories:
+        add_spam_negatives([*splits.train, *splits.validation, *augment])
+    return TrainingData(splits, extra, lexicon, augment)
+
+
+def add_spam_negatives(rows: Sequence[Example]) -> int:
+    """Label every row of a corpus other than YouTube's as not spam (in place), except rows with a link (a
+    corpus that is not about spam may still hold some) and rows its corpus left without a label (TRAC-1's
+    covert aggression, Stormfront's "relation": a spam label would make them count as clean comments);
+    returns how many were labelled."""
+    n = 0
+    for e in rows:
+        labelled = e.corpus == "ruddit" or any(c in e.labels for c in (HATE, ATTACK))
+        if e.corpus != "youtube_spam" and labelled and SPAM not in e.labels and not _URL.search(e.text):
+            e.labels[SPAM] = 0
+            n += 1
+    return n
+
+
+def identity_weights(rows: Sequence[Example], y: np.ndarray, w: np.ndarray, min_rows: int = 5,
+                     clip: tuple[float, float] = (0.2, 5.0)) -> np.ndarray:
+    """Factors for ``w`` that make every identity word (:data:`IDENTITY_TERMS`) uninformative about the label
+    within each corpus, after Dixon et al. 2018 (re-weighting rather than adding data; Kamiran and Calders'
+    reweighing): the rows of a corpus that name a group get ``base / rate`` if positive and
+    ``(1 - base) / (1 - rate)`` if negative, where ``base`` is the corpus's weighted positive rate and
+    ``rate`` that of its rows naming the group. A row naming several groups gets the geometric mean of their
+    factors. The team's own rows (already balanced by construction) keep their weight."""
+    pattern = identity_pattern()
+    terms = [{m.group(0).lower() for m in pattern.finditer(e.text)} for e in rows]
+    logs = np.zeros(len(rows))
+    counts = np.zeros(len(rows))
+    corpus = np.array([e.corpus for e in rows])
+    for name in np.unique(corpus):
+        if name == AUGMENT_CORPUS:
+            continue
+        in_corpus = np.flatnonzero(corpus == name)
+        wc, yc = w[in_corpus], y[in_corpus]
+        base = float((wc * yc).sum() / wc.sum())
+        if not 0 < base < 1:
+            continue
+        by_term: dict[str, list[int]] = {}
+        for i in in_corpus.tolist():
+            for t in terms[i]:
+                by_term.setdefault(t, []).append(i)
+        for rows_t in by_term.values():
+            if len(rows_t) < min_rows:
+                continue
+            r = np.array(rows_t)
+            rate = float(np.clip((w[r] * y[r]).sum() / w[r].sum(), 0.02, 0.98))
+            f = np.where(y[r] == 1, base / rate, (1 - base) / (1 - rate))
+            logs[r] += np.log(np.clip(f, *clip))
+            counts[r] += 1
+    return np.exp(np.divide(logs, counts, out=np.zeros_like(logs), where=counts > 0))
+
+
+def identity_columns(X: FeatureMatrices) -> np.ndarray:
+    """Feature columns that identify a group by name: word uni/bigrams holding an identity word, and the
+    character n-grams of four or more characters inside one (padded as ``char_wb`` pads words)."""
+    union = dict(X.features.named_steps["features"].transformer_list)
+    starts = dict(zip(X.sizes, np.cumsum([0, *list(X.sizes.values())[:-1]]).tolist(), strict=True))
+    terms = set(IDENTITY_TERMS)
+    cols = [starts["word"] + j for g, j in union["word"].vocabulary_.items() if any(t in terms for t in g.split())]
+    grams = {f" {t} "[i:i + n] for t in terms for n in range(4, 6) for i in range(len(t) + 3 - n)}
+    cols += [starts["char"] + j for g, j in union["char"].vocabulary_.items() if g in grams]
+    return np.array(sorted(cols), dtype=np.int64)
 
 
 def fit_normalizer(cfg: TrainConfig, data: TrainingData) -> tuple[Normalizer, dict[str, int]]:
@@ -262,7 +364,7 @@ def fit_features(cfg: TrainConfig, normalizer: Normalizer, data: TrainingData) -
     for _name, trans in union.transformer_list:
         if hasattr(trans, "stop_words_"):
             trans.stop_words_ = None  # only needed for introspection; it would bloat the artifact
-    sizes = {n: len(t.vocabulary_) if n != "lexicon" else 2 for n, t in union.transformer_list}
+    sizes = {n: block_width(n, t) for n, t in union.transformer_list}
     return FeatureMatrices(features, X_train, X_val, sizes)
 
 
@@ -273,18 +375,29 @@ def fit_classifiers(cfg: TrainConfig, data: TrainingData, X: FeatureMatrices) ->
     all_train = data.train_rows
     classifiers: dict[str, CategoryModel] = {}
     weights_all = np.ones(len(all_train))
-    weights_all[len(data.splits.train):] = cfg.extra_weight
+    weights_all[len(all_train) - len(data.extra):] = cfg.extra_weight
     for cat in _bar(cfg, cfg.categories, "classifiers"):
         idx = [i for i, e in enumerate(all_train) if cat in e.labels]
         y = np.array([all_train[i].labels[cat] for i in idx])
         a, b = X.columns(CATEGORY_BLOCKS[cat])
         Xc = X.train[idx][:, a:b]
-        w = _weights([all_train[i] for i in idx], cfg.corpus_weight) * weights_all[idx]
+        Xv = X.validation[:, a:b]
+        rows = [all_train[i] for i in idx]
+        w = _weights(rows, cfg.corpus_weight) * weights_all[idx]
+        if cat in cfg.identity_reweight:
+            w = w * identity_weights(rows, y, w)
+        if cat in cfg.identity_neutral:  # all-zero columns get zero weight: the classifier cannot use them
+            keep = np.ones(b - a, dtype=np.float32)
+            cols = identity_columns(X)
+            keep[cols[(cols >= a) & (cols < b)] - a] = 0.0
+            Xc, Xv = Xc @ sp.diags(keep), Xv @ sp.diags(keep)
         base = LogisticRegression(C=cfg.C.get(cat, 4.0), solver="liblinear", max_iter=1000, class_weight="balanced")
         cal = CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False)
         cal.fit(Xc, y, sample_weight=w)
         classifiers[cat] = CategoryModel.from_calibrated((a, b), cal)
-        reference = cal.predict_proba(X.validation[:, a:b])[:, 1]
+        if cat in cfg.identity_neutral:
+            classifiers[cat].coef_ *= keep
+        reference = cal.predict_proba(Xv)[:, 1]
         reduced = classifiers[cat].predict_proba(X.validation)
         if not np.allclose(reference, reduced, atol=1e-4):  # float32 weights: tiny differences only
             raise RuntimeError(f"{cat}: reduced classifier disagrees with scikit-learn by "
@@ -292,20 +405,62 @@ def fit_classifiers(cfg: TrainConfig, data: TrainingData, X: FeatureMatrices) ->
     return classifiers
 
 
+def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_cats: Sequence[str],
+                          ) -> tuple[list[Example], list[dict[str, int]], list[float]]:
+    """What the encoder trains on: every ``ENCODER_CORPORA`` row (for its corpus's category), the team's own
+    rows (for the encoder's categories they are labelled for), and a seeded sample of ``cfg.encoder_sample``
+    rows of the other corpora labelled for one of its categories (at ``cfg.encoder_sample_weight``).
+    Returns (rows, their labels, their weights)."""
+    rows: list[Example] = []
+    labels: list[dict[str, int]] = []
+    weights: list[float] = []
+    by_corpus: dict[str, list[Example]] = {}
+    for e in train_rows:
+        lab = ({ENCODER_CORPORA[e.corpus]: e.labels[ENCODER_CORPORA[e.corpus]]}
+               if e.corpus in ENCODER_CORPORA and ENCODER_CORPORA[e.corpus] in e.labels else
+               {c: e.labels[c] for c in enc_cats if c in e.labels} if e.corpus == AUGMENT_CORPUS else None)
+        if lab and all(c in enc_cats for c in lab):
+            rows.append(e)
+            labels.append(lab)
+            weights.append(1.0)
+        elif e.corpus in cfg.encoder_sample:
+            by_corpus.setdefault(e.corpus, []).append(e)
+    rng = np.random.default_rng(cfg.seed)
+    for name, pool in sorted(by_corpus.items()):
+        pool = [e for e in pool if any(c in e.labels for c in enc_cats)]
+        for i in sorted(rng.permutation(len(pool))[: cfg.encoder_sample[name]].tolist()):
+            rows.append(pool[i])
+            labels.append({c: pool[i].labels[c] for c in enc_cats if c in pool[i].labels})
+            weights.append(cfg.encoder_sample_weight)
+    return rows, labels, weights
+
+
+def _encoder_source(path: str | None) -> str | None:
+    """The reused artifact, named by its version (its file name) so that the model version does not depend
+    on where the file lies."""
+    return None if path is None else Path(path).stem
+
+
 def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScorer | None:
-    """The encoder fine-tuned on the ``ENCODER_CORPORA`` training rows, or None (``cfg.encoder`` off, or
-    none of its categories trained)."""
+    """The encoder fine-tuned on :func:`encoder_training_rows` (or taken from ``cfg.encoder_from``), or None
+    (``cfg.encoder`` off, or none of its categories trained)."""
     enc_cats = tuple(c for c in dict.fromkeys(ENCODER_CORPORA.values()) if c in cfg.categories)
     if not (cfg.encoder and enc_cats):
         return None
+    if cfg.encoder_from:
+        from moderator.model.artifact import load_model as load_artifact
+
+        reused = load_artifact(cfg.encoder_from).encoder
+        if reused is None:
+            raise ValueError(f"{cfg.encoder_from} has no encoder to reuse")
+        reused.info = {**reused.info, "reused_from": _encoder_source(cfg.encoder_from)}
+        return reused
     from moderator.training.encoder import EncoderConfig, train_encoder
 
-    enc_rows = [e for e in train_rows if ENCODER_CORPORA.get(e.corpus) in enc_cats
-                and ENCODER_CORPORA[e.corpus] in e.labels]
+    enc_rows, enc_labels, enc_weights = encoder_training_rows(cfg, train_rows, enc_cats)
     return train_encoder(
-        [e.text for e in enc_rows], [{ENCODER_CORPORA[e.corpus]: e.labels[ENCODER_CORPORA[e.corpus]]}
-                                     for e in enc_rows],
-        enc_cats, vocabulary_texts=[e.text for e in train_rows],
+        [e.text for e in enc_rows], enc_labels, enc_cats, weights=enc_weights,
+        vocabulary_texts=[e.text for e in train_rows],
         cfg=EncoderConfig(epochs=cfg.encoder_epochs, seed=cfg.seed),
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
 
@@ -313,30 +468,39 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
 def choose_thresholds(cfg: TrainConfig, X: FeatureMatrices, classifiers: dict[str, CategoryModel],
                       encoder: EncoderScorer | None, val_rows: Sequence[Example],
                       ) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
-    """Thresholds (F1-maximising on validation) and validation metrics, of the model's scores and of the
-    linear model's alone: ``(thresholds, linear_thresholds, metrics)``. Without an encoder, or for a
-    category it does not score, the two thresholds are the same."""
+    """Thresholds (the operating point of :func:`operating_threshold`) and validation metrics, of the model's
+    scores and of the linear model's alone: ``(thresholds, linear_thresholds, metrics)``. Without an encoder,
+    or for a category it does not score, the two thresholds are the same."""
     shell = ModerationModel("check", X.features, classifiers, {}, encoder=encoder)
     linear_val = np.column_stack([classifiers[c].predict_proba(X.validation) for c in shell.categories])
     combined = linear_val.copy()
-    rows = np.flatnonzero(encoder_rows(val_rows, shell.encoder_categories))
-    if len(rows):
+    # the encoder scores what it is labelled for, Ruddit, and every comment-section row (their clean rows
+    # are what the thresholds are chosen against)
+    rows = np.flatnonzero(np.array(encoder_rows(val_rows, shell.encoder_categories), dtype=bool)
+                          | np.array([e.corpus in COMMENT_SECTION_CORPORA for e in val_rows], dtype=bool))
+    if len(rows) and shell.encoder_categories:
         combined[rows] = shell.combine(linear_val[rows], shell.encoder_matrix(
             list(_bar(cfg, [val_rows[i].text for i in rows.tolist()], "encoder on validation"))))
-    thresholds: dict[str, float] = {}
-    linear_thresholds: dict[str, float] = {}
-    metrics: dict[str, Any] = {"validation": {}}
+    cats = shell.categories
+    selected = {"model": operating_thresholds(cfg, val_rows, combined, cats),
+                "linear": operating_thresholds(cfg, val_rows, linear_val, cats)}
+    thresholds = {c: round(selected["model"][c]["threshold"], 4) if c in selected["model"] else 0.5 for c in cats}
+    linear_thresholds = {c: round(selected["linear"][c]["threshold"], 4) if c in selected["linear"] else 0.5
+                         for c in cats}
+    for c in cats:
+        if c not in shell.encoder_categories:
+            linear_thresholds[c] = thresholds[c]
+    metrics: dict[str, Any] = {"validation": {}, "operating_point": {
+        "max_flag_rate": cfg.max_flag_rate, "prevalence": cfg.prevalence, "min_precision": cfg.min_precision,
+        "selection": selected,
+        "comment_sections": {"model": flag_report(val_rows, combined, cats, thresholds),
+                             "linear": flag_report(val_rows, linear_val, cats, linear_thresholds)}}}
     for cat in cfg.categories:
-        idx = [i for i, e in enumerate(val_rows) if cat in e.labels]
-        y = np.array([val_rows[i].labels[cat] for i in idx])
-        k = shell.categories.index(cat)
-        for table, p, key in ((thresholds, combined[:, k], "validation"),
-                              (linear_thresholds, linear_val[:, k], "validation_linear")):
-            if key == "validation_linear" and cat not in shell.encoder_categories:
-                table[cat] = thresholds[cat]
-                continue
-            table[cat] = round(choose_threshold(y, p[idx]), 4) if len(set(y)) == 2 else 0.5
-            metrics.setdefault(key, {})[cat] = category_metrics(val_rows, cat, p, table[cat])
+        k = cats.index(cat)
+        metrics["validation"][cat] = category_metrics(val_rows, cat, combined[:, k], thresholds[cat])
+        if cat in shell.encoder_categories:
+            metrics.setdefault("validation_linear", {})[cat] = category_metrics(val_rows, cat, linear_val[:, k],
+                                                                              linear_thresholds[cat])
     probs = {cat: combined[:, shell.categories.index(cat)] for cat in cfg.categories}
     ruddit = [i for i, e in enumerate(val_rows) if e.corpus == "ruddit"]
     if ruddit:
@@ -346,6 +510,47 @@ def choose_thresholds(cfg: TrainConfig, X: FeatureMatrices, classifiers: dict[st
         if keep.any() and 0 < (score[keep] >= 0.33).sum() < keep.sum():
             metrics["ruddit_offensive_vs_clean_auc"] = float(roc_auc_score(score[keep] >= 0.33, worst[keep]))
     return thresholds, linear_thresholds, metrics
+
+
+def operating_threshold(y: np.ndarray, p: np.ndarray, max_flag_rate: float, prevalence: float,
+                        min_precision: float) -> dict[str, Any]:
+    """One category's operating point on comment-section rows (``y`` 1 for a violation, 0 for a negative).
+
+    The highest recall that flags at most ``max_flag_rate`` of the negatives; among thresholds of that recall,
+    the highest (the same catch, fewer flags on comments unlike the validation set's). Also the precision
+    there with the positives re-weighted to ``prevalence`` (validation sets hold far more violations than a
+    comment section: Impermium 26%, YouTube 48%), and whether it reaches ``min_precision``.
+    """
+    pos, neg = int(y.sum()), int((y == 0).sum())
+    w = prevalence / (1 - prevalence) * neg / pos
+    cand = np.unique(p)[::-1]  # descending: recall grows along it
+    ps, ns = np.sort(p[y == 1]), np.sort(p[y == 0])
+    tp = pos - np.searchsorted(ps, cand, side="left")
+    fp = neg - np.searchsorted(ns, cand, side="left")
+    precision = w * tp / np.maximum(w * tp + fp, 1e-12)
+    ok = fp / neg <= max_flag_rate
+    k = int(np.flatnonzero(ok & (tp == tp[ok].max()))[0]) if ok.any() else 0
+    return {"threshold": float(cand[k]), "recall": float(tp[k] / pos), "precision": float(precision[k]),
+            "negative_flag_rate": float(fp[k] / neg), "max_flag_rate": max_flag_rate,
+            "feasible": bool(precision[k] >= min_precision), "prevalence": prevalence,
+            "min_precision": min_precision, "positives": pos, "negatives": neg}
+
+
+def operating_thresholds(cfg: TrainConfig, rows: Sequence[Example], scores: np.ndarray,
+                         categories: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """:func:`operating_threshold` of each category over the validation rows of the comment-section corpora,
+    where a clean comment of any of them is a negative for every category
+    (:func:`moderator.training.operating_points.category_targets`). A category without positives or
+    negatives there is left out."""
+    keep = np.flatnonzero([r.corpus in COMMENT_SECTION_CORPORA for r in rows])
+    sub = [rows[i] for i in keep.tolist()]
+    out: dict[str, dict[str, Any]] = {}
+    for k, cat in enumerate(categories):
+        idx, y = category_targets(sub, cat)
+        if len(idx) and 0 < y.sum() < len(y):
+            out[cat] = operating_threshold(y, np.asarray(scores)[keep][idx, k], cfg.max_flag_rate.get(cat, 0.01),
+                                           cfg.prevalence, cfg.min_precision)
+    return out
 
 
 def model_version(cfg: TrainConfig, data_hashes: dict[str, str], extra: Sequence[Example]) -> str:
@@ -382,7 +587,8 @@ def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_
                                                  "onnx_bytes": len(encoder.onnx_model)},
         "config": cfg.to_dict(),
         "command": "python scripts/train.py" + ("" if cfg.seed == TrainConfig.seed else f" --seed {cfg.seed}")
-                   + ("" if cfg.encoder else " --no-encoder"),
+                   + ("" if cfg.encoder else " --no-encoder")
+                   + (f" --encoder-from models/{Path(cfg.encoder_from).name}" if cfg.encoder_from else ""),
         "data_dir": str(data_dir(cfg.data_dir)),
         "input_sha256": data_hashes,
         "rows": {name: {"loaded": len(splits.raw[name]), "after_dedup": len(splits.corpora[name]),
@@ -392,6 +598,7 @@ def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_
         "training_rows_per_category": {c: sum(c in e.labels for e in data.train_rows) for c in cfg.categories},
         "weak_obscenity_labels": weak_counts,
         "feedback_rows": len(data.extra),
+        "augment_rows": dict(Counter(e.raw_label for e in data.augment)),
         "features": X.sizes,
         "metrics": metrics,
         "training_seconds": round(seconds, 1),
@@ -420,7 +627,7 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     stages.update()
     classifiers = fit_classifiers(cfg, data, X)
     stages.update()
-    encoder = fit_encoder(cfg, data.splits.train)
+    encoder = fit_encoder(cfg, data.splits.train + data.augment)
     stages.update()
     thresholds, linear_thresholds, metrics = choose_thresholds(cfg, X, classifiers, encoder, data.splits.validation)
     stages.update()
@@ -430,6 +637,11 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
                             encoder=encoder, linear_thresholds=linear_thresholds if encoder is not None else None)
     if "obscenity" in cfg.categories and OBSCENITY_EVAL.is_file():
         metrics["obscenity_handwritten"] = evaluate_obscenity_set(model)
+    if set(model.categories) == set(CATEGORIES) and not cfg.sample:
+        # identity fairness, threats, hate without slurs (hand-written sets, never trained on) for the card
+        from moderator.training.fairness import training_metrics
+
+        metrics.update(training_metrics(model, data.splits.validation))
     stages.update()
     model.metadata = describe(cfg, model, data, weak_counts, X, metrics, data_hashes, time.time() - t0)
     path = write_artifact(cfg, model)

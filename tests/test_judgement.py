@@ -1,0 +1,122 @@
+"""What training does for the model's judgement, checked on small hand-made inputs (no corpora, no training):
+the operating-point thresholds, identity re-weighting, spam negatives, the encoder's rows, the phrase cues
+and the team's generated rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from moderator.model.cues import CUES, cue_counts
+from moderator.training.augment import AUGMENT_CORPUS, augmentation_examples, identity_pattern
+from moderator.training.datasets import Example
+from moderator.training.train import (
+    TrainConfig,
+    add_spam_negatives,
+    encoder_training_rows,
+    identity_weights,
+    operating_threshold,
+)
+
+
+def test_operating_threshold_takes_the_highest_recall_within_the_flag_budget() -> None:
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    p = np.array([.9, .8, .7, .2, .85, .3, .25, .1, .1, .1, .1, .1, .1, .1])
+    # 10 negatives, budget 10%: one negative may be flagged (0.85); the next (0.3) would be the second
+    out = operating_threshold(y, p, max_flag_rate=0.1, prevalence=0.1, min_precision=0.7)
+    assert out["threshold"] == pytest.approx(0.7)
+    assert out["recall"] == pytest.approx(0.75) and out["negative_flag_rate"] == pytest.approx(0.1)
+    # of the thresholds giving that recall, the highest: 0.7, not 0.31 (which flags no more positives)
+    assert out["threshold"] > 0.3
+    strict = operating_threshold(y, p, max_flag_rate=0.0, prevalence=0.1, min_precision=0.7)
+    assert strict["negative_flag_rate"] == 0 and strict["threshold"] == pytest.approx(0.9)
+
+
+def test_identity_weights_make_a_group_word_uninformative_within_a_corpus() -> None:
+    rows, y = [], []
+    for i in range(40):  # corpus base rate 25%; rows naming Pakistanis 75% positive
+        names = i < 8
+        label = int((i < 6) if names else (i % 8 == 0))
+        rows.append(Example("Pakistani people here" if names else "people here", "trac1_aggression", {}, ""))
+        y.append(label)
+    y_arr, w = np.array(y), np.ones(len(rows))
+    factors = identity_weights(rows, y_arr, w)
+    named = np.array(["Pakistani" in r.text for r in rows])
+    base = y_arr.mean()
+    rate = (factors[named] * y_arr[named]).sum() / factors[named].sum()
+    assert rate == pytest.approx(base, abs=0.02)
+    assert np.all(factors[~named] == 1.0)
+
+
+def test_identity_weights_leave_the_teams_rows_alone() -> None:
+    rows = [Example("Muslims are welcome", AUGMENT_CORPUS, {}, "")] * 6 + [Example("hi", AUGMENT_CORPUS, {}, "")]
+    f = identity_weights(rows, np.array([0, 0, 0, 0, 0, 1, 0]), np.ones(7))
+    assert np.all(f == 1.0)
+
+
+def test_identity_pattern_matches_whole_words_only() -> None:
+    assert identity_pattern().search("my Hindu neighbour")
+    assert not identity_pattern().search("an arabesque and a jewel")
+
+
+def test_spam_negatives_skip_youtube_links_and_unlabelled_rows() -> None:
+    rows = [Example("nice song", "youtube_spam", {"spam": 0}, "0"),
+            Example("you idiot", "impermium_insults", {"personal_attack": 1}, "1"),
+            Example("see http://x.example now", "impermium_insults", {"personal_attack": 0}, "0"),
+            Example("covert jab", "trac1_aggression", {}, "CAG"),
+            Example("a reddit comment", "ruddit", {}, "0.1")]
+    assert add_spam_negatives(rows) == 2
+    assert rows[1].labels["spam"] == 0 and rows[4].labels["spam"] == 0
+    assert "spam" not in rows[2].labels and "spam" not in rows[3].labels
+    assert rows[0].labels == {"spam": 0}
+
+
+def test_encoder_rows_take_the_comment_corpora_the_teams_rows_and_a_sample() -> None:
+    cfg = TrainConfig(encoder_sample={"olid": 2})
+    rows = [Example("i1", "impermium_insults", {"personal_attack": 1, "obscenity": 0}, "1"),
+            Example("s1", "stormfront_hate", {"hate_speech": 0}, "noHate"),
+            Example("a1", AUGMENT_CORPUS, {"hate_speech": 1}, "group_hate"),
+            *[Example(f"o{i}", "olid", {"personal_attack": i % 2, "hate_speech": 0}, "x") for i in range(5)],
+            Example("d1", "davidson_hate_offensive", {"hate_speech": 1}, "0")]
+    got, labels, weights = encoder_training_rows(cfg, rows, ("hate_speech", "personal_attack"))
+    texts = [e.text for e in got]
+    assert texts[:3] == ["i1", "s1", "a1"]
+    assert labels[0] == {"personal_attack": 1} and labels[2] == {"hate_speech": 1}
+    assert sum(t.startswith("o") for t in texts) == 2 and "d1" not in texts
+    assert weights[:3] == [1.0, 1.0, 1.0] and weights[3:] == [cfg.encoder_sample_weight] * 2
+    assert encoder_training_rows(cfg, rows, ("hate_speech", "personal_attack"))[0] == got  # seeded
+
+
+@pytest.mark.parametrize(("doc", "cue"), [
+    ("i will break your neck tonight", "cue_threat_person"),
+    ("you are dead meat pal", "cue_threat_person"),
+    ("round up the refugees and shoot them", "cue_threat_group"),
+    ("roma are parasites", "cue_dehumanise"),
+    ("the jews run hollywood", "cue_conspiracy_exclusion"),
+    ("deport all the somalis", "cue_conspiracy_exclusion"),
+])
+def test_cues_fire(doc: str, cue: str) -> None:
+    assert cue_counts(doc)[list(CUES).index(cue)] >= 1
+
+
+@pytest.mark.parametrize("doc", [
+    "this blender is a killer bargain", "the striker shot and scored", "police say the gunman killed two",
+    "i would murder a pizza", "my muslim neighbour fixed my bike", "we beat them three nil",
+])
+def test_cues_stay_quiet_on_benign_violent_words(doc: str) -> None:
+    assert sum(cue_counts(doc)) == 0
+
+
+def test_augmentation_is_deterministic_and_balanced_per_group() -> None:
+    rows = augmentation_examples()
+    assert [e.text for e in rows] == [e.text for e in augmentation_examples()]
+    kinds = Counter(e.raw_label for e in rows)
+    assert set(kinds) == {"benign_identity", "group_hate", "person_threat", "violent_trap"}
+    hate = [e for e in rows if e.raw_label == "group_hate"]
+    benign = [e for e in rows if e.raw_label == "benign_identity"]
+    assert all(e.labels == {"hate_speech": 1} for e in hate)
+    assert all(e.labels == {"hate_speech": 0, "personal_attack": 0} for e in benign)
+    for group in ("Pakistanis", "Muslims", "Sikhs"):  # every group in benign and hateful rows alike
+        assert any(group in e.text for e in hate) and any(group in e.text for e in benign)
