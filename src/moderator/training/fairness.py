@@ -107,3 +107,318 @@ def write_identity_eval(path: Path = IDENTITY_EVAL) -> int:
     rows = expand_templates(load_terms(), json.loads(IDENTITY_TEMPLATES.read_text(encoding="utf-8")))
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return len(rows)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC, or None when ``y`` has one class only."""
+    return float(roc_auc_score(y, score)) if 0 < int(y.sum()) < len(y) else None
+
+
+def bias_aucs(y: np.ndarray, score: np.ndarray, in_subgroup: np.ndarray) -> dict[str, Any]:
+    """Borkan et al. 2019's three AUCs for one subgroup (None where a set lacks a class).
+
+    ``y`` (0/1), ``score`` and ``in_subgroup`` (bool) are aligned per row; every other row is background.
+    """
+    y = np.asarray(y).astype(int)
+    score = np.asarray(score, dtype=float)
+    sub = np.asarray(in_subgroup, dtype=bool)
+    bg = ~sub
+    bpsn = (sub & (y == 0)) | (bg & (y == 1))
+    bnsp = (sub & (y == 1)) | (bg & (y == 0))
+    return {"n": int(sub.sum()), "positives": int(y[sub].sum()),
+            "subgroup_auc": _auc(y[sub], score[sub]),
+            "bpsn_auc": _auc(y[bpsn], score[bpsn]),
+            "bnsp_auc": _auc(y[bnsp], score[bnsp])}
+
+
+def term_masks(texts: Sequence[str], terms: Sequence[IdentityTerm]) -> dict[str, np.ndarray]:
+    """Which of ``texts`` mention each term (its ``regex``)."""
+    return {t.term: np.array([bool(t.regex.search(s)) for s in texts], dtype=bool) for t in terms}
+
+
+@dataclass
+class Scored:
+    """One model view's scores of a list of texts: ``matrix`` is texts x ``categories``."""
+
+    version: str
+    categories: tuple[str, ...]
+    thresholds: dict[str, float]
+    matrix: np.ndarray
+
+    def col(self, category: str) -> np.ndarray:
+        return self.matrix[:, self.categories.index(category)]
+
+    def flagged(self, category: str) -> np.ndarray:
+        return self.col(category) >= self.thresholds[category]
+
+    def any_flag(self, categories: Sequence[str] | None = None) -> np.ndarray:
+        cats = [c for c in (categories or self.categories) if c in self.categories]
+        return np.any(np.column_stack([self.flagged(c) for c in cats]), axis=1)
+
+
+def score_views(model: ModerationModel, texts: Sequence[str],
+                encoder_rows: Sequence[bool] | None = None) -> dict[str, Scored]:
+    """The texts scored by the intake model (the linear view) and, with an encoder, the full model.
+
+    Keys ``intake`` and ``full`` (the same scores when the model has no encoder). The linear scores are
+    computed once and the encoder's combined in for ``encoder_rows`` (default: all).
+    """
+    texts = list(texts)
+    linear = model.linear_matrix(texts)
+    intake = model.linear_view()
+    out = {"intake": Scored(intake.version, model.categories, dict(intake.thresholds), linear)}
+    if model.encoder_categories:
+        rows = np.arange(len(texts)) if encoder_rows is None else np.flatnonzero(np.asarray(encoder_rows, bool))
+        full = linear.copy()
+        if len(rows):
+            full[rows] = model.combine(linear[rows], model.encoder_matrix([texts[i] for i in rows.tolist()]))
+        out["full"] = Scored(model.version, model.categories, dict(model.thresholds), full)
+    else:
+        out["full"] = Scored(model.version, model.categories, dict(model.thresholds), linear)
+    return out
+
+
+def identity_report(scored: Scored, template_rows: Sequence[dict[str, Any]], n_templates: int,
+                    val_rows: Sequence[Example], terms: Sequence[IdentityTerm],
+                    masks: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per term: benign template flag rates and, per identity category, the three bias AUCs.
+
+    ``scored`` holds the template rows' scores first (``n_templates`` of them), then ``val_rows``'.
+    ``masks[term]`` marks the validation rows that mention a term. For category ``c`` the rows are the
+    benign templates (negatives), the abusive templates whose ``category`` is ``c`` (positives) and the
+    validation rows labelled for ``c``.
+    """
+    tpl_term = np.array([r["term"] for r in template_rows])
+    tpl_benign = np.array([r["label"] == 0 for r in template_rows])
+    per_cat: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for cat in IDENTITY_CATEGORIES:
+        if cat not in scored.categories:
+            continue
+        t_idx = np.array([i for i, r in enumerate(template_rows) if r["label"] == 0 or r.get("category") == cat])
+        v_idx = np.array([i for i, r in enumerate(val_rows) if cat in r.labels], dtype=int)
+        y = np.concatenate([np.array([template_rows[i]["label"] for i in t_idx]),
+                            np.array([val_rows[i].labels[cat] for i in v_idx], dtype=int)])
+        s = np.concatenate([scored.col(cat)[t_idx], scored.col(cat)[n_templates + v_idx]])
+        per_cat[cat] = (y, s, np.concatenate([t_idx, n_templates + v_idx]).astype(int))
+    flagged_any = scored.any_flag()[:n_templates]
+    out: dict[str, Any] = {}
+    for t in terms:
+        benign = tpl_benign & (tpl_term == t.term)
+        entry: dict[str, Any] = {"group": t.group, "benign_n": int(benign.sum()),
+                                 "benign_flag_rate": {"any": float(flagged_any[benign].mean())}}
+        for cat in scored.categories:
+            entry["benign_flag_rate"][cat] = float(scored.flagged(cat)[:n_templates][benign].mean())
+        entry["benign_max_score"] = {cat: float(scored.col(cat)[:n_templates][benign].max())
+                                     for cat in IDENTITY_CATEGORIES if cat in scored.categories}
+        mentions = np.concatenate([tpl_term == t.term, masks[t.term]])  # template rows, then validation rows
+        for cat, (y, s, idx) in per_cat.items():
+            sub = mentions[idx]
+            entry[cat] = bias_aucs(y, s, sub)
+            entry[cat]["validation_rows"] = int(sub[idx >= n_templates].sum())
+        out[t.term] = entry
+    tpl_ids = np.array([r["template"] for r in template_rows])
+    tpl_flags = {c: scored.flagged(c)[:n_templates] for c in scored.categories}
+    by_template = {tid: {"any": float(flagged_any[tpl_ids == tid].mean()),
+                         **{c: float(f[tpl_ids == tid].mean()) for c, f in tpl_flags.items()}}
+                   for tid in dict.fromkeys(r["template"] for r in template_rows if r["label"] == 0)}
+    return {"terms": out, "benign_by_template": by_template}
+
+
+def threat_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Threats caught (flagged for any of ``THREAT_CATEGORIES`` the model has) and traps flagged."""
+    cats = [c for c in THREAT_CATEGORIES if c in scored.categories]
+    hit = scored.any_flag(cats)
+    anyf = scored.any_flag()
+    label = np.array([r["label"] for r in rows])
+    out: dict[str, Any] = {"categories": cats, "threats": int(label.sum()), "traps": int((label == 0).sum()),
+                           "caught": float(hit[label == 1].mean()), "traps_flagged": float(hit[label == 0].mean()),
+                           "traps_any_flag": float(anyf[label == 0].mean())}
+    s = np.max(np.column_stack([scored.col(c) / scored.thresholds[c] for c in cats]), axis=1)
+    out["auc_threshold_scaled_max"] = _auc(label, s)
+    for target in ("person", "group"):
+        m = np.array([r.get("target") == target for r in rows])
+        intended = "personal_attack" if target == "person" else "hate_speech"
+        out[f"caught_{target}"] = float(hit[m].mean())
+        if intended in scored.categories:
+            out[f"caught_{target}_as_{intended}"] = float(scored.flagged(intended)[m].mean())
+    out["missed"] = [r["text"] for r, h, y in zip(rows, hit, label, strict=True) if y == 1 and not h]
+    out["flagged_traps"] = [r["text"] for r, h, y in zip(rows, hit, label, strict=True) if y == 0 and h]
+    return out
+
+
+def hate_noslur_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """ROC AUC of ``hate_speech`` on the set and, per kind, the share flagged hate_speech and flagged at all."""
+    label = np.array([r["label"] for r in rows])
+    p = scored.col("hate_speech")
+    hs = scored.flagged("hate_speech")
+    anyf = scored.any_flag()
+    out: dict[str, Any] = {"n": len(rows), "hate": int(label.sum()), "hate_speech_auc": _auc(label, p),
+                           "by_kind": {}}
+    kinds = sorted({r.get("subkind") or r["kind"] for r in rows})
+    for kind in kinds:
+        m = np.array([(r.get("subkind") or r["kind"]) == kind for r in rows])
+        out["by_kind"][kind] = {"n": int(m.sum()), "label": int(label[m][0]),
+                                "hate_speech_flagged": float(hs[m].mean()), "any_flag": float(anyf[m].mean())}
+    out["missed"] = [r["text"] for r, f, y in zip(rows, hs, label, strict=True) if y == 1 and not f]
+    out["flagged_non_hate"] = [r["text"] for r, f, y in zip(rows, hs, label, strict=True) if y == 0 and f]
+    return out
+
+
+def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = ()) -> dict[str, Any]:
+    """Identity, threat and hate-without-slur evaluation of ``model``'s intake and full views.
+
+    ``val_rows``: the validation split (as training made it); only rows labelled for an identity category
+    are read. With none, the identity AUCs use the templates alone.
+    """
+    terms = load_terms()
+    templates = load_jsonl(IDENTITY_EVAL)
+    threats = load_jsonl(THREAT_EVAL)
+    hate = load_jsonl(HATE_NOSLUR_EVAL)
+    val = [r for r in val_rows if any(c in r.labels for c in IDENTITY_CATEGORIES)]
+    texts = [r["text"] for r in templates] + [r.text for r in val] + [r["text"] for r in threats] \
+        + [r["text"] for r in hate]
+    views = score_views(model, texts)
+    masks = term_masks([r.text for r in val], terms)
+    a, b, c = len(templates), len(templates) + len(val), len(templates) + len(val) + len(threats)
+    out: dict[str, Any] = {"version": model.version, "validation_rows": len(val), "template_rows": len(templates),
+                           "views": {}}
+    for name, sc in views.items():
+        part = lambda lo, hi, sc=sc: Scored(sc.version, sc.categories, sc.thresholds, sc.matrix[lo:hi])  # noqa: E731
+        out["views"][name] = {
+            "version": sc.version, "thresholds": sc.thresholds,
+            "identity": identity_report(part(0, b), templates, a, val, terms, masks),
+            "threats": threat_report(part(b, c), threats),
+            "hate_noslur": hate_noslur_report(part(c, len(texts)), hate),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- summaries and markdown
+
+# The targets the evaluation is read against (benign flag rate at most, AUCs and threats caught at least).
+TARGETS = {"benign_flag_rate": 0.02, "subgroup_auc": 0.95, "bpsn_auc": 0.95, "threats_caught": 0.90,
+           "traps_flagged": 0.05, "hate_noslur_auc": 0.95}
+_AUCS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+
+
+def summarize(report: dict[str, Any]) -> dict[str, Any]:
+    """Per view: worst term and number of terms meeting each target; threats; hate without slurs."""
+    out: dict[str, Any] = {}
+    for name, v in report["views"].items():
+        terms = v["identity"]["terms"]
+        flag = {t: e["benign_flag_rate"]["any"] for t, e in terms.items()}
+        worst_flag = max(flag, key=lambda t: flag[t])
+        s: dict[str, Any] = {
+            "terms": len(terms),
+            "benign_flag_rate_max": {"term": worst_flag, "value": flag[worst_flag]},
+            "benign_flag_rate_mean": float(np.mean(list(flag.values()))),
+            "terms_meeting_flag_target": sum(x <= TARGETS["benign_flag_rate"] for x in flag.values()),
+        }
+        for cat in IDENTITY_CATEGORIES:
+            vals = {t: e[cat] for t, e in terms.items() if cat in e}
+            if not vals:
+                continue
+            for auc in _AUCS:
+                got = {t: a[auc] for t, a in vals.items() if a[auc] is not None}
+                if got:
+                    low = min(got, key=lambda t: got[t])
+                    s[f"{cat}_{auc}_min"] = {"term": low, "value": got[low]}
+                    s[f"{cat}_{auc}_meeting_0.95"] = sum(x >= 0.95 for x in got.values())
+        s["threats_caught"] = v["threats"]["caught"]
+        s["traps_flagged"] = v["threats"]["traps_flagged"]
+        s["hate_noslur_auc"] = v["hate_noslur"]["hate_speech_auc"]
+        out[name] = s
+    return out
+
+
+def _f(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return "-"
+    return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """A short markdown table of :func:`summarize` (the model card's section)."""
+    summ = report.get("summary") or summarize(report)
+    views = list(summ)
+    lines = ["| measure (target) | " + " | ".join(f"{v} (`{report['views'][v]['version']}`)" for v in views) + " |",
+             "|---|" + "---:|" * len(views)]
+
+    def row(label: str, fn: Any) -> None:
+        lines.append(f"| {label} | " + " | ".join(fn(summ[v]) for v in views) + " |")
+
+    row("identity terms", lambda s: str(s["terms"]))
+    row("benign template flag rate, worst term (<= 2%)",
+        lambda s: f"{_f(s['benign_flag_rate_max']['value'], True)} ({s['benign_flag_rate_max']['term']})")
+    row("benign template flag rate, mean over terms", lambda s: _f(s["benign_flag_rate_mean"], True))
+    row("terms with benign flag rate <= 2%", lambda s: f"{s['terms_meeting_flag_target']}/{s['terms']}")
+    for cat in IDENTITY_CATEGORIES:
+        for auc in _AUCS:
+            key = f"{cat}_{auc}_min"
+            row(f"{cat} {auc.replace('_auc', '').upper()} AUC, worst term"
+                + (" (>= 0.95)" if auc != "bnsp_auc" else ""),
+                lambda s, key=key: f"{_f(s[key]['value'])} ({s[key]['term']})" if key in s else "-")
+            row(f"{cat}: terms with {auc.replace('_auc', '').upper()} AUC >= 0.95",
+                lambda s, cat=cat, auc=auc: f"{s.get(f'{cat}_{auc}_meeting_0.95', '-')}/{s['terms']}")
+    row("threats caught (>= 90%)", lambda s: _f(s["threats_caught"], True))
+    row("threat traps flagged (<= 5%)", lambda s: _f(s["traps_flagged"], True))
+    row("hate without slurs: hate_speech ROC AUC (>= 0.95)", lambda s: _f(s["hate_noslur_auc"]))
+    return lines
+
+
+def markdown(report: dict[str, Any], command: str = "python bench/fairness.py") -> str:
+    """The full report: summary, per-term tables per view, benign templates, threats, hate without slurs."""
+    lines = [f"# Identity fairness, threats, hate without slurs: `{report['version']}`", "",
+             f"`{command}`. Identity rows: {report['template_rows']} template rows (`data/identity_eval.jsonl`) "
+             f"+ {report['validation_rows']} validation rows labelled hate_speech or personal_attack (a term's "
+             "subgroup there: the rows its pattern matches). Flags at each view's own thresholds. AUCs per "
+             "category over the rows labelled for it (benign templates are negatives for both; abusive "
+             "templates are positives for the category they name).", "", *summary_lines(report), ""]
+    for name, v in report["views"].items():
+        cats = [c for c in ("personal_attack", "hate_speech", "obscenity", "spam") if c in v["thresholds"]]
+        lines += [f"## Per term: {name} (`{v['version']}`, thresholds {json.dumps(v['thresholds'])})", "",
+                  "| term | group | benign flagged: any | " + " | ".join(cats) + " | max PA score | "
+                  "HS subgroup / BPSN / BNSP | PA subgroup / BPSN / BNSP | validation rows HS / PA |",
+                  "|---|---|---:|" + "---:|" * len(cats) + "---:|---|---|---|"]
+        for term, e in v["identity"]["terms"].items():
+            hs, pa = e.get("hate_speech", {}), e.get("personal_attack", {})
+            trio = lambda a: " / ".join(_f(a.get(k)) for k in _AUCS) if a else "-"  # noqa: E731
+            lines.append(f"| {term} | {e['group']} | {_f(e['benign_flag_rate']['any'], True)} | "
+                         + " | ".join(_f(e["benign_flag_rate"][c], True) for c in cats)
+                         + f" | {_f(e['benign_max_score'].get('personal_attack'))} | {trio(hs)} | {trio(pa)} | "
+                         f"{hs.get('validation_rows', '-')} / {pa.get('validation_rows', '-')} |")
+        lines.append("")
+    views = list(report["views"])
+    lines += ["## Benign templates: share of terms flagged", "",
+              "| template | " + " | ".join(f"{v}: any" for v in views) + " | "
+              + " | ".join(f"{v}: PA / HS / obscenity / spam" for v in views) + " |",
+              "|---|" + "---:|" * len(views) + "---|" * len(views)]
+    first = report["views"][views[0]]["identity"]["benign_by_template"]
+    for tid in first:
+        cells = [_f(report["views"][v]["identity"]["benign_by_template"][tid]["any"], True) for v in views]
+        cells += [" / ".join(_f(report["views"][v]["identity"]["benign_by_template"][tid].get(c), True)
+                             for c in ("personal_attack", "hate_speech", "obscenity", "spam")) for v in views]
+        lines.append(f"| {tid} | " + " | ".join(cells) + " |")
+    lines += ["", "## Threats (`data/threat_eval.jsonl`)", "",
+              "| view | threats caught | to a person | to a person as personal_attack | to a group | "
+              "to a group as hate_speech | traps flagged | traps with any flag | AUC (threshold-scaled max) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, v in report["views"].items():
+        t = v["threats"]
+        lines.append(f"| {name} | {_f(t['caught'], True)} of {t['threats']} | {_f(t['caught_person'], True)} | "
+                     f"{_f(t.get('caught_person_as_personal_attack'), True)} | {_f(t['caught_group'], True)} | "
+                     f"{_f(t.get('caught_group_as_hate_speech'), True)} | {_f(t['traps_flagged'], True)} of "
+                     f"{t['traps']} | {_f(t['traps_any_flag'], True)} | {_f(t['auc_threshold_scaled_max'])} |")
+    lines += ["", "## Hate without slurs (`data/hate_noslur_eval.jsonl`)", "",
+              "| view | hate_speech ROC AUC | " + " | ".join(
+                  f"{k} (n {d['n']}, {'hate' if d['label'] else 'not hate'}): HS flagged / any flag"
+                  for k, d in report["views"][views[0]]["hate_noslur"]["by_kind"].items()) + " |",
+              "|---|---:|" + "---|" * len(report["views"][views[0]]["hate_noslur"]["by_kind"])]
+    for name, v in report["views"].items():
+        h = v["hate_noslur"]
+        lines.append(f"| {name} | {_f(h['hate_speech_auc'])} | " + " | ".join(
+            f"{_f(d['hate_speech_flagged'], True)} / {_f(d['any_flag'], True)}" for d in h["by_kind"].values()) + " |")
+    return "\n".join(lines) + "\n"
