@@ -267,16 +267,21 @@ def hate_noslur_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[s
     return out
 
 
-def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = ()) -> dict[str, Any]:
+def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
+                      templates: Sequence[dict[str, Any]] | None = None,
+                      threats: Sequence[dict[str, Any]] | None = None,
+                      hate: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Identity, threat and hate-without-slur evaluation of ``model``'s intake and full views.
 
     ``val_rows``: the validation split (as training made it); only rows labelled for an identity category
-    are read. With none, the identity AUCs use the templates alone.
+    are read. With none, the identity AUCs use the templates alone. ``templates``, ``threats`` and ``hate``
+    default to the files in ``data/`` (tests pass subsets).
     """
     terms = load_terms()
-    templates = load_jsonl(IDENTITY_EVAL)
-    threats = load_jsonl(THREAT_EVAL)
-    hate = load_jsonl(HATE_NOSLUR_EVAL)
+    templates = load_jsonl(IDENTITY_EVAL) if templates is None else list(templates)
+    threats = load_jsonl(THREAT_EVAL) if threats is None else list(threats)
+    hate = load_jsonl(HATE_NOSLUR_EVAL) if hate is None else list(hate)
+    terms = [t for t in terms if any(r["term"] == t.term for r in templates)]
     val = [r for r in val_rows if any(c in r.labels for c in IDENTITY_CATEGORIES)]
     texts = [r["text"] for r in templates] + [r.text for r in val] + [r["text"] for r in threats] \
         + [r["text"] for r in hate]

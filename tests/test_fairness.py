@@ -1,0 +1,176 @@
+"""The fairness, threat, hate-without-slur and operating-point evaluation: metric definitions on inputs whose
+answer is known, the hand-written sets' shape, and one end-to-end run on the shipped model."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+import numpy as np
+import pytest
+
+from moderator.training import fairness as fz
+from moderator.training import operating_points as op
+from moderator.training.datasets import Example
+
+# ---------------------------------------------------------------- Borkan et al. 2019 AUCs
+
+
+def test_bias_aucs_follow_the_definitions() -> None:
+    # Subgroup rows: negatives 0.6, 0.7 and positives 0.8, 0.9 (perfectly ordered inside the subgroup, but
+    # its negatives outscore the background's positives 0.3, 0.4; the background's negatives are 0.1, 0.2).
+    y = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    s = np.array([0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.3, 0.4])
+    sub = np.array([True] * 4 + [False] * 4)
+    got = fz.bias_aucs(y, s, sub)
+    assert got["subgroup_auc"] == 1.0
+    assert got["bpsn_auc"] == 0.0  # subgroup negatives above background positives: the term raises scores
+    assert got["bnsp_auc"] == 1.0  # subgroup positives above background negatives
+    assert (got["n"], got["positives"]) == (4, 2)
+
+
+def test_bias_aucs_low_bnsp_when_abuse_naming_the_group_scores_low() -> None:
+    y = np.array([0, 1, 0, 1])
+    s = np.array([0.05, 0.3, 0.5, 0.9])  # subgroup = first two: its positive 0.3 is below background negative 0.5
+    got = fz.bias_aucs(y, s, np.array([True, True, False, False]))
+    assert got["subgroup_auc"] == 1.0
+    assert got["bpsn_auc"] == 1.0  # subgroup negative 0.05 < background positive 0.9
+    assert got["bnsp_auc"] == 0.0
+
+
+def test_bias_aucs_none_when_a_set_lacks_a_class() -> None:
+    got = fz.bias_aucs(np.array([0, 0, 1]), np.array([0.1, 0.2, 0.9]), np.array([True, True, False]))
+    assert got["subgroup_auc"] is None  # subgroup has no positive
+    assert got["bpsn_auc"] == 1.0
+    assert got["bnsp_auc"] is None  # no subgroup positive
+
+
+def test_term_patterns_need_a_person_noun_for_ambiguous_words() -> None:
+    terms = {t.term: t for t in fz.load_terms()}
+    masks = fz.term_masks(["black coffee please", "Black people live here", "The Pakistani team won",
+                           "an old car", "old people vote"], [terms["black"], terms["pakistani"], terms["elderly"]])
+    assert masks["black"].tolist() == [False, True, False, False, False]
+    assert masks["pakistani"].tolist() == [False, False, True, False, False]
+    assert masks["elderly"].tolist() == [False, False, False, False, True]
+
+
+# ---------------------------------------------------------------- operating points
+
+
+def test_select_threshold_reweights_to_the_stated_prevalence() -> None:
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.9, 0.8, 0.85, 0.1])
+    # Prevalence 0.5 with 2 positives and 2 negatives: weight 1. Precision by threshold: 0.9 -> 1, 0.85 -> 0.5,
+    # 0.8 -> 2/3, 0.1 -> 0.5.
+    got = op.select_threshold(y, p, min_precision=0.6, prevalence=0.5)
+    assert (got["threshold"], got["recall"], got["feasible"]) == (0.8, 1.0, True)
+    assert got["negative_flag_rate"] == 0.5
+    assert op.select_threshold(y, p, min_precision=0.7, prevalence=0.5)["threshold"] == 0.9
+    # At 20% prevalence a positive weighs 1/4: at 0.8 the precision is 0.5 / (0.5 + 1) = 1/3, so only 0.9 passes.
+    rare = op.select_threshold(y, p, min_precision=0.6, prevalence=0.2)
+    assert (rare["threshold"], rare["recall"]) == (0.9, 0.5)
+    assert rare["precision"] == pytest.approx(1.0)
+
+
+def test_select_threshold_reports_an_unreachable_precision() -> None:
+    got = op.select_threshold(np.array([1, 0, 0]), np.array([0.2, 0.9, 0.8]), min_precision=0.7, prevalence=0.1)
+    assert got["feasible"] is False
+    assert got["threshold"] == 0.2  # best precision (1/3 weighted, still the best there is): flags everything
+
+
+def _ex(corpus: str, labels: dict[str, int], raw: str = "") -> Example:
+    return Example("text", corpus, labels, raw)
+
+
+def test_clean_comments_and_category_targets() -> None:
+    rows = [_ex("impermium_insults", {"personal_attack": 0, "obscenity": 0}),  # clean
+            _ex("impermium_insults", {"personal_attack": 1, "obscenity": 0}),  # violation
+            _ex("stormfront_hate", {"hate_speech": 0, "obscenity": 1}),  # profane: not clean
+            _ex("stormfront_hate", {}),  # unlabelled (relation / idk): unknown, not clean
+            _ex("ruddit", {"obscenity": 0}, "-0.2"),  # clean by score
+            _ex("ruddit", {"obscenity": 0}, "0.1")]  # mildly offensive: not clean
+    assert [op.is_clean(r) for r in rows] == [True, False, False, False, True, False]
+    idx, y = op.category_targets(rows, "personal_attack")
+    assert idx.tolist() == [0, 1, 4] and y.tolist() == [0, 1, 0]
+    idx, y = op.category_targets(rows, "spam")  # nobody labels spam here: clean comments are its negatives
+    assert idx.tolist() == [0, 4] and y.tolist() == [0, 0]
+
+
+def test_flag_report_counts_clean_flags_and_recall() -> None:
+    rows = [_ex("impermium_insults", {"personal_attack": 0}), _ex("impermium_insults", {"personal_attack": 0}),
+            _ex("impermium_insults", {"personal_attack": 1}), _ex("youtube_spam", {"spam": 0})]
+    scores = np.array([[0.9, 0.1], [0.1, 0.1], [0.8, 0.1], [0.1, 0.7]])
+    got = op.flag_report(rows, scores, ("personal_attack", "spam"), {"personal_attack": 0.5, "spam": 0.5})
+    assert got["impermium_insults"]["clean_flag_rate"] == {"personal_attack": 0.5, "spam": 0.0, "any": 0.5}
+    assert got["impermium_insults"]["recall"]["personal_attack"] == {"n": 1, "recall": 1.0}
+    assert got["all"]["clean_flag_rate"]["any"] == pytest.approx(2 / 3)
+    assert got["all"]["clean_flag_rate"]["spam"] == pytest.approx(1 / 3)
+
+
+# ---------------------------------------------------------------- the hand-written sets
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def test_identity_set_covers_the_required_terms_and_matches_its_templates() -> None:
+    terms = fz.load_terms()
+    names = {t.term for t in terms}
+    assert len(terms) >= 35
+    assert {"muslim", "hindu", "sikh", "jewish", "christian", "atheist", "pakistani", "indian", "black", "arab",
+            "gay", "lesbian", "transgender", "disabled", "elderly", "liberal", "conservative"} <= names
+    assert {t.group for t in terms} >= {"religion", "nationality", "ethnicity", "sexual_orientation",
+                                        "gender_identity", "disability", "age", "politics"}
+    rows = fz.load_jsonl(fz.IDENTITY_EVAL)
+    templates = json.loads(fz.IDENTITY_TEMPLATES.read_text())
+    assert rows == fz.expand_templates(terms, templates)  # the file is generated from the two sources
+    assert all({"text", "term", "template", "label", "kind"} <= set(r) for r in rows)
+    assert len({_key(r["text"]) for r in rows}) == len(rows)
+    for t in terms:
+        mine = [r for r in rows if r["term"] == t.term]
+        assert sum(r["label"] == 0 for r in mine) >= 20 and sum(r["label"] == 1 for r in mine) >= 15, t.term
+
+
+def test_threat_and_hate_sets_have_their_sizes_and_no_duplicates() -> None:
+    threats = fz.load_jsonl(fz.THREAT_EVAL)
+    assert sum(r["label"] == 1 for r in threats) >= 150 and sum(r["label"] == 0 for r in threats) >= 150
+    assert {r.get("target") for r in threats if r["label"] == 1} == {"person", "group"}
+    assert all(r["kind"] == ("threat" if r["label"] else "trap") for r in threats)
+    hate = fz.load_jsonl(fz.HATE_NOSLUR_EVAL)
+    assert len(hate) >= 200
+    assert {r["kind"] for r in hate} == {"hate", "counter_speech", "reporting", "benign_identity"}
+    assert {r["subkind"] for r in hate if r["kind"] == "hate"} == {"dehumanising", "conspiracy", "exclusion"}
+    assert all(r["label"] == int(r["kind"] == "hate") for r in hate)
+    every = [r["text"] for r in threats + hate + fz.load_jsonl(fz.IDENTITY_EVAL)]
+    assert len({_key(t) for t in every}) == len(every)  # no duplicates within or across the sets
+
+
+# ---------------------------------------------------------------- end to end on the shipped model
+
+
+def test_evaluation_runs_on_the_shipped_model(model: Any) -> None:
+    templates = [r for r in fz.load_jsonl(fz.IDENTITY_EVAL) if r["template"] in ("b07", "b21", "a03", "a10")]
+    threats = fz.load_jsonl(fz.THREAT_EVAL)[::10]
+    hate = fz.load_jsonl(fz.HATE_NOSLUR_EVAL)[::5]
+    val = [Example("Muslims are lovely neighbours", "stormfront_hate", {"hate_speech": 0}, "noHate"),
+           Example("I hate all Muslims", "stormfront_hate", {"hate_speech": 1}, "hate"),
+           Example("you are an idiot", "impermium_insults", {"personal_attack": 1}, "1")]
+    report = fz.evaluate_fairness(model, val, templates, threats, hate)
+    names = [t.term for t in fz.load_terms()]
+    assert set(report["views"]) == {"intake", "full"}
+    assert report["views"]["intake"]["version"].endswith("+linear")
+    for view in report["views"].values():
+        terms = view["identity"]["terms"]
+        assert list(terms) == names
+        for e in terms.values():
+            assert e["benign_n"] == 2 and 0 <= e["benign_flag_rate"]["any"] <= 1
+            assert e["hate_speech"]["subgroup_auc"] is not None and e["personal_attack"]["bpsn_auc"] is not None
+        assert terms["muslim"]["hate_speech"]["validation_rows"] == 2
+        assert terms["pakistani"]["hate_speech"]["validation_rows"] == 0
+        assert 0 <= view["threats"]["caught"] <= 1 and view["hate_noslur"]["hate_speech_auc"] is not None
+    summary = fz.summarize(report)
+    assert summary["intake"]["terms"] == len(names)
+    assert "| threats caught (>= 90%) |" in "\n".join(fz.summary_lines(report))
