@@ -174,3 +174,28 @@ def test_evaluation_runs_on_the_shipped_model(model: Any) -> None:
     summary = fz.summarize(report)
     assert summary["intake"]["terms"] == len(names)
     assert "| threats caught (>= 90%) |" in "\n".join(fz.summary_lines(report))
+
+
+def test_training_metrics_reach_the_model_card(model: Any) -> None:
+    from dataclasses import replace
+
+    from moderator.training.report import model_card
+
+    templates = [r for r in fz.load_jsonl(fz.IDENTITY_EVAL) if r["template"] in ("b08", "a02", "a11")]
+    val = [Example("Thanks, great article", "impermium_insults", {"personal_attack": 0, "obscenity": 0}, "0"),
+           Example("you are a moron", "impermium_insults", {"personal_attack": 1, "obscenity": 0}, "1"),
+           Example("Buy followers at my site", "youtube_spam", {"spam": 1, "obscenity": 0}, "1"),
+           Example("nice song", "youtube_spam", {"spam": 0, "obscenity": 0}, "0"),
+           Example("The Muslims in our street are fine", "stormfront_hate", {"hate_speech": 0, "obscenity": 0}, "n"),
+           Example("all muslims are vermin", "stormfront_hate", {"hate_speech": 1, "obscenity": 0}, "hate")]
+    metrics = fz.training_metrics(model, val, templates=templates, threats=fz.load_jsonl(fz.THREAT_EVAL)[:20],
+                                  hate=fz.load_jsonl(fz.HATE_NOSLUR_EVAL)[::10])
+    assert set(metrics) == {"fairness", "operating_points"}
+    assert metrics["operating_points"]["rows"]["impermium_insults"] == 2
+    json.dumps(metrics)  # stored in the artifact's JSON sidecar
+    assert "missed" not in metrics["fairness"]["views"]["full"]["threats"]
+    card = model_card(replace(model, metadata={**model.metadata, "metrics": {**model.metadata["metrics"], **metrics}}))
+    assert "## Identity fairness, threats, hate without slurs" in card
+    assert "## Flags on comment-section validation data" in card
+    assert "| threats caught (>= 90%) |" in card
+    assert "## Identity fairness" not in model_card(model)  # the shipped model's card has no such section

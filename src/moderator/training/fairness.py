@@ -117,6 +117,11 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float(roc_auc_score(y, score)) if 0 < int(y.sum()) < len(y) else None
 
 
+def _rate(flags: np.ndarray) -> float | None:
+    """The share of True in ``flags``, or None when it is empty."""
+    return float(np.mean(flags)) if len(flags) else None
+
+
 def bias_aucs(y: np.ndarray, score: np.ndarray, in_subgroup: np.ndarray) -> dict[str, Any]:
     """Borkan et al. 2019's three AUCs for one subgroup (None where a set lacks a class).
 
@@ -234,16 +239,16 @@ def threat_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[str, A
     anyf = scored.any_flag()
     label = np.array([r["label"] for r in rows])
     out: dict[str, Any] = {"categories": cats, "threats": int(label.sum()), "traps": int((label == 0).sum()),
-                           "caught": float(hit[label == 1].mean()), "traps_flagged": float(hit[label == 0].mean()),
-                           "traps_any_flag": float(anyf[label == 0].mean())}
+                           "caught": _rate(hit[label == 1]), "traps_flagged": _rate(hit[label == 0]),
+                           "traps_any_flag": _rate(anyf[label == 0])}
     s = np.max(np.column_stack([scored.col(c) / scored.thresholds[c] for c in cats]), axis=1)
     out["auc_threshold_scaled_max"] = _auc(label, s)
     for target in ("person", "group"):
         m = np.array([r.get("target") == target for r in rows])
         intended = "personal_attack" if target == "person" else "hate_speech"
-        out[f"caught_{target}"] = float(hit[m].mean())
+        out[f"caught_{target}"] = _rate(hit[m])
         if intended in scored.categories:
-            out[f"caught_{target}_as_{intended}"] = float(scored.flagged(intended)[m].mean())
+            out[f"caught_{target}_as_{intended}"] = _rate(scored.flagged(intended)[m])
     out["missed"] = [r["text"] for r, h, y in zip(rows, hit, label, strict=True) if y == 1 and not h]
     out["flagged_traps"] = [r["text"] for r, h, y in zip(rows, hit, label, strict=True) if y == 0 and h]
     return out
@@ -261,7 +266,7 @@ def hate_noslur_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[s
     for kind in kinds:
         m = np.array([(r.get("subkind") or r["kind"]) == kind for r in rows])
         out["by_kind"][kind] = {"n": int(m.sum()), "label": int(label[m][0]),
-                                "hate_speech_flagged": float(hs[m].mean()), "any_flag": float(anyf[m].mean())}
+                                "hate_speech_flagged": _rate(hs[m]), "any_flag": _rate(anyf[m])}
     out["missed"] = [r["text"] for r, f, y in zip(rows, hs, label, strict=True) if y == 1 and not f]
     out["flagged_non_hate"] = [r["text"] for r, f, y in zip(rows, hs, label, strict=True) if y == 0 and f]
     return out
@@ -270,35 +275,99 @@ def hate_noslur_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[s
 def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
                       templates: Sequence[dict[str, Any]] | None = None,
                       threats: Sequence[dict[str, Any]] | None = None,
-                      hate: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+                      hate: Sequence[dict[str, Any]] | None = None,
+                      operating: bool = False) -> dict[str, Any]:
     """Identity, threat and hate-without-slur evaluation of ``model``'s intake and full views.
 
-    ``val_rows``: the validation split (as training made it); only rows labelled for an identity category
-    are read. With none, the identity AUCs use the templates alone. ``templates``, ``threats`` and ``hate``
-    default to the files in ``data/`` (tests pass subsets).
+    ``val_rows``: the validation split (as training made it, with its weak obscenity labels); the identity
+    metrics read its rows labelled for an identity category. With none, the identity AUCs use the templates
+    alone. ``templates``, ``threats`` and ``hate`` default to the files in ``data/`` (tests pass subsets).
+    With ``operating``, the report also holds ``operating_points``
+    (:func:`moderator.training.operating_points.operating_points` on the comment-section rows of
+    ``val_rows``), scored in the same pass: every text is scored once by each view.
     """
+    from moderator.training.operating_points import COMMENT_SECTION_CORPORA, operating_points
+
     terms = load_terms()
     templates = load_jsonl(IDENTITY_EVAL) if templates is None else list(templates)
     threats = load_jsonl(THREAT_EVAL) if threats is None else list(threats)
     hate = load_jsonl(HATE_NOSLUR_EVAL) if hate is None else list(hate)
     terms = [t for t in terms if any(r["term"] == t.term for r in templates)]
-    val = [r for r in val_rows if any(c in r.labels for c in IDENTITY_CATEGORIES)]
-    texts = [r["text"] for r in templates] + [r.text for r in val] + [r["text"] for r in threats] \
-        + [r["text"] for r in hate]
+    wanted = [r for r in val_rows if any(c in r.labels for c in IDENTITY_CATEGORIES)
+              or (operating and r.corpus in COMMENT_SECTION_CORPORA)]
+    ident = np.array([any(c in r.labels for c in IDENTITY_CATEGORIES) for r in wanted], dtype=bool)
+    comment = np.array([operating and r.corpus in COMMENT_SECTION_CORPORA for r in wanted], dtype=bool)
+    val = [r for r, k in zip(wanted, ident, strict=True) if k]
+    texts = [r["text"] for r in templates] + [r["text"] for r in threats] + [r["text"] for r in hate] \
+        + [r.text for r in wanted]
     views = score_views(model, texts)
     masks = term_masks([r.text for r in val], terms)
-    a, b, c = len(templates), len(templates) + len(val), len(templates) + len(val) + len(threats)
+    a, b, c = len(templates), len(templates) + len(threats), len(templates) + len(threats) + len(hate)
     out: dict[str, Any] = {"version": model.version, "validation_rows": len(val), "template_rows": len(templates),
                            "views": {}}
     for name, sc in views.items():
-        part = lambda lo, hi, sc=sc: Scored(sc.version, sc.categories, sc.thresholds, sc.matrix[lo:hi])  # noqa: E731
+        def part(idx: Any, sc: Scored = sc) -> Scored:
+            return Scored(sc.version, sc.categories, sc.thresholds, sc.matrix[idx])
+
+        identity_idx = np.concatenate([np.arange(a), c + np.flatnonzero(ident)])
         out["views"][name] = {
             "version": sc.version, "thresholds": sc.thresholds,
-            "identity": identity_report(part(0, b), templates, a, val, terms, masks),
-            "threats": threat_report(part(b, c), threats),
-            "hate_noslur": hate_noslur_report(part(c, len(texts)), hate),
+            "identity": identity_report(part(identity_idx), templates, a, val, terms, masks),
+            "threats": threat_report(part(slice(a, b)), threats),
+            "hate_noslur": hate_noslur_report(part(slice(b, c)), hate),
         }
+    if operating and comment.any():
+        op_rows = [r for r, k in zip(wanted, comment, strict=True) if k]
+        out["operating_points"] = {
+            "version": model.version, "categories": list(model.categories), "min_precision": 0.7,
+            "rows": {n: sum(r.corpus == n for r in op_rows) for n in COMMENT_SECTION_CORPORA},
+            "views": {name: {"version": sc.version, **operating_points(
+                op_rows, sc.matrix[c + np.flatnonzero(comment)], sc.categories, sc.thresholds)}
+                for name, sc in views.items()}}
     return out
+
+
+def training_metrics(model: ModerationModel, val_rows: Sequence[Example],
+                     **sets: Sequence[dict[str, Any]] | None) -> dict[str, Any]:
+    """What training records for the model card: ``{"fairness": ..., "operating_points": ...}``.
+
+    ``val_rows`` is the validation split with its weak obscenity labels (``data.splits.validation`` in
+    :func:`moderator.training.train.train`). The fairness part is :func:`summarize`'d plus the per-term
+    numbers (no sentence lists), small enough for the artifact's JSON sidecar. ``sets``: ``templates``,
+    ``threats``, ``hate`` subsets as for :func:`evaluate_fairness` (tests).
+    """
+    report = evaluate_fairness(model, val_rows, sets.get("templates"), sets.get("threats"), sets.get("hate"),
+                               operating=True)
+    ops = report.pop("operating_points", None)
+    report["summary"] = summarize(report)
+    for v in report["views"].values():
+        for key in ("missed", "flagged_traps", "flagged_non_hate"):
+            v["threats"].pop(key, None)
+            v["hate_noslur"].pop(key, None)
+    out: dict[str, Any] = {"fairness": report}
+    if ops is not None:
+        out["operating_points"] = ops
+    return out
+
+
+def card_lines(metrics: dict[str, Any]) -> list[str]:
+    """The model card's sections for the metrics :func:`training_metrics` returned (none if absent)."""
+    from moderator.training import operating_points as op
+
+    lines: list[str] = []
+    if metrics.get("fairness"):
+        lines += ["", "## Identity fairness, threats, hate without slurs",
+                  "Hand-written evaluation sets (`data/identity_eval.jsonl`, `data/threat_eval.jsonl`,"
+                  " `data/hate_noslur_eval.jsonl`; never trained on) plus the identity-term-bearing validation rows;"
+                  " subgroup / BPSN / BNSP ROC AUC after Borkan et al. 2019, per category, worst term shown."
+                  " Per-term tables: `python bench/fairness.py`.", "", *summary_lines(metrics["fairness"])]
+    if metrics.get("operating_points"):
+        lines += ["", "## Flags on comment-section validation data",
+                  "Impermium, Stormfront, TRAC-1, Ruddit, YouTube validation rows; clean = every label 0. Share of"
+                  " clean comments flagged and recall at the model's thresholds, and at the thresholds that give the"
+                  " highest recall with precision >= 0.7 at 5% / 10% prevalence. Per corpus:"
+                  " `python bench/operating_points.py`.", "", *op.summary_lines(metrics["operating_points"])]
+    return lines
 
 
 # --------------------------------------------------------------------------- summaries and markdown

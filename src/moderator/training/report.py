@@ -15,6 +15,7 @@ import numpy as np
 
 from moderator.model.classifier import ModerationModel
 from moderator.training.datasets import SOURCES
+from moderator.training.fairness import card_lines
 
 LABEL_MAPPING = {
     "davidson_hate_offensive": "hate_speech: class 0 -> 1, classes 1/2 -> 0; obscenity: weak (lexicon + class)",
@@ -157,6 +158,7 @@ def model_card(model: ModerationModel) -> str:
     if ra is not None:
         lines.append(f"\nRuddit (Reddit, graded): AUC of the highest non-spam probability for offensive "
                      f"(score >= 0.33) vs clean (score <= 0) comments: {ra:.3f}.")
+    lines += card_lines(m.get("metrics", {}))  # fairness and operating points, when training computed them
     lines += [
         "",
         "## Known limits",
