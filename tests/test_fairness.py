@@ -199,3 +199,11 @@ def test_training_metrics_reach_the_model_card(model: Any) -> None:
     assert "## Flags on comment-section validation data" in card
     assert "| threats caught (>= 90%) |" in card
     assert "## Identity fairness" not in model_card(model)  # the shipped model's card has no such section
+
+
+def test_select_threshold_flags_no_more_than_the_best_recall_needs() -> None:
+    # Perfectly separated: recall 1 is reached at 0.8 with no false flag; lower thresholds only add false flags
+    # (still within the precision allowed at 50% prevalence), so 0.8 is chosen.
+    got = op.select_threshold(np.array([1, 1, 0, 0, 0]), np.array([0.9, 0.8, 0.5, 0.4, 0.3]),
+                              min_precision=0.6, prevalence=0.5)
+    assert (got["threshold"], got["recall"], got["negative_flag_rate"]) == (0.8, 1.0, 0.0)

@@ -61,7 +61,8 @@ def category_targets(rows: Sequence[Example], category: str) -> tuple[np.ndarray
 
 def select_threshold(y: np.ndarray, p: np.ndarray, min_precision: float = DEFAULT_MIN_PRECISION,
                      prevalence: float = DEFAULT_PREVALENCE) -> dict[str, Any]:
-    """The lowest threshold (so the highest recall) whose precision at ``prevalence`` is >= ``min_precision``.
+    """The threshold with the highest recall whose precision at ``prevalence`` is >= ``min_precision`` (the
+    highest such threshold when several reach that recall, so no clean comment is flagged for nothing).
 
     Positives are reweighted so that they make up ``prevalence`` of the weight: precision at a threshold is
     ``w*TP / (w*TP + FP)`` with ``w = prevalence / (1 - prevalence) * negatives / positives``. Returns
@@ -83,7 +84,10 @@ def select_threshold(y: np.ndarray, p: np.ndarray, min_precision: float = DEFAUL
     precision = w * tp / np.maximum(w * tp + fp, 1e-12)
     ok = np.flatnonzero(precision >= min_precision)
     feasible = len(ok) > 0
-    k = int(ok[-1]) if feasible else int(np.flatnonzero(precision == precision.max())[-1])
+    if feasible:  # the highest recall reached; of the thresholds reaching it, the highest (fewest false flags)
+        k = int(ok[np.flatnonzero(tp[ok] == tp[ok].max())[0]])
+    else:
+        k = int(np.flatnonzero(precision == precision.max())[-1])
     return {"threshold": float(thr[k]), "recall": float(tp[k] / pos), "precision": float(precision[k]),
             "negative_flag_rate": float(fp[k] / neg), "feasible": feasible, "prevalence": prevalence,
             "min_precision": min_precision, "positives": pos, "negatives": neg}
