@@ -138,6 +138,7 @@ class Service:
     idempotency_ttl: int
     pruner: IdempotencyPruner = field(default_factory=IdempotencyPruner)
     metrics: Any = None
+    policies: dict[str, Any] = field(default_factory=dict)  # by model version, where not ``policy`` (fast path)
 
 
 def request_hash(body: Any) -> str:
@@ -218,8 +219,10 @@ def duplicate_phase(svc: Service, comment: Comment, t: datetime,
 
 
 def policy_phase(svc: Service, scores: dict[str, float], duplicate: dict[str, Any] | None, rate_limited: bool,
-                 unavailable: list[str]) -> Any:
-    return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
+                 unavailable: list[str], version: str | None = None) -> Any:
+    """The verdict under the policy of the model that scored (its thresholds: the fast path has its own)."""
+    policy = svc.policies.get(version, svc.policy) if version is not None else svc.policy
+    return policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
 
 
 def store_phase(svc: Service, actor: audit.Actor, comment: Comment, t: datetime, version: str,
@@ -305,7 +308,7 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     rate_limited = rate_phase(svc, comment.author_id, t, unavailable)
     version, scores = score_phase(svc, comment.text)
     duplicate, signature = duplicate_phase(svc, comment, t, unavailable)
-    verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable)
+    verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable, version)
     written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem)
     if isinstance(written, Outcome):
         return written
@@ -313,7 +316,7 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     record_phase(svc, stored, comment, t, signature)
     if svc.metrics is not None:
         svc.metrics.decision("submission", verdict.decision)
-    if refiner is not None and stored.priority is not None:  # queued: the full model re-scores it in the background
+    if refiner is not None and stored.priority is not None and version in svc.policies:  # fast path: re-scored later
         refiner.wake()
     return Outcome(payload)
 

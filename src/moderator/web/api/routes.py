@@ -213,10 +213,11 @@ def _submission_service(st: Any) -> submission.Service:
     pruner = ext.get("moderator_idempotency_pruner")
     if pruner is None:
         pruner = ext.setdefault("moderator_idempotency_pruner", submission.IdempotencyPruner())
-    return submission.Service(policy=st.policy, detector=st.detector, score=scorer().score,
+    fast = {str(st.fast_model.version): st.fast_policy} if st.fast_model is not None else {}
+    return submission.Service(policy=st.policy, detector=st.detector, score=context.submit_scorer().score,
                               commit=context.committer().run, session=db, clock=st.clock,
                               idempotency_ttl=int(current_app.config["IDEMPOTENCY_TTL"]), pruner=pruner,
-                              metrics=st.metrics)
+                              metrics=st.metrics, policies=fast)
 
 
 @endpoint(v1, "/comments/<comment_id>", "GET", summary="A comment with scores, status and full history",
