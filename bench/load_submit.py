@@ -9,6 +9,11 @@ checks that every comment id answered with a 2xx is in the database.
 
     python bench/load_submit.py          # 60 s, 1 worker x 8 threads (the `moderator serve` defaults), wrk -c 8
     python bench/load_submit.py --workers 2 --dup-backend redis
+    python bench/load_submit.py --client threads --rate 200    # a steady 200 comments/s (open loop, paced)
+    python bench/load_submit.py --encoder-mode deferred         # MODERATOR_ENCODER_MODE for the server
+
+The report counts the comments decided at intake by the full model and by the fast path (``+linear``,
+re-scored later or still waiting).
 
 Two load generators:
 
@@ -93,9 +98,11 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 class Client(threading.Thread):
-    def __init__(self, port: int, key: str, stop_at: float, seed: int, warm_until: float) -> None:
+    def __init__(self, port: int, key: str, stop_at: float, seed: int, warm_until: float,
+                 interval: float = 0.0) -> None:
         super().__init__(daemon=True)
         self.port, self.key, self.stop_at, self.warm_until = port, key, stop_at, warm_until
+        self.interval = interval  # > 0: send one request every this many seconds (paced), else back to back
         self.rng = random.Random(seed)
         self.latencies: list[float] = []
         self.ids: list[int] = []
@@ -110,8 +117,14 @@ class Client(threading.Thread):
     def run(self) -> None:
         headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
         n = 0
+        next_at = time.monotonic() + self.interval * self.rng.random()
         while time.monotonic() < self.stop_at:
             n += 1
+            if self.interval > 0:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                next_at += self.interval
             body = json.dumps({
                 "text": make_text(self.rng),
                 "author_id": f"user-{self.rng.randrange(20000)}",
@@ -227,6 +240,10 @@ def main() -> int:
                     help="MODERATOR_DUP_BACKEND for the service (default: the environment's, else memory); "
                          "redis uses a fresh key prefix that is deleted afterwards")
     ap.add_argument("--keep", action="store_true", help="keep the temporary MODERATOR_HOME")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="--client threads only: a steady total rate of submissions per second, paced across the "
+                         "connections (default 0: as fast as answers come back)")
+    ap.add_argument("--encoder-mode", default=None, help="MODERATOR_ENCODER_MODE of the server (default: its own)")
     ap.add_argument("--drain", type=float, default=0.0,
                     help="after the load, keep the server up to this many seconds while the background refiner "
                          "(deferred scoring) re-scores the queue, and report how fast it caught up")
@@ -246,6 +263,10 @@ def main() -> int:
         env.pop(var, None)
     if args.dup_backend:
         env["MODERATOR_DUP_BACKEND"] = args.dup_backend
+    if args.encoder_mode:
+        env["MODERATOR_ENCODER_MODE"] = args.encoder_mode
+    if args.rate and args.client != "threads":
+        ap.error("--rate needs --client threads")
     backend = env.get("MODERATOR_DUP_BACKEND") or "memory"
     redis_prefix = None
     if backend == "redis":
@@ -285,7 +306,9 @@ def main() -> int:
             own0 = time.process_time()
             start = time.monotonic()
             stop_at = start + args.duration
-            clients = [Client(port, key, stop_at, seed, start + args.warmup) for seed in range(args.concurrency)]
+            interval = args.concurrency / args.rate if args.rate > 0 else 0.0
+            clients = [Client(port, key, stop_at, seed, start + args.warmup, interval)
+                       for seed in range(args.concurrency)]
             for cl in clients:
                 cl.start()
             for cl in clients:
@@ -333,6 +356,8 @@ def main() -> int:
         "threads_per_worker": args.threads,
         "concurrency": args.concurrency,
         "dup_backend": backend,
+        "encoder_mode": env.get("MODERATOR_ENCODER_MODE", "default"),
+        "rate_per_s": args.rate or None,
         "duration_s": round(elapsed, 1),
         "comments_2xx": measured,
         "throughput_per_s": round(measured / elapsed, 1),
@@ -370,7 +395,15 @@ def refine_progress(db_path: Path, drain: float) -> dict[str, Any]:
         return int(total), int(left)
 
     total, left = unrefined()
-    out: dict[str, Any] = {"comments": total, "unrefined_when_load_stopped": left}
+    db = sqlite3.connect(db_path, timeout=30)
+    try:  # fast path at intake: still on the linear view, or re-scored from it since
+        refined = db.execute("SELECT count(*) FROM history_events WHERE action = 'rescored' "
+                             "AND data LIKE '%+linear%'").fetchone()[0]
+    finally:
+        db.close()
+    out: dict[str, Any] = {"comments": total, "unrefined_when_load_stopped": left,
+                           "fast_path_at_intake": left + int(refined),
+                           "full_model_at_intake": total - left - int(refined)}
     if drain > 0 and left:
         t0 = time.monotonic()
         while left and time.monotonic() - t0 < drain:

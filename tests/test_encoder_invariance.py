@@ -25,22 +25,20 @@ VARIED = ["ok", "you idiot", "Thanks!!! 🙂", "those people are vermin and shou
 TOLERANCE = 1e-6
 
 
-def _train(quantization: str) -> object:
+@pytest.fixture(scope="module")
+def dynamic() -> object:
+    """A tiny encoder exported the old way (dynamic int8)."""
     texts = INSULTS + POLITE + ["those people are vermin", "welcome to everyone moving here"]
     labels = [{"personal_attack": 1}] * 6 + [{"personal_attack": 0}] * 6 + [{"hate_speech": 1}, {"hate_speech": 0}]
-    cfg = EncoderConfig(epochs=2, max_len=48, min_token_count=1, lr=1e-4, batch_size=4, quantization=quantization,
-                        calibration_texts=20)
+    cfg = EncoderConfig(epochs=1, max_len=48, min_token_count=1, lr=1e-4, batch_size=4, quantization="dynamic")
     return train_encoder(texts, labels, ("personal_attack", "hate_speech"), cfg=cfg)
 
 
 @pytest.fixture(scope="module")
-def static() -> object:
-    return _train("static")
-
-
-@pytest.fixture(scope="module")
-def dynamic() -> object:
-    return _train("dynamic")
+def static(dynamic: object) -> object:
+    """The same network quantised statically, as the trainer's default export does (tests/test_encoder.py
+    covers that export end to end; converting saves a second fine-tuning here)."""
+    return batch_invariant_from(dynamic, INSULTS + POLITE + VARIED)  # type: ignore[arg-type]
 
 
 def _run_padded(enc: object, batch: list[str]) -> np.ndarray:
@@ -83,7 +81,7 @@ def test_the_flag_survives_pickling(static: object) -> None:
     assert np.array_equal(copy.predict_proba(VARIED), static.predict_proba(VARIED))  # type: ignore[attr-defined]
 
 
-def test_dynamic_encoders_run_alone_and_convert(dynamic: object) -> None:
+def test_old_dynamic_encoders_run_one_text_at_a_time(dynamic: object) -> None:
     texts = INSULTS + POLITE + VARIED
     assert not dynamic.batch_invariant  # type: ignore[attr-defined]
     # an old graph in a padded batch moves scores (why it runs one text at a time) ...
@@ -98,11 +96,16 @@ def test_dynamic_encoders_run_alone_and_convert(dynamic: object) -> None:
     old.__dict__.update({k: v for k, v in state.items() if not k.startswith("_")})
     assert old.batch_invariant is False
 
-    converted = batch_invariant_from(dynamic, INSULTS + POLITE)  # type: ignore[arg-type]
-    assert converted.batch_invariant and converted.categories == dynamic.categories  # type: ignore[attr-defined]
-    mine = np.vstack([converted.predict_proba([t]) for t in texts])
-    assert np.abs(_run_padded(converted, texts) - mine).max() <= TOLERANCE
-    assert np.abs(mine - alone).max() < 0.1  # the same network, quantised another way: close scores
+
+
+def test_conversion_keeps_the_network(dynamic: object, static: object) -> None:
+    texts = INSULTS + POLITE + VARIED
+    assert static.batch_invariant and static.categories == dynamic.categories  # type: ignore[attr-defined]
+    assert batch_invariant_from(static, []) is static  # type: ignore[arg-type]  # nothing to convert
+    old = np.vstack([dynamic.predict_proba([t]) for t in texts])  # type: ignore[attr-defined]
+    new = np.vstack([static.predict_proba([t]) for t in texts])  # type: ignore[attr-defined]
+    assert np.abs(new - old).max() < 0.1  # the same network, quantised another way: close scores
+    assert "static int8" in static.info["quantization"]  # type: ignore[attr-defined]
 
 
 def test_length_batches_sort_and_bound_padding() -> None:
