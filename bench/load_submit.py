@@ -18,6 +18,12 @@ wait for a moderator), so measure webhooks with ``--policy-mode postmoderation``
 emits ``comment.published``, which the service's delivery worker fans out and sends while the load runs.
 The report then says how many events were delivered to the fast receiver during the load and after it.
 
+    python bench/load_submit.py --client threads --rate 200    # a steady 200 comments/s (open loop, paced)
+    python bench/load_submit.py --encoder-mode deferred         # MODERATOR_ENCODER_MODE for the server
+
+The report counts the comments decided at intake by the full model and by the fast path (``+linear``,
+re-scored later or still waiting).
+
 Two load generators:
 
 * ``--client wrk`` (default): `wrk <https://github.com/wg/wrk>`_ with ``bench/load_submit.lua``, which builds
@@ -101,9 +107,11 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 class Client(threading.Thread):
-    def __init__(self, port: int, key: str, stop_at: float, seed: int, warm_until: float) -> None:
+    def __init__(self, port: int, key: str, stop_at: float, seed: int, warm_until: float,
+                 interval: float = 0.0) -> None:
         super().__init__(daemon=True)
         self.port, self.key, self.stop_at, self.warm_until = port, key, stop_at, warm_until
+        self.interval = interval  # > 0: send one request every this many seconds (paced), else back to back
         self.rng = random.Random(seed)
         self.latencies: list[float] = []
         self.ids: list[int] = []
@@ -118,8 +126,14 @@ class Client(threading.Thread):
     def run(self) -> None:
         headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
         n = 0
+        next_at = time.monotonic() + self.interval * self.rng.random()
         while time.monotonic() < self.stop_at:
             n += 1
+            if self.interval > 0:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                next_at += self.interval
             body = json.dumps({
                 "text": make_text(self.rng),
                 "author_id": f"user-{self.rng.randrange(20000)}",
@@ -260,6 +274,10 @@ def main() -> int:
                     help="MODERATOR_DUP_BACKEND for the service (default: the environment's, else memory); "
                          "redis uses a fresh key prefix that is deleted afterwards")
     ap.add_argument("--keep", action="store_true", help="keep the temporary MODERATOR_HOME")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="--client threads only: a steady total rate of submissions per second, paced across the "
+                         "connections (default 0: as fast as answers come back)")
+    ap.add_argument("--encoder-mode", default=None, help="MODERATOR_ENCODER_MODE of the server (default: its own)")
     ap.add_argument("--drain", type=float, default=0.0,
                     help="after the load, keep the server up to this many seconds while the background refiner "
                          "(deferred scoring) re-scores the queue, and report how fast it caught up")
@@ -298,6 +316,10 @@ def main() -> int:
     if args.deliver_process:
         env["MODERATOR_WEBHOOKS_WORKER"] = "false"
     deliverer: subprocess.Popen[bytes] | None = None
+    if args.encoder_mode:
+        env["MODERATOR_ENCODER_MODE"] = args.encoder_mode
+    if args.rate and args.client != "threads":
+        ap.error("--rate needs --client threads")
     backend = env.get("MODERATOR_DUP_BACKEND") or "memory"
     redis_prefix = None
     if backend == "redis":
@@ -344,7 +366,9 @@ def main() -> int:
             own0 = time.process_time()
             start = time.monotonic()
             stop_at = start + args.duration
-            clients = [Client(port, key, stop_at, seed, start + args.warmup) for seed in range(args.concurrency)]
+            interval = args.concurrency / args.rate if args.rate > 0 else 0.0
+            clients = [Client(port, key, stop_at, seed, start + args.warmup, interval)
+                       for seed in range(args.concurrency)]
             for cl in clients:
                 cl.start()
             for cl in clients:
@@ -399,6 +423,8 @@ def main() -> int:
         "threads_per_worker": args.threads,
         "concurrency": args.concurrency,
         "dup_backend": backend,
+        "encoder_mode": env.get("MODERATOR_ENCODER_MODE", "default"),
+        "rate_per_s": args.rate or None,
         "duration_s": round(elapsed, 1),
         "comments_2xx": measured,
         "throughput_per_s": round(measured / elapsed, 1),
@@ -521,7 +547,15 @@ def refine_progress(db_path: Path, drain: float) -> dict[str, Any]:
         return int(total), int(left)
 
     total, left = unrefined()
-    out: dict[str, Any] = {"comments": total, "unrefined_when_load_stopped": left}
+    db = sqlite3.connect(db_path, timeout=30)
+    try:  # fast path at intake: still on the linear view, or re-scored from it since
+        refined = db.execute("SELECT count(*) FROM history_events WHERE action = 'rescored' "
+                             "AND data LIKE '%+linear%'").fetchone()[0]
+    finally:
+        db.close()
+    out: dict[str, Any] = {"comments": total, "unrefined_when_load_stopped": left,
+                           "fast_path_at_intake": left + int(refined),
+                           "full_model_at_intake": total - left - int(refined)}
     if drain > 0 and left:
         t0 = time.monotonic()
         while left and time.monotonic() - t0 < drain:

@@ -132,14 +132,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("perspective_submit", "MODERATOR_PERSPECTIVE_SUBMIT", False,
             "Perspective-compatible analyze also submits each comment (doNotStore false) into the review queue, "
             "like POST /v1/comments (communityId as thread, clientToken as external id).", _bool),
-    Setting("encoder_mode", "MODERATOR_ENCODER_MODE", "deferred",
-            "How the service uses a model's encoder: deferred (submissions are scored by the linear model at "
-            "once, then re-scored by the full model in a background thread), inline (full model at submit: "
-            "~15x the CPU per comment), off (linear model only)."),
+    Setting("encoder_mode", "MODERATOR_ENCODER_MODE", "auto",
+            "How the service uses a model's encoder: auto (submissions are scored by the full model while it can "
+            "answer within MODERATOR_INTAKE_BUDGET_MS, by the linear model under bursts and re-scored by the full "
+            "model in a background thread), deferred (the linear model at submit, always re-scored in the "
+            "background), inline (the full model at submit, whatever the load), off (linear model only)."),
+    Setting("intake_budget_ms", "MODERATOR_INTAKE_BUDGET_MS", 20.0,
+            "auto mode: a submission is scored by the full model when the full model's queued work (texts "
+            "waiting x its recent cost per text) would let it answer within this many milliseconds.", float),
     Setting("encoder_threads", "MODERATOR_ENCODER_THREADS", 1,
             "CPU threads each encoder call may use.", int),
     Setting("refine_interval", "MODERATOR_REFINE_INTERVAL", 1.0,
-            "Seconds the background re-scorer waits when it finds nothing to do (deferred mode).", float),
+            "Seconds the background re-scorer waits when it finds nothing to do (auto and deferred modes).", float),
     Setting("bind", "MODERATOR_BIND", "127.0.0.1:8000", "Address `moderator serve` listens on (HOST:PORT)."),
     Setting("workers", "MODERATOR_WORKERS", 1,
             "Number of gunicorn worker processes of `moderator serve` (each with 8 threads). Use more only with "

@@ -162,6 +162,7 @@ def promote(candidate: str, models_dir: str | None, feedback: str | None, data_d
     """Make CANDIDATE (a version or a path, e.g. in models/candidates/) the default model, unless a category's
     AUC regresses by more than --tolerance on any evaluated set."""
     from moderator.service import audit
+    from moderator.service.model_guard import lock_for_switch
     from moderator.storage.db import write_session
     from moderator.training import promotion
     from moderator.training.promotion import (
@@ -205,6 +206,7 @@ def promote(candidate: str, models_dir: str | None, feedback: str | None, data_d
                 "sets": sorted(report["sets"]) if report else [],
                 "regressions": [r.describe() for r in regressions],
             })
+            lock_for_switch(session)  # no background re-score of the old model writes across the switch
             install(cand_path, directory, cand.version)  # inside the transaction: no audit row without it
         if do_rescore:
             _run_rescore(factory, cand, actor)

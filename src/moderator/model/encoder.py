@@ -8,6 +8,13 @@ both stored inside the model artifact, so scoring needs neither torch nor any fi
 
 The graph takes ``input_ids`` and ``attention_mask`` (int64, batch x tokens) and returns one logit per
 category (mean pooling over the tokens, one linear output per category).
+
+Two kinds of graph exist. Older artifacts hold a *dynamically* quantised graph: each activation tensor is
+quantised with a scale computed from the whole tensor at run time, so in a batch the other texts move a text's
+score; those run one text at a time. Newer ones (``batch_invariant``) are *statically* quantised: int8 weights
+per output channel and activation scales fixed at export from calibration texts, so every row of a batch is
+computed exactly as it would be alone (integer matrix products, padding masked out of attention and pooling).
+Those run in batches of texts of similar token length, sorted so that little padding is computed.
 """
 
 from __future__ import annotations
@@ -28,6 +35,28 @@ def _threads() -> int:
     return max(1, int(env_value("encoder_threads")))
 
 
+BATCH_TOKENS = 2048  # tokens (rows x padded width) per graph run: large enough to amortise a run's fixed cost
+MAX_PADDING = 0.25  # a batch grows while its padded width stays within 25% (+2 tokens) of its shortest text
+
+
+def length_batches(lengths: Sequence[int], max_tokens: int = BATCH_TOKENS) -> list[list[int]]:
+    """Indices of ``lengths`` in batches of similar length: sorted, a new batch whenever the padded width would
+    exceed ``MAX_PADDING`` over the batch's shortest text or the batch would exceed ``max_tokens`` tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current:
+            shortest, width = lengths[current[0]], max(lengths[i], 1)
+            if width > shortest * (1 + MAX_PADDING) + 2 or width * (len(current) + 1) > max_tokens:
+                batches.append(current)
+                current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
 @dataclass
 class EncoderScorer:
     """One encoder, one logit per category in ``categories``. Pickles as bytes; sessions are per process."""
@@ -37,6 +66,9 @@ class EncoderScorer:
     tokenizer_json: str
     max_len: int = 128
     info: dict[str, Any] = field(default_factory=dict)  # base weights, training rows, epochs, seconds
+    # True for a statically quantised graph (a text's score does not depend on its batch); artifacts written
+    # before the flag existed unpickle with this default.
+    batch_invariant: bool = False
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -62,17 +94,28 @@ class EncoderScorer:
         return session, self.__dict__["_tokenizer"]
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), len(categories)) logits, each text run on its own.
+        """(len(texts), len(categories)) logits, in input order.
 
-        Not batched, on purpose: the int8 graph quantises its activations with one scale per tensor, so a
-        batch's other texts (and their padding) would move a text's score (by up to 0.1 in probability,
-        measured); alone, a text always gets the same score. On a CPU, one at a time is no slower here.
+        A batch-invariant graph runs length-sorted batches (:func:`length_batches`); an older, dynamically
+        quantised one runs each text on its own, because there a batch's other texts (and their padding) would
+        move a text's score (by up to 0.14 in probability, measured) while alone a text always gets one score.
         """
         session, tok = self._runtime()
-        out = np.zeros((len(texts), len(self.categories)), dtype=np.float32)
-        for i, enc in enumerate(tok.encode_batch(list(texts))):
-            ids = np.asarray([enc.ids], dtype=np.int64)
-            out[i] = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+        ids = [enc.ids for enc in tok.encode_batch(list(texts))]
+        out = np.zeros((len(ids), len(self.categories)), dtype=np.float32)
+        if not self.batch_invariant:
+            for i, row in enumerate(ids):
+                arr = np.asarray([row], dtype=np.int64)
+                out[i] = session.run(None, {"input_ids": arr, "attention_mask": np.ones_like(arr)})[0][0]
+            return out
+        for batch in length_batches([len(r) for r in ids]):
+            width = max(len(ids[i]) for i in batch)
+            arr = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for r, i in enumerate(batch):
+                arr[r, :len(ids[i])] = ids[i]
+                mask[r, :len(ids[i])] = 1
+            out[batch] = session.run(None, {"input_ids": arr, "attention_mask": mask})[0]
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -80,4 +123,4 @@ class EncoderScorer:
         return expit(self.logits(texts).astype(np.float64))
 
 
-__all__ = ["EncoderScorer"]
+__all__ = ["EncoderScorer", "length_batches"]

@@ -148,15 +148,21 @@ def edit(svc: submission.Service, actor: Actor, comment_id: int, text: str,
     version, scores = submission.score_phase(svc, text)
     unavailable: list[str] = []
     duplicate, signature = _duplicate(svc, comment_id, text, author_id, t, unavailable)
-    verdict = svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, False, unavailable)
+    guess = svc.language(text) if svc.language is not None else None
+    verdict = submission.policy_phase(svc, scores, duplicate, False, unavailable,
+                                      None if guess is None or guess.supported else guess.code, version)
+    rules = svc.site.before(svc.session, text, svc.normalize) if svc.site is not None else None
 
     def write(s: Session) -> dict[str, Any]:
-        return _apply_edit(s, actor, comment_id, text, t, version, scores, verdict, duplicate, match)
+        v = verdict
+        if rules is not None:  # the author's status and the site's rules apply to the new text as at intake
+            v, _ = svc.site.decide(s, author_id, t, verdict, rules, svc.policy.mode)
+        return _apply_edit(s, actor, comment_id, text, t, version, scores, v, duplicate, match)
 
     payload: dict[str, Any] = svc.commit(write)
     reindex(svc.detector, comment_id, text, author_id, t, signature)
     if svc.metrics is not None:
-        svc.metrics.decision("edit", verdict.decision)
+        svc.metrics.decision("edit", payload.get("decision", verdict.decision))
     return Edited(payload, True)
 
 

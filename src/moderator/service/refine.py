@@ -40,6 +40,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from moderator.service.audit import Actor
+from moderator.service.model_guard import still_current
 from moderator.service.rescore import rescore_pending
 
 log = logging.getLogger("moderator.service.refine")
@@ -66,13 +67,15 @@ class Refiner:
     """Background thread: re-score pending items with ``target()`` (a ``(model, policy)`` pair or None)."""
 
     def __init__(self, engine: Engine, factory: sessionmaker[Session], target: Callable[[], tuple[Any, Any] | None],
-                 clock: Callable[[], datetime], interval: float = 1.0, lock_file: Path | None = None) -> None:
+                 clock: Callable[[], datetime], interval: float = 1.0, lock_file: Path | None = None,
+                 source: Path | None = None) -> None:
         self.engine = engine
         self.factory = factory
         self.target = target
         self.clock = clock
         self.interval = interval
         self.lock_file = lock_file
+        self.source = source  # where the worker's model comes from: writes only while it still names the model
         self.stats = RefineStats()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -157,7 +160,10 @@ class Refiner:
         version = str(model.version)
         after = self._cursor[1] if self._cursor[0] == version else 0  # a new model starts from the beginning
         result = rescore_pending(self.factory, model, policy, ACTOR, self.clock, batch_size,
-                                 after_id=after, max_batches=1, record=False)
+                                 after_id=after, max_batches=1, record=False,
+                                 still_current=lambda session: still_current(session, self.source, version))
+        if result.stale:  # the model was replaced (promoted over): wait for this worker's reload
+            return 0
         if result.last_item_id == after:  # nothing after the cursor
             if after and time.monotonic() - self._last_sweep > SWEEP_EVERY:
                 self._cursor, self._last_sweep = (version, 0), time.monotonic()

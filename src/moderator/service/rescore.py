@@ -44,6 +44,7 @@ class RescoreResult:
     rescored: int = 0
     skipped_decided: int = 0  # decided between scoring and writing
     already_current: int = 0
+    stale: bool = False  # stopped because ``still_current`` said the model is no longer the current one
     last_item_id: int = 0  # the highest review item id looked at (a cursor for the next run)
     priority_changes: list[tuple[int, float, float]] = field(default_factory=list)  # (comment, before, after)
 
@@ -69,12 +70,15 @@ def _reasons(old: list[Any], flags: tuple[str, ...]) -> list[str]:
 
 def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, actor: Actor,
                     clock: Callable[[], datetime], batch_size: int = 200, *, after_id: int = 0,
-                    max_batches: int | None = None, record: bool = True) -> RescoreResult:
+                    max_batches: int | None = None, record: bool = True,
+                    still_current: Callable[[Session], bool] | None = None) -> RescoreResult:
     """Re-score every pending item not yet scored by ``model`` (see the module docstring).
 
     ``after_id`` skips review items up to that id, ``max_batches`` stops early (both for the background
     refiner, which resumes from ``result.last_item_id``); ``record=False`` writes no audit event and does not
-    count the items already current.
+    count the items already current. ``still_current(session)``, called first in each write transaction,
+    stops the run without writing when it says False (a background re-score whose model was replaced:
+    :mod:`moderator.service.model_guard`).
     """
     version = str(model.version)
     result = RescoreResult(version, last_item_id=after_id)
@@ -101,6 +105,9 @@ def rescore_pending(factory: sessionmaker[Session], model: Any, policy: Any, act
         probs = model.predict_proba([r[3] for r in rows])
         now = clock()
         with write_session(factory) as session:
+            if still_current is not None and not still_current(session):
+                result.stale = True
+                break
             reported = site_reports.summaries(session, [r[1] for r in rows])  # open readers' reports
             for (_item_id, cid, before, _text, duplicate, reasons, old_version), p in zip(rows, probs, strict=True):
                 scores = {c: float(v) for c, v in p.items()}

@@ -144,6 +144,7 @@ class Service:
     normalize: Callable[[str], str] | None = None  # the model's evasion normaliser, for the site's rules
     # the language check (moderator.service.languages.checker): text -> a Guess, or None when it is off
     language: Callable[[str], Any] | None = None
+    policies: dict[str, Any] = field(default_factory=dict)  # by model version, where not ``policy`` (fast path)
 
 
 def request_hash(body: Any) -> str:
@@ -224,11 +225,14 @@ def duplicate_phase(svc: Service, comment: Comment, t: datetime,
 
 
 def policy_phase(svc: Service, scores: dict[str, float], duplicate: dict[str, Any] | None, rate_limited: bool,
-                 unavailable: list[str], unreadable: str | None = None) -> Any:
+                 unavailable: list[str], unreadable: str | None = None, version: str | None = None) -> Any:
+    """The verdict under the policy of the model that scored (its thresholds: the fast path has its own);
+    ``unreadable``: the language code of a comment the model cannot read."""
+    policy = svc.policies.get(version, svc.policy) if version is not None else svc.policy
     if unreadable:  # only then: policies written before the language check keep working
-        return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable,
-                                   language=unreadable)
-    return svc.policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
+        return policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable,
+                               language=unreadable)
+    return policy.evaluate(scores, duplicate["kind"] if duplicate else None, rate_limited, unavailable)
 
 
 def site_phase(svc: Service, comment: Comment) -> Any:
@@ -335,7 +339,7 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     duplicate, signature = duplicate_phase(svc, comment, t, unavailable)
     site = site_phase(svc, comment)
     verdict = policy_phase(svc, scores, duplicate, rate_limited, unavailable,
-                           None if guess is None or guess.supported else guess.code)
+                           None if guess is None or guess.supported else guess.code, version)
     written = store_phase(svc, actor, comment, t, version, scores, verdict, duplicate, idem, site,
                           None if guess is None else languages.marking(guess))
     if isinstance(written, Outcome):
@@ -344,7 +348,7 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
     record_phase(svc, stored, comment, t, signature)
     if svc.metrics is not None:
         svc.metrics.decision("submission", payload["decision"])
-    if refiner is not None and stored.priority is not None:  # queued: the full model re-scores it in the background
+    if refiner is not None and stored.priority is not None and version in svc.policies:  # fast path: re-scored later
         refiner.wake()
     return Outcome(payload)
 

@@ -183,8 +183,10 @@ def model_card(model: ModerationModel) -> str:
              + json.dumps((m.get("config") or {}).get("encoder_sample", {})) + ")")
             + ". ROC AUC against the linear model alone elsewhere: " + _encoder_deltas(m) + ".",
             "- Explanations come from the linear half of a score: the encoder's half has no per-word attribution.",
-            "- The service scores a submission with the linear model alone and re-scores it with this full model"
-            " in the background (`MODERATOR_ENCODER_MODE=deferred`): see the README.",
+            "- The service scores a submission with this full model whenever it can answer within its intake"
+            " budget (`MODERATOR_ENCODER_MODE=auto`, `MODERATOR_INTAKE_BUDGET_MS`); under bursts it scores the"
+            " excess with the linear model alone (version `<version>+linear`, the linear thresholds above, shown"
+            " as the fast path) and re-scores those with the full model in the background: see the README.",
         ] if m.get("encoder") else [
             "- A linear model over n-grams does not read context; this model has no encoder (trained with"
             " `--no-encoder`).",
@@ -264,6 +266,18 @@ def _encoder_deltas(m: dict[str, Any]) -> str:
     return "; ".join(out) or "none measured"
 
 
+def _quantization(m: dict[str, Any]) -> str:
+    """How the encoder's graph is quantised, and whether a text's score depends on its batch."""
+    enc = m.get("encoder") or {}
+    how = enc.get("quantization", "dynamic int8: per-channel weights, activation scales per run")
+    derived = m.get("derived_from")
+    note = (f"; derived from `{derived['version']}` by `scripts/requantize_encoder.py`, thresholds re-chosen on"
+            " validation") if derived else ""
+    if enc.get("batch_invariant") or str(how).startswith("static"):
+        return f"{how}; batch-invariant, so scored in length-sorted batches{note}"
+    return f"{how}; scored one text at a time{note}"
+
+
 def _encoder_lines(m: dict[str, Any]) -> list[str]:
     enc = m.get("encoder")
     if not enc:
@@ -277,11 +291,11 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
         f"(seed {cfg.get('seed')}, max {cfg.get('max_len')} tokens) on {enc['rows']} training rows"
         f" ({json.dumps(enc.get('rows_per_category', {}))}),",
         f"vocabulary cut to {enc['vocabulary']['kept']} of {enc['vocabulary']['base']} WordPiece tokens, exported"
-        f" to ONNX with int8 weights ({enc['onnx_bytes'] / 1e6:.1f} MB)"
+        f" to ONNX ({enc['onnx_bytes'] / 1e6:.1f} MB; {_quantization(m)})"
         f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
         *([f"Reused unchanged from model `{enc['reused_from']}` (`--encoder-from`)."]
           if enc.get("reused_from") else []),
-        f"Linear-model thresholds (the service's submit-time scores): {json.dumps(m.get('linear_thresholds', {}))}.",
+        f"Linear-model thresholds (the fast path's, under bursts): {json.dumps(m.get('linear_thresholds', {}))}.",
         "",
     ]
 

@@ -70,6 +70,9 @@ class ServiceState:
     # Deferred scoring (moderator.service.refine): the model with the encoder, and its policy; None otherwise.
     full_model: Any = None
     full_policy: Policy | None = None
+    # The fast path (the linear view) and its policy, where submissions may get it: deferred, auto.
+    fast_model: Any = None
+    fast_policy: Policy | None = None
     readiness: Readiness = field(default_factory=Readiness)
     db_health: DatabaseHealth = field(default_factory=DatabaseHealth)
 
@@ -79,23 +82,33 @@ class ServiceState:
         return str((self.full_model or self.model).version)
 
 
-ENCODER_MODES = ("deferred", "inline", "off")
+ENCODER_MODES = ("auto", "deferred", "inline", "off")
 _SETTINGS = "moderator_settings"
 
 
 def model_fields(app: Flask, model: Any) -> dict[str, Any]:
-    """The state's ``model``/``policy``/``full_model``/``full_policy`` for a loaded model under
-    ``ENCODER_MODE``: a model with an encoder serves its linear view unless the mode is ``inline``, and
-    is kept as ``full_model`` for the background refiner when the mode is ``deferred``."""
+    """The state's ``model``/``policy`` (what is served: ``/v1/score``, ``/v1/policy``, the overview),
+    ``full_model``/``full_policy`` (what the background refiner re-scores with) and ``fast_model``/``fast_policy``
+    (the linear view, for submissions scored on the fast path) for a loaded model under ``ENCODER_MODE``:
+    ``auto`` serves the full model and falls back to the fast path under bursts; ``deferred`` serves the
+    linear view and refines in the background; ``inline`` serves the full model only; ``off`` the linear view
+    only. A model without an encoder is served as it is."""
     mode = app.config["ENCODER_MODE"]
     if mode not in ENCODER_MODES:
         raise ValueError(f"MODERATOR_ENCODER_MODE must be one of {', '.join(ENCODER_MODES)}, not {mode!r}")
+    none = {"full_model": None, "full_policy": None, "fast_model": None, "fast_policy": None}
     if getattr(model, "encoder", None) is None or mode == "inline":
-        return {"model": model, "policy": policy_for(app, model), "full_model": None, "full_policy": None}
+        return {"model": model, "policy": policy_for(app, model), **none}
     serve = model.linear_view()
-    deferred = mode == "deferred"
-    return {"model": serve, "policy": policy_for(app, serve), "full_model": model if deferred else None,
-            "full_policy": policy_for(app, model) if deferred else None}
+    if mode == "auto":  # the full model is served; submissions fall back to the fast path under bursts
+        full = policy_for(app, model)
+        return {"model": model, "policy": full, "full_model": model, "full_policy": full,
+                "fast_model": serve, "fast_policy": policy_for(app, serve)}
+    fast = policy_for(app, serve)
+    if mode == "deferred":
+        return {"model": serve, "policy": fast, "full_model": model, "full_policy": policy_for(app, model),
+                "fast_model": serve, "fast_policy": fast}
+    return {"model": serve, "policy": fast, **none}
 
 
 def policy_for(app: Flask, model: Any) -> Policy:
@@ -180,8 +193,10 @@ def _start_refiner(app: Flask, home: Path, url: str) -> None:
     lock = Path(url.removeprefix("sqlite:///") + ".refiner.lock") if url.startswith("sqlite:///") else None
     if lock is not None and not lock.parent.is_dir():
         lock = home / "refiner.lock"
+    cfg = app.config
+    source = watched_source(cfg.get("MODEL_WATCH"), cfg.get("MODEL") is not None, cfg.get("MODEL_PATH"))
     app.extensions["moderator_refiner"] = Refiner(st.engine, st.sessionmaker, target, st.clock,
-                                                  float(app.config["REFINE_INTERVAL"]), lock).start()
+                                                  float(app.config["REFINE_INTERVAL"]), lock, source).start()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:

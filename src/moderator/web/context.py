@@ -24,7 +24,8 @@ COMMITTER = "moderator_committer"
 RELOADER = "moderator_reloader"
 # app.extensions entries built from one ServiceState (the BatchScorer holds the state it was made with):
 # dropped when a model reload swaps the state, so that the next request builds them over the new state.
-DERIVED_EXTENSIONS = (SCORER,)
+INTAKE = "moderator_intake_scorer"
+DERIVED_EXTENSIONS = (SCORER, INTAKE)
 
 
 def state() -> Any:
@@ -53,6 +54,22 @@ def scorer() -> BatchScorer:
     if found is None:
         st = state()
         found = ext.setdefault(SCORER, BatchScorer(lambda: st.model))
+    return found
+
+
+def submit_scorer() -> Any:
+    """What scores submissions: in ``auto`` mode an :class:`~moderator.service.intake.IntakeScorer` (the full
+    model within the latency budget, else the fast path), otherwise the shared :func:`scorer`."""
+    st = state()
+    if st.fast_model is None or st.full_model is None or st.model is not st.full_model:
+        return scorer()
+    ext = current_app.extensions
+    found = ext.get(INTAKE)
+    if found is None:
+        from moderator.service.intake import IntakeScorer
+
+        budget = float(current_app.config["INTAKE_BUDGET_MS"]) / 1000.0
+        found = ext.setdefault(INTAKE, IntakeScorer(scorer(), BatchScorer(lambda: st.fast_model), budget))
     return found
 
 
@@ -128,4 +145,4 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = ["DERIVED_EXTENSIONS", "authenticate", "committer", "db", "init_app", "now", "reloader", "scorer",
-           "site_policy", "state", "write_db"]
+           "site_policy", "state", "submit_scorer", "write_db"]

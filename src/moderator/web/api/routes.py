@@ -220,10 +220,11 @@ def _submission_service(st: Any) -> submission.Service:
     if pruner is None:
         pruner = ext.setdefault("moderator_idempotency_pruner", submission.IdempotencyPruner())
     normalizer = getattr(st.model, "normalizer", None)
-    return submission.Service(policy=st.policy, detector=st.detector, score=scorer().score,
+    fast = {str(st.fast_model.version): st.fast_policy} if st.fast_model is not None else {}
+    return submission.Service(policy=st.policy, detector=st.detector, score=context.submit_scorer().score,
                               commit=context.committer().run, session=db, clock=st.clock,
                               idempotency_ttl=int(current_app.config["IDEMPOTENCY_TTL"]), pruner=pruner,
-                              metrics=st.metrics, site=context.site_policy(),
+                              metrics=st.metrics, policies=fast, site=context.site_policy(),
                               normalize=normalizer.normalize if normalizer is not None else None,
                               language=languages.checker(st.settings))
 

@@ -1,0 +1,120 @@
+"""A batch-invariant encoder scores a text the same alone and inside any batch; an older, dynamically quantised
+one still scores (one text at a time) and converts into a batch-invariant one without retraining."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from moderator.model.encoder import length_batches
+from moderator.training.encoder import EncoderConfig, batch_invariant_from, train_encoder
+
+INSULTS = ["you are a complete idiot", "shut up you stupid moron", "what a pathetic loser you are",
+           "nobody cares about your dumb opinion, clown", "you ignorant fool, read a book",
+           "go away you worthless troll"]
+POLITE = ["thanks for the thoughtful article", "the council meets again on tuesday",
+          "i enjoyed the photos of the harbour", "great points about the budget vote",
+          "the recipe worked well for me", "interesting interview, thank you"]
+# Varied lengths and content, so that batches mix short and long rows (padding) and very different activations.
+VARIED = ["ok", "you idiot", "Thanks!!! 🙂", "those people are vermin and should leave",
+          "The committee reviewed the proposal for the new library on Main Street and asked the architects for "
+          "a revised budget, a second entrance for wheelchairs and more bicycle parking before the vote.",
+          "STOP POSTING THIS GARBAGE YOU MORON " * 6, "à bientôt, merci beaucoup", "1234 5678", "?"]
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def dynamic() -> object:
+    """A tiny encoder exported the old way (dynamic int8)."""
+    texts = INSULTS + POLITE + ["those people are vermin", "welcome to everyone moving here"]
+    labels = [{"personal_attack": 1}] * 6 + [{"personal_attack": 0}] * 6 + [{"hate_speech": 1}, {"hate_speech": 0}]
+    cfg = EncoderConfig(epochs=1, max_len=48, min_token_count=1, lr=1e-4, batch_size=4, quantization="dynamic")
+    return train_encoder(texts, labels, ("personal_attack", "hate_speech"), cfg=cfg)
+
+
+@pytest.fixture(scope="module")
+def static(dynamic: object) -> object:
+    """The same network quantised statically, as the trainer's default export does (tests/test_encoder.py
+    covers that export end to end; converting saves a second fine-tuning here)."""
+    return batch_invariant_from(dynamic, INSULTS + POLITE + VARIED)  # type: ignore[arg-type]
+
+
+def _run_padded(enc: object, batch: list[str]) -> np.ndarray:
+    """Probabilities of ``batch`` run as ONE graph call, padded to its longest text (no length bucketing)."""
+    session, tok = enc._runtime()  # type: ignore[attr-defined]
+    ids = [e.ids for e in tok.encode_batch(batch)]
+    width = max(len(i) for i in ids)
+    arr = np.zeros((len(ids), width), dtype=np.int64)
+    mask = np.zeros_like(arr)
+    for r, row in enumerate(ids):
+        arr[r, :len(row)], mask[r, :len(row)] = row, 1
+    logits = session.run(None, {"input_ids": arr, "attention_mask": mask})[0]
+    return 1 / (1 + np.exp(-logits.astype(np.float64)))
+
+
+def test_new_encoders_are_batch_invariant(static: object) -> None:
+    texts = INSULTS + POLITE + VARIED
+    assert static.batch_invariant  # type: ignore[attr-defined]
+    alone = np.vstack([static.predict_proba([t]) for t in texts])  # type: ignore[attr-defined]
+    rng = np.random.default_rng(7)
+    for size in (2, 5, 9, len(texts)):
+        order = rng.permutation(len(texts))
+        for start in range(0, len(texts), size):
+            idx = order[start:start + size].tolist()
+            batch = [texts[i] for i in idx]
+            # through the scorer (length-bucketed batches) and as one padded graph run of mixed lengths
+            assert np.abs(static.predict_proba(batch) - alone[idx]).max() <= TOLERANCE  # type: ignore[attr-defined]
+            assert np.abs(_run_padded(static, batch) - alone[idx]).max() <= TOLERANCE
+    # the same text many times among others, at every position of a batch
+    target = VARIED[3]
+    for pos in range(len(VARIED)):
+        batch = [t for t in VARIED if t != target]
+        batch.insert(pos, target)
+        assert abs(_run_padded(static, batch)[pos, 1] - alone[len(INSULTS + POLITE) + 3, 1]) <= TOLERANCE
+
+
+def test_the_flag_survives_pickling(static: object) -> None:
+    copy = pickle.loads(pickle.dumps(static))
+    assert copy.batch_invariant
+    assert np.array_equal(copy.predict_proba(VARIED), static.predict_proba(VARIED))  # type: ignore[attr-defined]
+
+
+def test_old_dynamic_encoders_run_one_text_at_a_time(dynamic: object) -> None:
+    texts = INSULTS + POLITE + VARIED
+    assert not dynamic.batch_invariant  # type: ignore[attr-defined]
+    # an old graph in a padded batch moves scores (why it runs one text at a time) ...
+    alone = np.vstack([dynamic.predict_proba([t]) for t in texts])  # type: ignore[attr-defined]
+    assert np.abs(_run_padded(dynamic, texts) - alone).max() > TOLERANCE
+    # ... so the scorer runs it text by text: the same scores whatever the call's other texts
+    assert np.array_equal(dynamic.predict_proba(texts), alone)  # type: ignore[attr-defined]
+    # an artifact pickled before the flag existed has no such attribute: it unpickles as not batch-invariant
+    state = dict(dynamic.__dict__)  # type: ignore[attr-defined]
+    state.pop("batch_invariant")
+    old = type(dynamic).__new__(type(dynamic))
+    old.__dict__.update({k: v for k, v in state.items() if not k.startswith("_")})
+    assert old.batch_invariant is False
+
+
+
+def test_conversion_keeps_the_network(dynamic: object, static: object) -> None:
+    texts = INSULTS + POLITE + VARIED
+    assert static.batch_invariant and static.categories == dynamic.categories  # type: ignore[attr-defined]
+    assert batch_invariant_from(static, []) is static  # type: ignore[arg-type]  # nothing to convert
+    old = np.vstack([dynamic.predict_proba([t]) for t in texts])  # type: ignore[attr-defined]
+    new = np.vstack([static.predict_proba([t]) for t in texts])  # type: ignore[attr-defined]
+    assert np.abs(new - old).max() < 0.1  # the same network, quantised another way: close scores
+    assert "static int8" in static.info["quantization"]  # type: ignore[attr-defined]
+
+
+def test_length_batches_sort_and_bound_padding() -> None:
+    lengths = [5, 40, 6, 41, 5, 100, 7, 3]
+    batches = length_batches(lengths, max_tokens=64)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        widths = [lengths[i] for i in b]
+        assert widths == sorted(widths)
+        assert max(widths) <= min(widths) * 1.25 + 2 or len(b) == 1
+        assert max(widths) * len(b) <= 64 or len(b) == 1
+    assert length_batches([]) == []
