@@ -611,6 +611,8 @@ def test_claim_from_the_script_returns_the_new_version_and_conflicts_as_json(sig
                                  headers={"X-Requested-With": "fetch"})
     assert resp.status_code == 409 and "claimed by someone else" in resp.get_json()["error"]
     assert signed_in.client.post("/review/comments/99999/claim", data={"csrf_token": token}).status_code == 404
+    for path in ("/review/comments/0/claim", "/review/comments/0/release"):
+        assert signed_in.client.post(path, data={"csrf_token": token}).status_code == 404
     assert signed_in.client.post(f"/review/comments/{other}/release", data={}).status_code == 400  # CSRF
 
 

@@ -519,7 +519,11 @@ def release(comment_id: int) -> Any:
     closing the tab: ``navigator.sendBeacon`` on ``pagehide``) or by the Release button. Nothing to release
     is not an error (204 either way); the claim's TTL is the backstop when no request arrives."""
     ws = write_db()
-    released = review.release(ws, comment_id, g.actor, now())
+    try:
+        released = review.release(ws, comment_id, g.actor, now())
+    except review.NotFound as exc:  # id 0
+        ws.rollback()
+        abort(404, exc.message)
     ws.commit()
     back = _safe_next(request.form.get("next"))
     if back:
