@@ -405,3 +405,28 @@ def test_an_edit_answers_503_when_the_duplicate_check_cannot_run_and_the_service
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "7"
     assert resp.get_json()["error"]["code"] == "unavailable"
     assert get(service, cid)["text"] == CLEAN  # nothing changed
+
+
+def test_erasure_removes_what_is_stored_about_the_person(service: Any) -> None:
+    """Beyond the comments: the moderators' note on the author, the notes of reports the person made as a
+    reader, and the free text of audit rows about the author; the author's status stays."""
+    from moderator.storage.models import Author, Report
+
+    resp = service.call("PUT", "/v1/authors/erase-me", "review",
+                        json={"status": "premoderated", "note": "lives on Elm Street, phoned us twice"})
+    assert resp.status_code == 200, resp.get_json()
+    other = service.submit(OTHER, author_id="someone-else").get_json()["id"]
+    decide(service, other, "approve")
+    reported = service.call("POST", f"/v1/comments/{other}/reports", "submit",
+                            json={"reason": "spam", "reporter_id": "erase-me", "note": "my neighbour Ann wrote this"})
+    assert reported.status_code in (200, 201), reported.get_json()
+    assert service.call("DELETE", "/v1/authors/erase-me", "admin").status_code == 200
+    with service.state.sessionmaker() as session:
+        author = session.scalar(select(Author).where(Author.author_id == "erase-me"))
+        assert author is not None and author.note is None and author.status == "premoderated"
+        report = session.scalar(select(Report).where(Report.reporter_id == "erase-me"))
+        assert report is not None and report.note is None
+        audit = [e.data for e in session.scalars(select(AuditEvent).where(AuditEvent.target_type == "author",
+                                                                          AuditEvent.target_id == "erase-me"))]
+        assert audit and "Elm Street" not in repr(audit)
+        assert "Elm Street" not in repr([e.data for e in session.scalars(select(Event))])

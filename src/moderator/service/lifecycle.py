@@ -46,8 +46,10 @@ from moderator.storage.models import (
     Event,
     HistoryEvent,
     IdempotencyKey,
+    Report,
     ReviewItem,
 )
+from moderator.storage.models import Author as AuthorRecord
 
 log = logging.getLogger("moderator.service.lifecycle")
 
@@ -361,10 +363,12 @@ def erase_author(session: Session, actor: Actor, author_id: str, now: datetime) 
     """Erase what an author wrote: every comment of theirs loses its text, IP address and metadata (state
     ``erased``, out of the queue and of every later ``export-labels``); history and audit rows about them keep
     ids, actions and times but lose free text (earlier texts of edits, moderators' reasons); idempotency records
-    of their submissions go. Emits ``comment.erased`` per comment. Returns the erased comments' ids (those
-    erased before included: erasing again is harmless)."""
+    of their submissions go; the note on their author record, their notes on reports they made and the free
+    text of audit rows and events about the author go too. Emits ``comment.erased`` per comment. Returns the
+    erased comments' ids (those erased before included: erasing again is harmless)."""
     if "\x00" in author_id:
         return []
+    _erase_person(session, author_id)
     rows = list(session.scalars(select(Comment).where(Comment.author_id == author_id)
                                 .order_by(Comment.id).with_for_update()))
     ids = [c.id for c in rows]
@@ -398,6 +402,21 @@ def erase_author(session: Session, actor: Actor, author_id: str, now: datetime) 
     audit.record(session, actor, "author.erase", now, "author", author_id, {"comments": len(ids)})
     session.flush()
     return ids
+
+
+def _erase_person(session: Session, author_id: str) -> None:
+    """What is stored about the person beyond their comments: the moderators' note on their author record
+    (the status stays: it is the site's decision about an id, not their data), the notes of reports they made
+    as a reader, and the free text of audit rows and events about the author (status and note changes)."""
+    session.execute(update(AuthorRecord).where(AuthorRecord.author_id == author_id).values(note=None)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(Report).where(Report.reporter_id == author_id).values(note=None)
+                    .execution_options(synchronize_session=False))
+    for e in session.scalars(select(AuditEvent).where(AuditEvent.target_type == "author",
+                                                      AuditEvent.target_id == author_id)):
+        e.data = _scrub(e.data)
+    for ev in session.scalars(select(Event).where(Event.author_id == author_id, Event.comment_id.is_(None))):
+        ev.data = _scrub(ev.data)
 
 
 def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:

@@ -5,9 +5,10 @@ New training runs export a statically quantised encoder directly (:mod:`moderato
 artifact written before that holds only the dynamically quantised int8 graph (no float32 weights are kept
 anywhere), so the conversion dequantises its int8 weights and quantises the graph statically, calibrated on a
 seeded sample of the encoder's own training texts (:func:`moderator.training.encoder.batch_invariant_from`).
-The linear model is kept as it is. Because the encoder's probabilities move a little, the thresholds of the
-categories it scores are chosen again on the validation split (F1-maximising, as training does) and the
-validation metrics are recomputed; the new artifact gets its own version, derived from the old one's.
+The linear model and the thresholds are kept as they are: training chose the thresholds for an operating point
+on comment-section data (:mod:`moderator.training.operating_points`), and the requantised encoder moves a
+probability by a few thousandths at most (the validation metrics, recomputed here, show the effect). The new
+artifact gets its own version, derived from the old one's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 from moderator import __version__
 from moderator.model.classifier import ModerationModel
 from moderator.training.encoder import batch_invariant_from
-from moderator.training.metrics import category_metrics, choose_threshold, encoder_rows
+from moderator.training.fairness import training_metrics
+from moderator.training.metrics import category_metrics, encoder_rows
 from moderator.training.train import ENCODER_CORPORA, TrainConfig, label_validation, make_splits
 
 CALIBRATION_TEXTS = 300
@@ -52,14 +54,12 @@ def requantize(model: ModerationModel, data_dir: str | None = None,
     validation: dict[str, Any] = {}
     for k, cat in enumerate(new.categories):
         idx = [i for i, e in enumerate(rows) if cat in e.labels]
-        y = np.array([rows[i].labels[cat] for i in idx])
-        if cat in new.encoder_categories and len(set(y.tolist())) == 2:
-            new.thresholds[cat] = round(choose_threshold(y, matrix[idx, k]), 4)
         if idx:
             validation[cat] = category_metrics(rows, cat, matrix[:, k], new.thresholds[cat])
     meta = dict(model.metadata)
     metrics = dict(meta.get("metrics", {}))
     metrics["validation"] = validation
+    metrics.update(training_metrics(new, rows))  # fairness and operating points, with the new encoder
     meta.update({"version": version, "thresholds": new.thresholds, "metrics": metrics,
                  "derived_from": {"version": model.version, "how": "encoder requantised: "
                                   + encoder.info["quantization"], "calibration_texts": len(texts)},
