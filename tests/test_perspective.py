@@ -383,6 +383,7 @@ def test_googles_python_client_against_a_live_server(tmp_path: Path, model: Any)
         rows = subprocess.run([*MODERATOR, "export-labels", "--out", "-"], env=env, capture_output=True, text=True,
                               check=True).stdout.splitlines()
         assert [json.loads(r)["client_token"] for r in rows] == ["comment:1"]
+        client.close()  # its kept-alive connection to the server
     assert key not in log_path.read_text()  # keys are never logged, the query string included
 
 

@@ -583,6 +583,7 @@ class DeliveryWorker:
             self._flush()  # what the last sends answered (else their leases expire and they go again)
         except Exception as exc:
             self._log_error(exc)
+        self.sender.pool.clear()  # close the kept-alive connections to the endpoints
         if self.on_stop is not None:
             self.on_stop()
 

@@ -271,8 +271,8 @@ def _quantization(m: dict[str, Any]) -> str:
     enc = m.get("encoder") or {}
     how = enc.get("quantization", "dynamic int8: per-channel weights, activation scales per run")
     derived = m.get("derived_from")
-    note = (f"; derived from `{derived['version']}` by `scripts/requantize_encoder.py`, thresholds re-chosen on"
-            " validation") if derived else ""
+    note = (f"; derived from `{derived['version']}` by `scripts/requantize_encoder.py`, thresholds kept"
+            " (training's operating point)") if derived else ""
     if enc.get("batch_invariant") or str(how).startswith("static"):
         return f"{how}; batch-invariant, so scored in length-sorted batches{note}"
     return f"{how}; scored one text at a time{note}"
