@@ -258,6 +258,9 @@ def load_data(cfg: TrainConfig) -> TrainingData:
     lexicon = Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir))
     extra = [e for e in cfg.extra_examples if text_key(e.text)]
     augment = augmentation_examples(cfg.seed) if cfg.augment else []
+    if augment and cfg.sample:  # a quick run samples the team's rows like every corpus
+        keep = np.random.default_rng(cfg.seed).permutation(len(augment))[: cfg.sample]
+        augment = [augment[i] for i in sorted(keep.tolist())]
     if cfg.spam_negatives and SPAM in cfg.categories:
         add_spam_negatives([*splits.train, *splits.validation, *augment])
     return TrainingData(splits, extra, lexicon, augment)
