@@ -6,17 +6,21 @@ latency budget (``MODERATOR_INTAKE_BUDGET_MS``). Then it is scored by the linear
 ``<version>+linear``, its own thresholds), and the background refiner (:mod:`moderator.service.refine`)
 re-scores it with the full model later, as in ``deferred`` mode.
 
-The estimate is the work queued before the submission: the texts waiting for or being scored by the full
-model's :class:`~moderator.service.scoring.BatchScorer`, times the recent cost per text of the full model
-(an exponentially weighted mean over its batches, which run as length-sorted batches when the encoder is
-batch-invariant). At a steady rate the full model keeps up and every submission gets it; in a burst, the
-queue grows until the estimate crosses the budget, and the excess takes the fast path, so intake latency and
-throughput stay those of the linear model.
+The estimate is the work queued before the submission (the texts handed to the full model's
+:class:`~moderator.service.scoring.BatchScorer` and not yet answered, plus the submission's own) times the
+full model's recent *wall-clock* cost per queued text: each full-model call's time from entry to answer,
+divided by the texts that were queued when it entered (an exponentially weighted mean). That cost includes
+everything that slows an answer down in this process, not only the model's own batch time: the other request
+threads' work (parsing, the linear features, the database commit) competing for the same cores, and the wait
+for the batch in flight. At a steady rate the full model keeps up and every submission gets it; in a burst or
+under a closed loop of clients, the queue grows until the estimate crosses the budget, and the excess takes the
+fast path, so intake latency and throughput stay close to those of the linear model.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from moderator.service.scoring import BatchScorer
@@ -31,7 +35,6 @@ class IntakeScorer:
     def __init__(self, full: BatchScorer, fast: BatchScorer, budget_seconds: float) -> None:
         self.full = full
         self.fast = fast
-        full.on_batch = self._measured
         self.budget = float(budget_seconds)
         self._lock = threading.Lock()
         self._queued = 0  # texts handed to the full model's batcher and not yet answered
@@ -39,8 +42,9 @@ class IntakeScorer:
         self.full_calls = 0
         self.fast_calls = 0
 
-    def _measured(self, texts: int, seconds: float) -> None:
-        per_text = seconds / max(1, texts)
+    def _measured(self, queued: int, seconds: float) -> None:
+        """One full-model call answered in ``seconds`` with ``queued`` texts (its own included) ahead of it."""
+        per_text = seconds / max(1, queued)
         with self._lock:
             self._cost = per_text if self._cost == 0.0 else (1 - SMOOTHING) * self._cost + SMOOTHING * per_text
 
@@ -53,7 +57,8 @@ class IntakeScorer:
         """``(model version, scores)`` of the full model, or of the fast path when the full one is too busy."""
         n = len(texts)
         with self._lock:
-            use_full = (self._queued + n) * self._cost <= self.budget
+            ahead = self._queued + n
+            use_full = ahead * self._cost <= self.budget
             if use_full:
                 self._queued += n
                 self.full_calls += 1
@@ -61,11 +66,14 @@ class IntakeScorer:
                 self.fast_calls += 1
         if not use_full:
             return self.fast.score(texts)
+        t0 = time.perf_counter()
         try:
             return self.full.score(texts)
         finally:
+            seconds = time.perf_counter() - t0
             with self._lock:
                 self._queued -= n
+            self._measured(ahead, seconds)
 
 
 __all__ = ["IntakeScorer"]
