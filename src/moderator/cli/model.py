@@ -28,13 +28,15 @@ from moderator import CATEGORIES
               help="Linear model only: skip fine-tuning the transformer encoder (no torch needed; ~1 min).")
 @click.option("--encoder-from", type=click.Path(dir_okay=False), default=None,
               help="Reuse the encoder of this model artifact instead of fine-tuning one (quick; no torch needed).")
+@click.option("--encoder-layers", type=click.IntRange(1, 6), default=None,
+              help="Transformer layers of the encoder to keep (from the bottom; default: the trainer's).")
 @click.option("--no-default", is_flag=True, help="Write the model without making it the default.")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write the report folder (metrics JSON, plots) and the model card.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
                   feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
-                  no_default: bool, report: bool, quiet: bool) -> None:
+                  encoder_layers: int | None, no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.training.datasets import DataMissingError
     from moderator.training.encoder import EncoderUnavailable
@@ -46,6 +48,8 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         cfg.output = output
     if seed is not None:
         cfg.seed = seed
+    if encoder_layers is not None:
+        cfg.encoder_layers = encoder_layers
     cats = tuple(c.strip() for c in categories.split(",") if c.strip())
     unknown = [c for c in cats if c not in CATEGORIES]
     if unknown:

@@ -278,6 +278,11 @@ def _quantization(m: dict[str, Any]) -> str:
     return f"{how}; scored one text at a time{note}"
 
 
+def _layers(cfg: dict[str, Any]) -> str:
+    kept = int(cfg.get("layers", 6))
+    return "6 layers" if kept == 6 else f"its bottom {kept} of 6 layers"
+
+
 def _encoder_lines(m: dict[str, Any]) -> list[str]:
     enc = m.get("encoder")
     if not enc:
@@ -285,7 +290,7 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
     cfg = enc.get("config", {})
     return [
         f"For {' and '.join(f'`{c}`' for c in enc['categories'])} the score is the mean of that probability and a",
-        f"fine-tuned transformer encoder's: {enc['base']} (6 layers, 384 wide; base weights sha256",
+        f"fine-tuned transformer encoder's: {enc['base']} ({_layers(cfg)}, 384 wide; base weights sha256",
         f"`{enc['base_sha256'][:16]}...`), one output per category over mean-pooled token states, fine-tuned for"
         f" {cfg.get('epochs')} epoch(s)",
         f"(seed {cfg.get('seed')}, max {cfg.get('max_len')} tokens) on {enc['rows']} training rows"

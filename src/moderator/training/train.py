@@ -88,6 +88,7 @@ class TrainConfig:
     extra_weight: float = 1.0
     encoder: bool = True  # fine-tune the encoder (needs the `train` extra: torch, transformers)
     encoder_epochs: int = 1
+    encoder_layers: int = 6  # transformer layers of the encoder kept (EncoderConfig.layers)
     # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA (for the categories they are labelled
     # for; personal_attack only: tweet rows for hate_speech cost Stormfront ~0.01 AUC, docs/benchmarks.md).
     encoder_sample: dict[str, int] = field(default_factory=lambda: {
@@ -117,6 +118,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "categories": list(self.categories), "corpora": list(self.corpora),
                 "encoder": self.encoder, "encoder_epochs": self.encoder_epochs,
+                "encoder_layers": self.encoder_layers,
                 "val_fraction": self.val_fraction, "C": self.C,
                 "corpus_weight": self.corpus_weight, "max_char_features": self.max_char_features,
                 "max_word_features": self.max_word_features, "sample": self.sample,
@@ -464,7 +466,7 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
     return train_encoder(
         [e.text for e in enc_rows], enc_labels, enc_cats, weights=enc_weights,
         vocabulary_texts=[e.text for e in train_rows],
-        cfg=EncoderConfig(epochs=cfg.encoder_epochs, seed=cfg.seed),
+        cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, seed=cfg.seed),
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
 
 
