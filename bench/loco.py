@@ -15,8 +15,9 @@ probability.
 Modes (one fold trains one model; folds run one after another, never in parallel):
 
 * ``linear``: the project's linear model (what intake scores with), no encoder;
-* ``full``: the same plus the encoder fine-tuned as training does it (on the ``ENCODER_CORPORA`` rows that
-  remain; a category whose encoder corpus is the one left out gets no encoder head, so its score is linear);
+* ``full``: the same plus the encoder fine-tuned as training does it (``encoder_training_rows`` of the rows that
+  remain and the team's rows; a category whose encoder corpus is the one left out gets no encoder output, so its
+  score is linear);
   the full model's score is the linear-encoder mean, as served;
 * ``baseline``: a plain TF-IDF (word 1-2-grams of lower-cased raw text, sublinear tf, min_df 2) + logistic
   regression (liblinear, C 1, balanced classes) per category, on the same rows with the same sample weights.
@@ -140,7 +141,8 @@ def run_fold(left: str, modes: set[str], cfg: TrainConfig, max_eval: int) -> dic
             t2 = time.time()
             enc_cats = tuple(c for c in cats if any(ENCODER_CORPORA.get(r.corpus) == c and c in r.labels
                                                      for r in data.splits.train))
-            encoder = fit_encoder(replace(fold_cfg, categories=enc_cats), data.splits.train) if enc_cats else None
+            enc_rows = data.splits.train + data.augment  # what training gives the encoder
+            encoder = fit_encoder(replace(fold_cfg, categories=enc_cats), enc_rows) if enc_cats else None
             full = ModerationModel("loco", X.features, classifiers, {}, encoder=encoder)
             need = [any(c in r.labels for c in full.encoder_categories) or r.corpus == "ruddit" for r in ev]
             probs = full.predict_matrix(texts, need)

@@ -74,17 +74,21 @@ def test_spam_negatives_skip_youtube_links_and_unlabelled_rows() -> None:
 
 
 def test_encoder_rows_take_the_comment_corpora_the_teams_rows_and_a_sample() -> None:
-    cfg = TrainConfig(encoder_sample={"olid": 2})
+    cfg = TrainConfig(encoder_sample={"olid": 2}, encoder_augment=1)
     rows = [Example("i1", "impermium_insults", {"personal_attack": 1, "obscenity": 0}, "1"),
             Example("s1", "stormfront_hate", {"hate_speech": 0}, "noHate"),
             Example("a1", AUGMENT_CORPUS, {"hate_speech": 1}, "group_hate"),
+            Example("a2", AUGMENT_CORPUS, {"hate_speech": 0}, "benign_identity"),
             *[Example(f"o{i}", "olid", {"personal_attack": i % 2, "hate_speech": 0}, "x") for i in range(5)],
             Example("d1", "davidson_hate_offensive", {"hate_speech": 1}, "0")]
     got, labels, weights = encoder_training_rows(cfg, rows, ("hate_speech", "personal_attack"))
     texts = [e.text for e in got]
-    assert texts[:3] == ["i1", "s1", "a1"]
-    assert labels[0] == {"personal_attack": 1} and labels[2] == {"hate_speech": 1}
+    assert texts[:2] == ["i1", "s1"] and labels[:2] == [{"personal_attack": 1}, {"hate_speech": 0}]
+    assert texts[2] in ("a1", "a2") and sum(t.startswith("a") for t in texts) == 1  # a sample of the team's rows
+    assert labels[2] == {"hate_speech": 1 if texts[2] == "a1" else 0}
     assert sum(t.startswith("o") for t in texts) == 2 and "d1" not in texts
+    # the other corpora's labels train auxiliary outputs of their own, not the product's
+    assert all(set(lab) <= {"olid/personal_attack", "olid/hate_speech"} and lab for lab in labels[3:])
     assert weights[:3] == [1.0, 1.0, 1.0] and weights[3:] == [cfg.encoder_sample_weight] * 2
     assert encoder_training_rows(cfg, rows, ("hate_speech", "personal_attack"))[0] == got  # seeded
 

@@ -45,6 +45,11 @@ def test_training_writes_a_loadable_artifact(small_model) -> None:
     assert set(meta["input_sha256"]) >= {"olid/olid-training-v1.0.tsv", "impermium_insults/train.csv"}
     assert meta["metrics"]["validation"]["spam"]["youtube_spam"]["roc_auc"] > 0.8
     assert loaded.explain(texts[0], "obscenity")
+    # the encoder serves the product's categories only; the other corpora trained outputs of their own
+    enc = meta["encoder"]
+    assert enc["categories"] == ["hate_speech", "personal_attack"]
+    assert enc["auxiliary_outputs"] and all("/" in k for k in enc["auxiliary_outputs"])
+    assert loaded.encoder is not None and loaded.encoder.predict_proba(texts).shape == (2, 2)
 
 
 @pytest.mark.slow  # fine-tunes the encoder

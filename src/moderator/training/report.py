@@ -178,9 +178,10 @@ def model_card(model: ModerationModel) -> str:
         *([
             ("- The encoder is reused from `" + str(m["encoder"]["reused_from"]) + "` (fine-tuned on Impermium and"
              " Stormfront only, without the team's rows)" if m["encoder"].get("reused_from") else
-             "- The encoder is fine-tuned on the two comment-section corpora (Impermium, Stormfront), the team's"
-             " rows and a sample of the other corpora ("
-             + json.dumps((m.get("config") or {}).get("encoder_sample", {})) + ")")
+             "- The encoder's outputs are fine-tuned on the two comment-section corpora (Impermium, Stormfront) and"
+             " a sample of the team's rows; samples of the other corpora ("
+             + json.dumps((m.get("config") or {}).get("encoder_sample", {}))
+             + ") train auxiliary outputs that shape its layers and are not served")
             + ". ROC AUC against the linear model alone elsewhere: " + _encoder_deltas(m) + ".",
             "- Explanations come from the linear half of a score: the encoder's half has no per-word attribution.",
             "- The service scores a submission with this full model whenever it can answer within its intake"

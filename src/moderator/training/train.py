@@ -89,11 +89,13 @@ class TrainConfig:
     encoder: bool = True  # fine-tune the encoder (needs the `train` extra: torch, transformers)
     encoder_epochs: int = 1
     encoder_layers: int = 6  # transformer layers of the encoder kept (EncoderConfig.layers)
-    # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA (for the categories they are labelled
-    # for; personal_attack only: tweet rows for hate_speech cost Stormfront ~0.01 AUC, docs/benchmarks.md).
+    # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA, as auxiliary outputs of their own
+    # (encoder_training_rows; pooled into the product's outputs, tweet rows for hate_speech cost Stormfront
+    # ~0.01 AUC, docs/benchmarks-history.md).
     encoder_sample: dict[str, int] = field(default_factory=lambda: {
-        "trac1_aggression": 1500, "olid": 1000})
+        "trac1_aggression": 1500, "olid": 1000, "davidson_hate_offensive": 600, "tweeteval_hate": 600})
     encoder_sample_weight: float = 0.5
+    encoder_augment: int = 10_000  # at most this many of the team's rows go to the encoder (a seeded sample)
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
@@ -124,6 +126,7 @@ class TrainConfig:
                 "max_word_features": self.max_word_features, "sample": self.sample,
                 "extra_examples": len(self.extra_examples), "extra_weight": self.extra_weight,
                 "encoder_sample": self.encoder_sample, "encoder_sample_weight": self.encoder_sample_weight,
+                "encoder_augment": self.encoder_augment,
                 "encoder_from": _encoder_source(self.encoder_from),
                 "augment": self.augment, "spam_negatives": self.spam_negatives,
                 "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
@@ -412,30 +415,41 @@ def fit_classifiers(cfg: TrainConfig, data: TrainingData, X: FeatureMatrices) ->
 
 def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_cats: Sequence[str],
                           ) -> tuple[list[Example], list[dict[str, int]], list[float]]:
-    """What the encoder trains on: every ``ENCODER_CORPORA`` row (for its corpus's category), the team's own
-    rows (for the encoder's categories they are labelled for), and a seeded sample of ``cfg.encoder_sample``
-    rows of the other corpora labelled for one of its categories (at ``cfg.encoder_sample_weight``).
+    """What the encoder trains on: every ``ENCODER_CORPORA`` row (for its corpus's category), the team's own rows
+    (for the encoder's categories they are labelled for; a seeded sample when there are more than
+    ``cfg.encoder_augment``), and a seeded sample of
+    ``cfg.encoder_sample`` rows of the other corpora (at ``cfg.encoder_sample_weight``). The other corpora's
+    labels are *auxiliary* (``"<corpus>/<category>"``): they train outputs of their own, which the served graph
+    drops, because their idea of a category is not the product's (TRAC-1's overt aggression, OLID's offensive
+    tweets) and pooled into the category's output they cost the comment corpora accuracy.
     Returns (rows, their labels, their weights)."""
     rows: list[Example] = []
     labels: list[dict[str, int]] = []
     weights: list[float] = []
     by_corpus: dict[str, list[Example]] = {}
+    team: list[tuple[Example, dict[str, int]]] = []
     for e in train_rows:
-        lab = ({ENCODER_CORPORA[e.corpus]: e.labels[ENCODER_CORPORA[e.corpus]]}
-               if e.corpus in ENCODER_CORPORA and ENCODER_CORPORA[e.corpus] in e.labels else
-               {c: e.labels[c] for c in enc_cats if c in e.labels} if e.corpus == AUGMENT_CORPUS else None)
-        if lab and all(c in enc_cats for c in lab):
-            rows.append(e)
-            labels.append(lab)
-            weights.append(1.0)
-        elif e.corpus in cfg.encoder_sample:
+        if e.corpus in ENCODER_CORPORA:
+            cat = ENCODER_CORPORA[e.corpus]
+            if cat in enc_cats and cat in e.labels:
+                rows.append(e)
+                labels.append({cat: e.labels[cat]})
+                weights.append(1.0)
+        elif e.corpus == AUGMENT_CORPUS:
+            lab = {c: e.labels[c] for c in enc_cats if c in e.labels}
+            if lab:
+                team.append((e, lab))
+        elif e.corpus in cfg.encoder_sample and any(c in e.labels for c in enc_cats):
             by_corpus.setdefault(e.corpus, []).append(e)
     rng = np.random.default_rng(cfg.seed)
+    for i in sorted(rng.permutation(len(team))[: cfg.encoder_augment].tolist()):
+        rows.append(team[i][0])
+        labels.append(team[i][1])
+        weights.append(1.0)
     for name, pool in sorted(by_corpus.items()):
-        pool = [e for e in pool if any(c in e.labels for c in enc_cats)]
         for i in sorted(rng.permutation(len(pool))[: cfg.encoder_sample[name]].tolist()):
             rows.append(pool[i])
-            labels.append({c: pool[i].labels[c] for c in enc_cats if c in pool[i].labels})
+            labels.append({f"{name}/{c}": pool[i].labels[c] for c in enc_cats if c in pool[i].labels})
             weights.append(cfg.encoder_sample_weight)
     return rows, labels, weights
 
