@@ -139,7 +139,8 @@ SETTINGS: tuple[Setting, ...] = (
             "background), inline (the full model at submit, whatever the load), off (linear model only)."),
     Setting("intake_budget_ms", "MODERATOR_INTAKE_BUDGET_MS", 20.0,
             "auto mode: a submission is scored by the full model when the full model's queued work (texts "
-            "waiting x its recent cost per text) would let it answer within this many milliseconds.", float),
+            "waiting x its recent wall-clock cost per queued text) would let it answer within this many "
+            "milliseconds.", float),
     Setting("encoder_threads", "MODERATOR_ENCODER_THREADS", 1,
             "CPU threads each encoder call may use.", int),
     Setting("refine_interval", "MODERATOR_REFINE_INTERVAL", 1.0,
