@@ -146,7 +146,7 @@ def test_loading_and_scoring_need_no_torch() -> None:
 
 def test_shipped_artifact_is_small_and_described() -> None:
     path = default_model_path()
-    assert path.stat().st_size < 20_000_000
+    assert path.stat().st_size < 40_000_000  # the project's cap for an artifact in models/
     meta = json.loads(path.with_suffix(".json").read_text())
     for key in ("version", "created_at", "library_versions", "categories", "thresholds", "input_sha256",
                 "rows", "metrics", "command"):
