@@ -190,6 +190,7 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
     cats = tuple(categories)
     aux = tuple(sorted({k for lab in labels for k in lab} - set(cats)))
     heads = (*cats, *aux)
+    layers = cfg.layers
     base_json = (base / "tokenizer.json").read_text()
     # Cut the vocabulary first, so that training sees exactly the tokenization that scoring will.
     keep = kept_token_ids(base_json, [*texts, *vocabulary_texts], cfg.max_len, cfg.min_token_count)
@@ -200,12 +201,12 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
         def __init__(self) -> None:
             super().__init__()
             self.encoder = AutoModel.from_pretrained(base)
-            if not 1 <= cfg.layers <= len(self.encoder.encoder.layer):
-                raise ValueError(f"layers must be 1..{len(self.encoder.encoder.layer)}, not {cfg.layers}")
+            if not 1 <= layers <= len(self.encoder.encoder.layer):
+                raise ValueError(f"layers must be 1..{len(self.encoder.encoder.layer)}, not {layers}")
             # the bottom layers: fine-tuned after the top ones are dropped, they lose the least
             # (Sajjad et al. 2023, "On the effect of dropping layers of pre-trained transformer models")
-            self.encoder.encoder.layer = self.encoder.encoder.layer[:cfg.layers]
-            self.encoder.config.num_hidden_layers = cfg.layers
+            self.encoder.encoder.layer = self.encoder.encoder.layer[:layers]
+            self.encoder.config.num_hidden_layers = layers
             self.head = nn.Linear(self.encoder.config.hidden_size, len(heads))
             self.outputs = len(heads)  # set to len(cats) before the export: auxiliary outputs are not served
 
