@@ -87,5 +87,7 @@ def test_batches_respect_the_size_limit() -> None:
 def test_service_scores_through_the_batcher(service: Any, n: int) -> None:
     texts = [f"comment number {i} about the weather" for i in range(n)]
     body = service.call("POST", "/v1/score", "submit", json={"texts": texts}).get_json()
-    assert body["results"][0]["scores"] == service.state.model.predict_proba(texts[:1])[0]
+    # scored in a batch of n, the same as alone: to the encoder's batch-invariance tolerance (float32 products of
+    # another shape may round differently in the last bits)
+    assert body["results"][0]["scores"] == pytest.approx(service.state.model.predict_proba(texts[:1])[0], abs=1e-6)
     assert service.app.extensions["moderator_scorer"].calls >= 1

@@ -56,10 +56,11 @@ _CODE_FILES = ("training/datasets.py", "model/features.py", "model/lexicon.py", 
                "model/pipeline.py", "model/classifier.py", "model/artifact.py", "training/train.py",
                "training/metrics.py", "model/encoder.py", "training/encoder.py", "model/cues.py",
                "training/augment.py")
-# The encoder fine-tunes on every training row of the comment-section corpora of the categories the linear
-# model reads least well, and on a seeded sample of the other corpora of those categories (TrainConfig.
-# encoder_sample, at TrainConfig.encoder_sample_weight): enough for it to see more than two sites' idea of
-# an attack, few enough to keep within the training budget and to keep the comment sections in charge.
+# The encoder's served outputs fine-tune on every training row of the comment-section corpora of the categories
+# the linear model reads least well, and on the team's rows; a seeded sample of the other corpora
+# (TrainConfig.encoder_sample, at TrainConfig.encoder_sample_weight) trains auxiliary outputs
+# (encoder_training_rows): the encoder sees more than two sites' idea of an attack while the comment sections
+# stay in charge of what it serves.
 ENCODER_CORPORA: dict[str, str] = {"impermium_insults": "personal_attack", "stormfront_hate": "hate_speech"}
 _URL = re.compile(r"https?://|www\.|\.com\b", re.IGNORECASE)
 
