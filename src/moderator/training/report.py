@@ -179,7 +179,7 @@ def model_card(model: ModerationModel) -> str:
             ("- The encoder is reused from `" + str(m["encoder"]["reused_from"]) + "` (fine-tuned on Impermium and"
              " Stormfront only, without the team's rows)" if m["encoder"].get("reused_from") else
              "- The encoder's outputs are fine-tuned on the two comment-section corpora (Impermium, Stormfront) and"
-             " a sample of the team's rows; samples of the other corpora ("
+             " the team's rows; samples of the other corpora ("
              + json.dumps((m.get("config") or {}).get("encoder_sample", {}))
              + ") train auxiliary outputs that shape its layers and are not served")
             + ". ROC AUC against the linear model alone elsewhere: " + _encoder_deltas(m) + ".",
