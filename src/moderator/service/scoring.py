@@ -10,7 +10,6 @@ nothing changes, and under load the number of model calls drops to about one per
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,12 +30,10 @@ class _Pending:
 
 
 class BatchScorer(LeaderBatcher[_Pending]):
-    def __init__(self, model: Callable[[], Any], max_texts: int = MAX_BATCH_TEXTS,
-                 on_batch: Callable[[int, float], None] | None = None) -> None:
+    def __init__(self, model: Callable[[], Any], max_texts: int = MAX_BATCH_TEXTS) -> None:
         super().__init__()
         self._model = model  # a getter, so that a hot-reloaded model is picked up
         self._max = max_texts
-        self.on_batch = on_batch  # told (texts, seconds) after each model call
         self.calls = 0  # model calls made (for tests and profiling)
 
     def score(self, texts: Sequence[str]) -> tuple[str, list[dict[str, float]]]:
@@ -60,10 +57,7 @@ class BatchScorer(LeaderBatcher[_Pending]):
             model = self._model()
             flat = [t for item in batch for t in item.texts]
             self.calls += 1
-            t0 = time.perf_counter()
             probs = model.predict_proba(flat)
-            if self.on_batch is not None:
-                self.on_batch(len(flat), time.perf_counter() - t0)
             version = str(model.version)
             i = 0
             for item in batch:
