@@ -118,3 +118,21 @@ def test_length_batches_sort_and_bound_padding() -> None:
         assert max(widths) <= min(widths) * 1.25 + 2 or len(b) == 1
         assert max(widths) * len(b) <= 64 or len(b) == 1
     assert length_batches([]) == []
+
+
+def test_the_shipped_encoder_is_batch_invariant() -> None:
+    """The trainer's own export (int8 weights and embedding tables, calibrated activation scales), as shipped:
+    every text of mixed batches scores as it does alone."""
+    from moderator import load_model
+
+    enc = load_model().encoder
+    assert enc is not None and enc.batch_invariant
+    texts = INSULTS + POLITE + VARIED
+    alone = np.vstack([enc.predict_proba([t]) for t in texts])
+    order = np.random.default_rng(11).permutation(len(texts)).tolist()
+    for size in (3, 7, len(texts)):
+        for start in range(0, len(texts), size):
+            idx = order[start:start + size]
+            batch = [texts[i] for i in idx]
+            assert np.abs(enc.predict_proba(batch) - alone[idx]).max() <= TOLERANCE
+            assert np.abs(_run_padded(enc, batch) - alone[idx]).max() <= TOLERANCE
