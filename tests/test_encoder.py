@@ -64,6 +64,24 @@ def test_fine_tuned_encoder_learns_and_is_deterministic(tiny: tuple) -> None:
     assert again.onnx_model == enc.onnx_model and again.tokenizer_json == enc.tokenizer_json
 
 
+def _dense_products(graph: bytes) -> tuple[int, int]:
+    """(int8 products, float32 products with a weight) in an ONNX graph."""
+    import onnx
+
+    model = onnx.load_from_string(graph)
+    weights = {i.name for i in model.graph.initializer}
+    q = sum(n.op_type == "QLinearMatMul" for n in model.graph.node)
+    f = sum(n.op_type == "MatMul" and any(x in weights for x in n.input) for n in model.graph.node)
+    return q, f
+
+
+def test_the_export_quantises_every_dense_layer(tiny: tuple) -> None:
+    enc, _, _, cfg = tiny
+    # six per layer: query, key, value, attention output, feed-forward expansion and contraction
+    assert _dense_products(enc.onnx_model) == (6 * cfg.layers, 0)
+    assert "every dense layer" in enc.info["quantization"]
+
+
 def test_scores_do_not_depend_on_the_other_texts(tiny: tuple) -> None:
     enc, texts, _, _ = tiny
     together = enc.predict_proba(texts)  # length-sorted batches

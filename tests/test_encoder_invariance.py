@@ -98,6 +98,19 @@ def test_old_dynamic_encoders_run_one_text_at_a_time(dynamic: object) -> None:
 
 
 
+def test_conversion_keeps_the_feed_forward_contraction_in_float32(static: object) -> None:
+    import onnx
+
+    model = onnx.load_from_string(static.onnx_model)  # type: ignore[attr-defined]
+    weights = {i.name for i in model.graph.initializer}
+    ops = [n.op_type for n in model.graph.node]
+    float_dense = [n for n in model.graph.node if n.op_type == "MatMul" and any(x in weights for x in n.input)]
+    layers = 6
+    # five int8 products per layer, plus the output layer (a MatMul in this older export)
+    assert ops.count("QLinearMatMul") == 5 * layers + 1 and len(float_dense) == layers
+    assert "but the feed-forward contraction" in static.info["quantization"]  # type: ignore[attr-defined]
+
+
 def test_conversion_keeps_the_network(dynamic: object, static: object) -> None:
     texts = INSULTS + POLITE + VARIED
     assert static.batch_invariant and static.categories == dynamic.categories  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ Then, for the artifact (:class:`moderator.model.encoder.EncoderScorer`):
    training and scoring see the same tokenization;
 2. after it, the network is exported to ONNX and *statically* quantised to int8 (``onnxruntime.quantization``,
    :func:`quantize_static_int8`): weights per output channel, activation scales calibrated once on training
-   texts and fixed in the graph; the embedding tables int8 too. That makes the graph about a third of its
+   texts and fixed in the graph; the embedding tables int8 too. That makes the graph about a quarter of its
    float32 size (18.5 MB for six layers), scores ~2x faster on a CPU than float32, and makes a text's score
    independent of the batch it runs in (``batch_invariant``), so the runtime batches texts. Artifacts from
    before held a *dynamically* quantised graph (activation scales from
@@ -289,9 +289,12 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
     return EncoderScorer(cats, onnx_bytes, tokenizer_json, cfg.max_len, info, batch_invariant=invariant)
 
 
-QUANTIZATION = ("static int8: per-channel int8 weights of the dense layers but the feed-forward contraction, int8 "
-                "embedding tables, uint8 activations with MinMax scales calibrated on training texts; that "
-                "contraction, the attention products and everything else in float32")
+QUANTIZATION = ("static int8: per-channel int8 weights of every dense layer, int8 embedding tables, uint8 "
+                "activations with MinMax scales calibrated on training texts; the attention products and "
+                "everything else in float32")
+QUANTIZATION_FLOAT_CONTRACTION = QUANTIZATION.replace(
+    "of every dense layer", "of the dense layers but the feed-forward contraction").replace(
+    "; the attention", "; that contraction, the attention")
 
 
 def _export_fp32(net: Any, torch: Any) -> bytes:
@@ -316,20 +319,24 @@ def _export_fp32(net: Any, torch: Any) -> bytes:
         return fp32.read_bytes()
 
 
-def quantize_static_int8(fp32_onnx: bytes, calibration_ids: Sequence[Sequence[int]]) -> bytes:
+def quantize_static_int8(fp32_onnx: bytes, calibration_ids: Sequence[Sequence[int]],
+                         float_contraction: bool = False) -> bytes:
     """Static int8 quantisation of a float32 encoder graph; the quantised graph's bytes.
 
-    The matrix products with a weight (query, key, value, attention output, the feed-forward expansion, the
-    head) become ``QLinearMatMul``: int8 weights with one scale per output channel, uint8 activations whose
-    scale and zero point were fixed from the activations of ``calibration_ids`` (token id lists, run one text
-    at a time; MinMax). Two kinds stay float32: the products of two activations (attention scores and their
-    weighting of the values), and the feed-forward contraction after the GELU, whose input has outliers that a
-    fixed uint8 scale flattens (quantised, it cost 0.007 ROC AUC on Stormfront and 0.006 on Impermium,
-    measured; in float32 the scores match the float32 graph's AUC). The embedding tables (``Gather``) are
-    stored as int8 (one scale per table; a looked-up row is dequantised alone), which keeps the graph a third
-    of its float32 size. With the scales fixed, a text's integer products do not depend on the other rows of
-    its batch: the graph is batch-invariant.
-    Deterministic: the same graph and calibration texts give the same bytes.
+    The matrix products with a weight (query, key, value, attention output, the feed-forward expansion and
+    contraction, the head) become ``QLinearMatMul``: int8 weights with one scale per output channel, uint8
+    activations whose scale and zero point were fixed from the activations of ``calibration_ids`` (token id
+    lists, run one text at a time; MinMax). The products of two activations (attention scores and their
+    weighting of the values) stay float32. The embedding tables (``Gather``) are stored as int8 (one scale per
+    table; a looked-up row is dequantised alone), which keeps the graph a quarter of its float32 size. With the
+    scales fixed, a text's integer products do not depend on the other rows of its batch: the graph is
+    batch-invariant. Deterministic: the same graph and calibration texts give the same bytes.
+
+    ``float_contraction`` keeps the feed-forward contraction (the product after the GELU, found by the ``Erf``
+    a few elementwise steps before it) in float32 too: its input has outliers that one fixed uint8 scale
+    flattens. What that costs depends on the network (measured in ``docs/benchmarks.md``: 0.007 ROC AUC on
+    Stormfront for an encoder trained on two corpora, 0.001-0.003 for one trained on every corpus, whose
+    graph then runs about a third faster all in int8).
     """
     import onnx
     from onnxruntime.quantization import (
@@ -344,13 +351,15 @@ def quantize_static_int8(fp32_onnx: bytes, calibration_ids: Sequence[Sequence[in
     weights = {i.name for i in model.graph.initializer}
     producer = {o: n for n in model.graph.node for o in n.output}
 
-    def after_gelu(name: str, depth: int = 3) -> bool:
+    def after_gelu(name: str, depth: int = 4) -> bool:
+        """``name`` is computed from an ``Erf`` within ``depth`` nodes (GELU is x * 0.5 * (1 + erf(x / sqrt 2)),
+        exported as Div, Erf, Add, Mul, Mul)."""
         node = producer.get(name)
         return node is not None and depth > 0 and (node.op_type == "Erf" or any(
             after_gelu(x, depth - 1) for x in node.input if x not in weights))
 
     keep_float = [n.name for n in model.graph.node if n.op_type == "MatMul" and (
-        not any(x in weights for x in n.input) or after_gelu(n.input[0]))]
+        not any(x in weights for x in n.input) or (float_contraction and after_gelu(n.input[0])))]
 
     class Texts(CalibrationDataReader):
         def __init__(self) -> None:
@@ -452,12 +461,13 @@ def batch_invariant_from(scorer: EncoderScorer, calibration_texts: Sequence[str]
         return scorer
     tok = _tokenizer(scorer.tokenizer_json, scorer.max_len)
     ids = [e.ids for e in tok.encode_batch(list(calibration_texts))]
-    graph = quantize_static_int8(dequantize_dynamic(scorer.onnx_model), ids)
-    info = {**scorer.info, "quantization": QUANTIZATION + "; requantised from the dynamically quantised graph",
+    graph = quantize_static_int8(dequantize_dynamic(scorer.onnx_model), ids, float_contraction=True)
+    info = {**scorer.info,
+            "quantization": QUANTIZATION_FLOAT_CONTRACTION + "; requantised from the dynamically quantised graph",
             "calibration_texts": len(ids)}
     return EncoderScorer(scorer.categories, graph, scorer.tokenizer_json, scorer.max_len, info, batch_invariant=True)
 
 
-__all__ = ["BASE_NAME", "BASE_SHA256", "QUANTIZATION", "EncoderConfig", "EncoderUnavailable", "base_weights",
-           "batch_invariant_from", "dequantize_dynamic", "kept_token_ids", "prune_vocabulary", "quantize_dynamic_int8",
-           "quantize_static_int8", "train_encoder"]
+__all__ = ["BASE_NAME", "BASE_SHA256", "QUANTIZATION", "QUANTIZATION_FLOAT_CONTRACTION", "EncoderConfig",
+           "EncoderUnavailable", "base_weights", "batch_invariant_from", "dequantize_dynamic", "kept_token_ids",
+           "prune_vocabulary", "quantize_dynamic_int8", "quantize_static_int8", "train_encoder"]
