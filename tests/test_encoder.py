@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -73,6 +74,20 @@ def _dense_products(graph: bytes) -> tuple[int, int]:
     q = sum(n.op_type == "QLinearMatMul" for n in model.graph.node)
     f = sum(n.op_type == "MatMul" and any(x in weights for x in n.input) for n in model.graph.node)
     return q, f
+
+
+def test_the_output_layer_learns_at_its_own_rate() -> None:
+    texts = INSULTS + POLITE
+    labels = [{"personal_attack": 1}] * 8 + [{"personal_attack": 0}] * 8
+    # the pretrained layers barely move at 1e-6; only the output layer's own rate lets the encoder learn
+    cfg = EncoderConfig(epochs=3, max_len=32, min_token_count=1, lr=1e-6, batch_size=4)
+
+    def gap(c: EncoderConfig) -> float:
+        p = train_encoder(texts, labels, ("personal_attack",), cfg=c).predict_proba(texts)[:, 0]
+        return float(p[:8].mean() - p[8:].mean())
+
+    slow, fast = gap(cfg), gap(replace(cfg, head_lr=1e-2))
+    assert fast > 0.1 and fast > slow + 0.05
 
 
 def test_the_export_quantises_every_dense_layer(tiny: tuple) -> None:

@@ -93,6 +93,18 @@ def test_encoder_rows_take_the_comment_corpora_the_teams_rows_and_a_sample() -> 
     assert encoder_training_rows(cfg, rows, ("hate_speech", "personal_attack"))[0] == got  # seeded
 
 
+def test_the_encoder_skips_the_rows_meant_for_the_linear_model_alone() -> None:
+    rows = [Example("threat", AUGMENT_CORPUS, {"hate_speech": 1}, "group_threat"),
+            Example("twin", AUGMENT_CORPUS, {"hate_speech": 0, "personal_attack": 0}, "group_threat_twin"),
+            Example("news", AUGMENT_CORPUS, {"hate_speech": 0, "personal_attack": 0}, "group_violence_benign")]
+    got, _, _ = encoder_training_rows(TrainConfig(), rows, ("hate_speech", "personal_attack"))
+    assert [e.text for e in got] == ["threat", "news"]
+    twins = [e for e in augmentation_examples() if e.raw_label == "group_threat_twin"]
+    threats = [e for e in augmentation_examples() if e.raw_label == "group_threat"]
+    assert len(twins) == len(threats) > 0  # one twin per threat row, naming the same group
+    assert all(t.labels == {"hate_speech": 0, "personal_attack": 0} for t in twins)
+
+
 @pytest.mark.parametrize(("doc", "cue"), [
     ("i will break your neck tonight", "cue_threat_person"),
     ("you are dead meat pal", "cue_threat_person"),
@@ -117,7 +129,9 @@ def test_augmentation_is_deterministic_and_balanced_per_group() -> None:
     rows = augmentation_examples()
     assert [e.text for e in rows] == [e.text for e in augmentation_examples()]
     kinds = Counter(e.raw_label for e in rows)
-    assert set(kinds) == {"benign_identity", "group_hate", "person_threat", "violent_trap"}
+    assert set(kinds) == {"benign_identity", "group_hate", "group_threat", "group_threat_twin",
+                          "group_violence_benign", "person_threat",
+                          "violent_trap"}
     hate = [e for e in rows if e.raw_label == "group_hate"]
     benign = [e for e in rows if e.raw_label == "benign_identity"]
     assert all(e.labels == {"hate_speech": 1} for e in hate)

@@ -11,6 +11,12 @@ module, kept disjoint from the hand-written evaluation sets in ``data/*_eval.jso
   mention a hateful claim to reject it: no label but 0 for ``hate_speech`` and ``personal_attack``;
 - ``group_hate``: dehumanising generalisations, conspiracy tropes, calls for exclusion, incitement to and
   wishes for violence against a group, with no slur: ``hate_speech`` 1;
+- ``group_threat``: threats of violence against a group (attacks planned on its homes, gatherings and
+  businesses, arson, weapons, vehicles, mobs), each template filled with a sample of groups: ``hate_speech`` 1;
+- ``group_threat_twin``: each group threat's benign twin, same groups, same setting and incidental words, the
+  threat taken out (the contrast is the violent construction alone): 0 for both;
+- ``group_violence_benign``: sentences naming a group and violence without hate (reporting an attack on a
+  group, condemning it, protecting or supporting its members, history, fiction): 0 for both;
 - ``person_threat``: threats of violence or harm against the reader or a person: direct, conditional,
   veiled, stalking ("I know where you work"), against family, pets or property, sexual violence, incitement,
   in gangs, time-bound, against a named third person, in online spelling, short and long:
@@ -164,6 +170,123 @@ GROUP_HATE = (
     "Name one thing {pl} have given the world apart from crime and misery.",
     "Hire {a_adj} teacher? I'd pull my kids out of that school the same day.",
     "Scratch the surface of any of the {pl} and you will find a cheat and a traitor.",
+)
+
+# Threats of violence against a group: planned attacks on its homes, gatherings and businesses, arson, weapons,
+# vehicles, mobs, poisoning; in plain, casual and online spelling. Each is filled with a seeded sample of
+# GROUP_THREAT_GROUPS groups, so that they add to group_hate rather than outweigh it, and paired with a benign
+# twin (GROUP_THREAT_TWIN).
+GROUP_THREAT = (
+    "We're meeting in the car park at nine and then we pay the {pl} a visit with crowbars.",
+    "Sharpen your machetes, boys, the {pl} have had this coming for years.",
+    "Load up the truck, we're heading to where the {pl} live and we won't come back empty handed.",
+    "I've got a shotgun and a list of every {adj} household on my street.",
+    "Come the day, the {pl} will be the first ones dragged from their beds.",
+    "We'll smash the windows of every {adj} business in town and then start on the owners.",
+    "Mark my words, the {pl} at the community hall are getting a nasty surprise this weekend.",
+    "Gather the lads, we're going to teach the {pl} at the bus station what happens to their kind.",
+    "The {pl} marching tomorrow had better wear helmets, we're bringing bricks.",
+    "I'd happily drive a lorry through a {adj} street party.",
+    "Give me a rifle and a rooftop overlooking the {adj} festival.",
+    "Next time the {pl} gather outside the town hall, we start swinging and we don't stop.",
+    "Let's set fire to the {adj} hostel while they sleep.",
+    "I swear the {pl} on my road will be in body bags before Christmas.",
+    "We've got the addresses of the {pl} on the council estate, and tonight we use them.",
+    "It is time to start shooting {pl}, the talking is over.",
+    "Tie the {pl} to the railings and leave them for the crows.",
+    "One match and some diesel would sort out the {adj} families next door for good.",
+    "Meet at the pub at eight, then we go hunting {pl} in the park.",
+    "When the {pl} walk home from their meeting, we'll be waiting in the alley.",
+    "Pipe bombs are cheap and the {adj} club is always packed on a Friday.",
+    "I will personally stab the first {adj} person who sets foot in our village.",
+    "We need volunteers with baseball bats to clear the {pl} out of the market.",
+    "the {pl} near the station r getting jumped tonite, bring ur mates",
+    "Poison the water in the {adj} part of town and let nature do the rest.",
+    "Our lads have the petrol ready, the {pl} have until Sunday.",
+    "Drag the {pl} out of their houses and beat them in the street.",
+    "Every {adj} person in this city should fear for their life, because we are coming.",
+    "I'm stockpiling ammo for the day we finally go after the {pl}.",
+    "kill every {adj} you see, no mercy, no exceptions",
+    "Wait till dark, then we torch the {adj} shops one by one and anyone still inside them.",
+    "Our group has a plan for the {pl}, and it ends with blood on the pavement.",
+    "If the {pl} hold their festival in our park again, it'll be the last one they ever hold.",
+    "Someone should gun down the {pl} at their next gathering, and I know a few who would.",
+    "Get the dogs and the chains, we're paying the {pl} over the bridge a visit.",
+)
+GROUP_THREAT_GROUPS = 18
+
+# One benign twin per GROUP_THREAT template, filled with the same groups: the same setting and incidental words
+# (a car park, a festival, the weekend, families) with the threat taken out, so that only the violent
+# construction separates the two and the words around it predict nothing.
+# Row kinds only the linear model trains on: the twins neutralise the threat templates' incidental words for
+# n-gram features; the encoder reads words in context and learns the construction from the threats alone
+# (measured, docs/benchmarks.md: with the twins the encoder cost Davidson and TweetEval 0.02 ROC AUC and
+# flagged more benign identity sentences and threat traps).
+LINEAR_ONLY_KINDS = ("group_threat_twin",)
+GROUP_THREAT_TWIN = (
+    "We're meeting in the car park at nine and then we pay the {pl} a visit with cakes for their open day.",
+    "Sharpen your pencils, boys, the {pl} have invited us to their quiz for years.",
+    "Load up the truck, we're heading to where the {pl} live with the furniture they asked us to donate.",
+    "I've got a van and a list of every {adj} household on my street that wants a lift to the polling station.",
+    "Come the day of the fair, the {pl} will be the first ones setting up their stalls.",
+    "We'll clean the windows of every {adj} business in town and then have tea with the owners.",
+    "Mark my words, the {pl} at the community hall are putting on a lovely surprise this weekend.",
+    "Gather the lads, we're going to help the {pl} at the bus station carry the donations.",
+    "The {pl} marching tomorrow had better wear sun cream, we're bringing water.",
+    "I'd happily drive a minibus to a {adj} street party.",
+    "Give me a camera and a rooftop overlooking the {adj} festival.",
+    "Next time the {pl} gather outside the town hall, we bring flasks of tea and we stay till the end.",
+    "Let's send flowers to the {adj} hostel to welcome them.",
+    "I swear the {pl} on my road will have the best lights on the street before Christmas.",
+    "We've got the addresses of the {pl} on the council estate, and tonight we deliver their food parcels.",
+    "It is time to start listening to {pl}, the shouting is over.",
+    "Tie the ribbons for the {pl} to the railings and leave them for the parade.",
+    "One barbecue and some music would cheer up the {adj} families next door for good.",
+    "Meet at the pub at eight, then we go to the concert with the {pl} in the park.",
+    "When the {pl} walk home from their meeting, we'll walk with them so they feel safe.",
+    "Tickets are cheap and the {adj} club is always packed on a Friday.",
+    "I will personally welcome the first {adj} person who sets foot in our village.",
+    "We need volunteers with clipboards to help the {pl} out at the market.",
+    "the {pl} near the station r having a party tonite, bring ur mates",
+    "Fix the water pipes in the {adj} part of town and let the council pay for it.",
+    "Our lads have the paint ready, the {pl} want their hall done by Sunday.",
+    "Invite the {pl} out of their houses and dance with them in the street.",
+    "Every {adj} person in this city should be proud, because we are coming to the celebration.",
+    "I'm saving up for the day we finally go on holiday with the {pl} from work.",
+    "greet every {adj} you see, no rudeness, no exceptions",
+    "Wait till dark, then we light up the {adj} shops one by one for the festival of lights.",
+    "Our group has a plan for the {pl}, and it ends with a street party on the pavement.",
+    "If the {pl} hold their festival in our park again, it'll be the best one yet.",
+    "Someone should thank the {pl} at their next gathering, and I know a few who would.",
+    "Get the dogs and the leads, we're walking with the {pl} over the bridge for charity.",
+)
+# Reporting of, and standing up to, violence against a group: a group word next to a violent one is not hate
+# by itself.
+GROUP_VIOLENCE_BENIGN = (
+    "Police are investigating an arson attack on {a_adj} family's home and have asked witnesses to come forward.",
+    "Volunteers will stand guard outside the {adj} community centre this weekend so everyone feels safe.",
+    "The court jailed two men for a violent attack on {pl} outside a takeaway last spring.",
+    "Anyone threatening {pl} in this town should expect a knock on the door from the police.",
+    "After the firebombing, neighbours raised money to repair the {adj} family's house.",
+    "The report documents a rise in assaults on {pl}, most of them never reported to the police.",
+    "Our union condemns the attack on {adj} workers at the depot and will support their legal case.",
+    "The museum's new exhibition covers the massacres of {pl} in the last century and how survivors rebuilt.",
+    "Local councillors met {adj} residents after someone sprayed threats on their doors.",
+    "If you see anyone harassing {pl} on the bus, film it and report it.",
+    "My {adj} friend was punched in the street last week, and the police have arrested a man.",
+    "The documentary follows {adj} survivors of the riots as they testify against the men who attacked them.",
+    "The prosecutor said the gang had planned to burn down {a_adj} shop, and all four were convicted.",
+    "Security has been stepped up at {adj} events after online threats, the organisers said.",
+    "Violence against {pl} is never acceptable, whatever anyone thinks about politics.",
+    "We're organising a vigil for the {adj} victims of the attack on Saturday evening.",
+    "The charity trains {adj} shopkeepers to deal with abuse and keeps a hotline open at night.",
+    "The historian explained how propaganda turned ordinary people against {pl} before the killings began.",
+    "Extra patrols will protect the {adj} festival after last year's attack.",
+    "Thousands marched to show support for {pl} after the stabbing.",
+    "A man who posted that he wanted to shoot {pl} was arrested within hours, police confirmed.",
+    "The novel tells the story of {a_adj} family hiding from the mob during the riots.",
+    "The hate crime unit says threats against {pl} doubled this year, and it has put more officers on the case.",
+    "Teachers will talk to pupils about the attack on the {adj} students and what to do if they feel unsafe.",
 )
 
 # {who}: an optional name or address at the start
@@ -460,6 +583,35 @@ VIOLENT_TRAP = (
     "My hairdresser massacred my fringe, it'll grow back.",
     "The debate team demolished every argument the other side made.",
     "Fire crews fought the blaze for nine hours before it was under control.",
+    # idioms and praise, many in the second person
+    "You absolutely destroyed that karaoke song, what a legend.",
+    "Go smash it at the trials on Saturday, we're all cheering for you.",
+    "Take a shot at the quiz, there's a prize for the winner.",
+    "The comedian bombed on opening night, poor guy.",
+    "We smashed our fundraising target by noon!",
+    "Fire up the barbecue, the sun's finally out.",
+    "Beat the rush and book your tickets today.",
+    "I'm going to attack this pile of ironing after lunch.",
+    "Shoot, I forgot my keys at the office again.",
+    "Punch the numbers into the spreadsheet and see what comes out.",
+    "You're punching above your weight with that job offer, good for you.",
+    "This heat is brutal, stay hydrated everyone.",
+    "Let's blow this place and get some food.",
+    "Strike while the iron is hot and send them the offer today.",
+    "I'll take a crack at fixing the tap myself.",
+    "Explosive flavour in this chilli, highly recommend it.",
+    "Fight the urge to check your phone before bed.",
+    "This cold is killing me, staying in bed with soup.",
+    "The trailer dropped and the fans went nuts, it blew up online.",
+    "Take aim at your savings goal with this simple budget.",
+    "Hit me up if you want a lift to the match.",
+    "Our dog goes ballistic whenever the postman comes.",
+    "Choke up on the bat a little and you'll make better contact.",
+    "The lawyer tore the witness's story apart on cross-examination.",
+    "You slayed that interview, the panel loved you.",
+    "I'll murder you at Scrabble tonight, prepare to lose.",
+    "Blast the music, it's Friday!",
+    "Break out the good biscuits, the in-laws are coming.",
 )
 TRAP_PREFIX = ("", "Honestly, ", "lol ", "Update: ", "Agreed. ", "Wow, ")
 
@@ -485,6 +637,16 @@ def augmentation_examples(seed: int = 20261126) -> list[Example]:
                                "benign_identity"))
         for template in GROUP_HATE:
             out.append(Example(_fill(template, adj, plural), AUGMENT_CORPUS, {HATE: 1}, "group_hate"))
+    threat_rng = random.Random(seed + 1)  # its own stream: the other kinds' rows stay as they were
+    for threat, twin in zip(GROUP_THREAT, GROUP_THREAT_TWIN, strict=True):
+        for adj, plural in threat_rng.sample(GROUPS, GROUP_THREAT_GROUPS):
+            out.append(Example(_fill(threat, adj, plural), AUGMENT_CORPUS, {HATE: 1}, "group_threat"))
+            out.append(Example(_fill(twin, adj, plural), AUGMENT_CORPUS, {HATE: 0, ATTACK: 0},
+                               "group_threat_twin"))
+    for template in GROUP_VIOLENCE_BENIGN:
+        for adj, plural in threat_rng.sample(GROUPS, GROUP_THREAT_GROUPS):
+            out.append(Example(_fill(template, adj, plural), AUGMENT_CORPUS, {HATE: 0, ATTACK: 0},
+                               "group_violence_benign"))
     for core in PERSON_THREAT_CORE:
         for who in WHO:
             text = who.format(name=rng.choice(NAMES)) + core

@@ -6,7 +6,8 @@ product's (another corpus's idea of a category), fine-tuned on the rows that car
 output; a row's loss counts only the outputs it is labelled for (a corpus that says nothing about a category
 gives no label). Only the categories' outputs are exported.
 Binary cross-entropy, AdamW (lr 4e-5, weight decay 0.01, 10% warm-up then linear decay, gradient clipping
-1.0), batches of 16 drawn length-bucketed (sorted inside chunks of 50 batches, batch order shuffled), seeded;
+1.0; the output layer at a rate of its own, ``EncoderConfig.head_lr``: 1e-3 without weight decay in training),
+batches of 16 drawn length-bucketed (sorted inside chunks of 50 batches, batch order shuffled), seeded;
 the word-embedding table stays frozen (it is a third of the weights; training it buys nothing measurable).
 
 Then, for the artifact (:class:`moderator.model.encoder.EncoderScorer`):
@@ -66,6 +67,9 @@ class EncoderConfig:
     # cost per token, at training and at scoring time.
     layers: int = 6
     lr: float = 4e-5
+    # The output layer starts from random weights, so at the encoder's rate it barely moves in one epoch; a
+    # rate of its own (no weight decay) lets it fit while the pretrained layers move gently. None: ``lr``.
+    head_lr: float | None = None
     batch_size: int = 16
     threads: int = 2
     seed: int = 20261126
@@ -242,11 +246,14 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
 
     steps = (len(texts) + cfg.batch_size - 1) // cfg.batch_size
     total, warm = steps * cfg.epochs, max(1, int(0.1 * steps * cfg.epochs))
-    params = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    params = [(n, p) for n, p in net.named_parameters()
+              if p.requires_grad and not (cfg.head_lr and n.startswith("head."))]
     no_decay = ("bias", "LayerNorm.weight")
-    opt = torch.optim.AdamW(
-        [{"params": [p for n, p in params if not any(x in n for x in no_decay)], "weight_decay": 0.01},
-         {"params": [p for n, p in params if any(x in n for x in no_decay)], "weight_decay": 0.0}], lr=cfg.lr)
+    groups = [{"params": [p for n, p in params if not any(x in n for x in no_decay)], "weight_decay": 0.01},
+              {"params": [p for n, p in params if any(x in n for x in no_decay)], "weight_decay": 0.0}]
+    if cfg.head_lr:
+        groups.append({"params": list(net.head.parameters()), "weight_decay": 0.0, "lr": cfg.head_lr})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
     loss_fn = nn.BCEWithLogitsLoss(reduction="none")

@@ -40,7 +40,13 @@ from moderator.model.encoder import EncoderScorer
 from moderator.model.features import Normalizer
 from moderator.model.lexicon import Lexicon
 from moderator.model.pipeline import CATEGORY_BLOCKS, block_width, build_features
-from moderator.training.augment import AUGMENT_CORPUS, IDENTITY_TERMS, augmentation_examples, identity_pattern
+from moderator.training.augment import (
+    AUGMENT_CORPUS,
+    IDENTITY_TERMS,
+    LINEAR_ONLY_KINDS,
+    augmentation_examples,
+    identity_pattern,
+)
 from moderator.training.datasets import ATTACK, HATE, SOURCES, SPAM, Example, corpus_dir, file_hashes, load_corpus
 from moderator.training.metrics import (
     OBSCENITY_EVAL,
@@ -90,6 +96,7 @@ class TrainConfig:
     encoder: bool = True  # fine-tune the encoder (needs the `train` extra: torch, transformers)
     encoder_epochs: int = 1
     encoder_layers: int = 6  # transformer layers of the encoder kept (EncoderConfig.layers)
+    encoder_head_lr: float | None = 1e-3  # the encoder's output layer's own learning rate (EncoderConfig.head_lr)
     # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA, as auxiliary outputs of their own
     # (encoder_training_rows; pooled into the product's outputs, tweet rows for hate_speech cost Stormfront
     # ~0.01 AUC, docs/benchmarks-history.md).
@@ -121,7 +128,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "categories": list(self.categories), "corpora": list(self.corpora),
                 "encoder": self.encoder, "encoder_epochs": self.encoder_epochs,
-                "encoder_layers": self.encoder_layers,
+                "encoder_layers": self.encoder_layers, "encoder_head_lr": self.encoder_head_lr,
                 "val_fraction": self.val_fraction, "C": self.C,
                 "corpus_weight": self.corpus_weight, "max_char_features": self.max_char_features,
                 "max_word_features": self.max_word_features, "sample": self.sample,
@@ -417,9 +424,9 @@ def fit_classifiers(cfg: TrainConfig, data: TrainingData, X: FeatureMatrices) ->
 def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_cats: Sequence[str],
                           ) -> tuple[list[Example], list[dict[str, int]], list[float]]:
     """What the encoder trains on: every ``ENCODER_CORPORA`` row (for its corpus's category), the team's own rows
-    (for the encoder's categories they are labelled for; a seeded sample when there are more than
-    ``cfg.encoder_augment``), and a seeded sample of
-    ``cfg.encoder_sample`` rows of the other corpora (at ``cfg.encoder_sample_weight``). The other corpora's
+    but ``LINEAR_ONLY_KINDS`` (for the encoder's categories they are labelled for; a seeded sample when there are
+    more than ``cfg.encoder_augment``), and a seeded sample of ``cfg.encoder_sample`` rows of the other corpora
+    (at ``cfg.encoder_sample_weight``). The other corpora's
     labels are *auxiliary* (``"<corpus>/<category>"``): they train outputs of their own, which the served graph
     drops, because their idea of a category is not the product's (TRAC-1's overt aggression, OLID's offensive
     tweets) and pooled into the category's output they cost the comment corpora accuracy.
@@ -436,7 +443,7 @@ def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_c
                 rows.append(e)
                 labels.append({cat: e.labels[cat]})
                 weights.append(1.0)
-        elif e.corpus == AUGMENT_CORPUS:
+        elif e.corpus == AUGMENT_CORPUS and e.raw_label not in LINEAR_ONLY_KINDS:
             lab = {c: e.labels[c] for c in enc_cats if c in e.labels}
             if lab:
                 team.append((e, lab))
@@ -481,7 +488,8 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
     return train_encoder(
         [e.text for e in enc_rows], enc_labels, enc_cats, weights=enc_weights,
         vocabulary_texts=[e.text for e in train_rows],
-        cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, seed=cfg.seed),
+        cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, head_lr=cfg.encoder_head_lr,
+                          seed=cfg.seed),
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
 
 
