@@ -307,9 +307,9 @@ def test_pathological_regex_cannot_stall_intake(make_service_fixture: Any) -> No
 def test_rules_reach_other_workers_without_a_restart(make_service_fixture: Any) -> None:
     one = make_service_fixture(POLICY={"mode": "postmoderation"})
     two = make_service_fixture(POLICY={"mode": "postmoderation"}, RULES_REFRESH=0)
-    assert submit(two, "a", "I will frobnicate it.")["decision"] == "publish"  # two compiles the empty set
+    assert submit(two, "a", "We will frobnicate the widget.")["decision"] == "publish"  # two compiles the empty set
     assert add_rule(one, "frobnicate", "block").status_code == 201
-    assert submit(two, "b", "I will frobnicate it again.")["decision"] == "reject"
+    assert submit(two, "b", "We will frobnicate the widget again.")["decision"] == "reject"
 
 
 # ---------------------------------------------------------------- reject reasons
