@@ -144,8 +144,20 @@ def test_threat_and_hate_sets_have_their_sizes_and_no_duplicates() -> None:
     assert {r["kind"] for r in hate} == {"hate", "counter_speech", "reporting", "benign_identity"}
     assert {r["subkind"] for r in hate if r["kind"] == "hate"} == {"dehumanising", "conspiracy", "exclusion"}
     assert all(r["label"] == int(r["kind"] == "hate") for r in hate)
-    every = [r["text"] for r in threats + hate + fz.load_jsonl(fz.IDENTITY_EVAL)]
+    address = fz.load_jsonl(fz.ADDRESS_EVAL)
+    assert len(address) >= 50 and all(r["label"] == 0 and r["kind"] == "friendly_address" for r in address)
+    every = [r["text"] for r in threats + hate + address + fz.load_jsonl(fz.IDENTITY_EVAL)]
     assert len({_key(t) for t in every}) == len(every)  # no duplicates within or across the sets
+
+
+def test_address_report_counts_the_flagged_statements() -> None:
+    rows = [{"text": t, "label": 0, "kind": "friendly_address"} for t in ("a", "b", "c", "d")]
+    scored = fz.Scored("v", ("personal_attack", "spam"), {"personal_attack": 0.5, "spam": 0.5},
+                       np.array([[0.9, 0.0], [0.1, 0.6], [0.2, 0.1], [0.5, 0.0]]))
+    out = fz.address_report(scored, rows)
+    assert out["n"] == 4 and out["flagged_any"] == 0.75
+    assert out["flagged"] == {"personal_attack": 0.5, "spam": 0.25}
+    assert out["flagged_texts"] == ["a", "b", "d"]
 
 
 # ---------------------------------------------------------------- end to end on the shipped model
@@ -171,9 +183,15 @@ def test_evaluation_runs_on_the_shipped_model(model: Any) -> None:
         assert terms["muslim"]["hate_speech"]["validation_rows"] == 2
         assert terms["pakistani"]["hate_speech"]["validation_rows"] == 0
         assert 0 <= view["threats"]["caught"] <= 1 and view["hate_noslur"]["hate_speech_auc"] is not None
+        assert view["friendly_address"]["n"] == len(fz.load_jsonl(fz.ADDRESS_EVAL))
     summary = fz.summarize(report)
     assert summary["intake"]["terms"] == len(names)
+    assert summary["full"]["address_flagged"] == report["views"]["full"]["friendly_address"]["flagged_any"]
     assert "| threats caught (>= 90%) |" in "\n".join(fz.summary_lines(report))
+    assert "## Friendly statements to the reader" in fz.markdown(report)
+    del summary["full"]["address_flagged"], summary["intake"]["address_flagged"]  # a report from before the set
+    assert "| friendly statements to the reader flagged (<= 5%) | - | - |" in "\n".join(
+        fz.summary_lines({**report, "summary": summary}))
 
 
 def test_training_metrics_reach_the_model_card(model: Any) -> None:
@@ -194,6 +212,7 @@ def test_training_metrics_reach_the_model_card(model: Any) -> None:
     assert metrics["operating_points"]["rows"]["impermium_insults"] == 2
     json.dumps(metrics)  # stored in the artifact's JSON sidecar
     assert "missed" not in metrics["fairness"]["views"]["full"]["threats"]
+    assert "flagged_texts" not in metrics["fairness"]["views"]["full"]["friendly_address"]
     card = model_card(replace(model, metadata={**model.metadata, "metrics": {**model.metadata["metrics"], **metrics}}))
     assert "## Identity fairness, threats, hate without slurs" in card
     assert "## Flags on comment-section validation data" in card

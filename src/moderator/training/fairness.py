@@ -39,6 +39,7 @@ IDENTITY_TEMPLATES = DATA / "identity_templates.json"
 IDENTITY_EVAL = DATA / "identity_eval.jsonl"
 THREAT_EVAL = DATA / "threat_eval.jsonl"
 HATE_NOSLUR_EVAL = DATA / "hate_noslur_eval.jsonl"
+ADDRESS_EVAL = DATA / "address_eval.jsonl"
 # Categories a benign identity statement can be wrongly flagged for, and the identity AUCs are computed for.
 IDENTITY_CATEGORIES = ("hate_speech", "personal_attack")
 # A threat is caught when any of these is flagged (``threat`` only if the model has such a category).
@@ -272,16 +273,27 @@ def hate_noslur_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[s
     return out
 
 
+def address_report(scored: Scored, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Friendly statements addressed to the reader ("I'll call you tomorrow"), all benign: the share flagged, for
+    any category and per category, and which ones were."""
+    anyf = scored.any_flag()
+    return {"n": len(rows), "flagged_any": _rate(anyf),
+            "flagged": {c: _rate(scored.flagged(c)) for c in scored.categories},
+            "flagged_texts": [r["text"] for r, f in zip(rows, anyf, strict=True) if f]}
+
+
 def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
                       templates: Sequence[dict[str, Any]] | None = None,
                       threats: Sequence[dict[str, Any]] | None = None,
                       hate: Sequence[dict[str, Any]] | None = None,
-                      operating: bool = False) -> dict[str, Any]:
+                      operating: bool = False,
+                      address: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Identity, threat and hate-without-slur evaluation of ``model``'s intake and full views.
 
     ``val_rows``: the validation split (as training made it, with its weak obscenity labels); the identity
     metrics read its rows labelled for an identity category. With none, the identity AUCs use the templates
-    alone. ``templates``, ``threats`` and ``hate`` default to the files in ``data/`` (tests pass subsets).
+    alone. ``templates``, ``threats``, ``hate`` and ``address`` default to the files in ``data/`` (tests pass
+    subsets).
     With ``operating``, the report also holds ``operating_points``
     (:func:`moderator.training.operating_points.operating_points` on the comment-section rows of
     ``val_rows``), scored in the same pass: every text is scored once by each view.
@@ -292,6 +304,7 @@ def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
     templates = load_jsonl(IDENTITY_EVAL) if templates is None else list(templates)
     threats = load_jsonl(THREAT_EVAL) if threats is None else list(threats)
     hate = load_jsonl(HATE_NOSLUR_EVAL) if hate is None else list(hate)
+    address = load_jsonl(ADDRESS_EVAL) if address is None else list(address)
     terms = [t for t in terms if any(r["term"] == t.term for r in templates)]
     wanted = [r for r in val_rows if any(c in r.labels for c in IDENTITY_CATEGORIES)
               or (operating and r.corpus in COMMENT_SECTION_CORPORA)]
@@ -299,7 +312,7 @@ def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
     comment = np.array([operating and r.corpus in COMMENT_SECTION_CORPORA for r in wanted], dtype=bool)
     val = [r for r, k in zip(wanted, ident, strict=True) if k]
     texts = [r["text"] for r in templates] + [r["text"] for r in threats] + [r["text"] for r in hate] \
-        + [r.text for r in wanted]
+        + [r.text for r in wanted] + [r["text"] for r in address]
     views = score_views(model, texts)
     masks = term_masks([r.text for r in val], terms)
     a, b, c = len(templates), len(templates) + len(threats), len(templates) + len(threats) + len(hate)
@@ -315,6 +328,7 @@ def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
             "identity": identity_report(part(identity_idx), templates, a, val, terms, masks),
             "threats": threat_report(part(slice(a, b)), threats),
             "hate_noslur": hate_noslur_report(part(slice(b, c)), hate),
+            "friendly_address": address_report(part(slice(c + len(wanted), len(texts))), address),
         }
     if operating and comment.any():
         op_rows = [r for r, k in zip(wanted, comment, strict=True) if k]
@@ -334,16 +348,17 @@ def training_metrics(model: ModerationModel, val_rows: Sequence[Example],
     ``val_rows`` is the validation split with its weak obscenity labels (``data.splits.validation`` in
     :func:`moderator.training.train.train`). The fairness part is :func:`summarize`'d plus the per-term
     numbers (no sentence lists), small enough for the artifact's JSON sidecar. ``sets``: ``templates``,
-    ``threats``, ``hate`` subsets as for :func:`evaluate_fairness` (tests).
+    ``threats``, ``hate``, ``address`` subsets as for :func:`evaluate_fairness` (tests).
     """
     report = evaluate_fairness(model, val_rows, sets.get("templates"), sets.get("threats"), sets.get("hate"),
-                               operating=True)
+                               operating=True, address=sets.get("address"))
     ops = report.pop("operating_points", None)
     report["summary"] = summarize(report)
     for v in report["views"].values():
         for key in ("missed", "flagged_traps", "flagged_non_hate"):
             v["threats"].pop(key, None)
             v["hate_noslur"].pop(key, None)
+        v["friendly_address"].pop("flagged_texts", None)
     out: dict[str, Any] = {"fairness": report}
     if ops is not None:
         out["operating_points"] = ops
@@ -358,7 +373,8 @@ def card_lines(metrics: dict[str, Any]) -> list[str]:
     if metrics.get("fairness"):
         lines += ["", "## Identity fairness, threats, hate without slurs",
                   "Hand-written evaluation sets (`data/identity_eval.jsonl`, `data/threat_eval.jsonl`,"
-                  " `data/hate_noslur_eval.jsonl`; never trained on) plus the identity-term-bearing validation rows;"
+                  " `data/hate_noslur_eval.jsonl`, `data/address_eval.jsonl`; never trained on) plus the"
+                  " identity-term-bearing validation rows;"
                   " subgroup / BPSN / BNSP ROC AUC after Borkan et al. 2019, per category, worst term shown."
                   " Per-term tables: `python bench/fairness.py`.", "", *summary_lines(metrics["fairness"])]
     if metrics.get("operating_points"):
@@ -374,7 +390,7 @@ def card_lines(metrics: dict[str, Any]) -> list[str]:
 
 # The targets the evaluation is read against (benign flag rate at most, AUCs and threats caught at least).
 TARGETS = {"benign_flag_rate": 0.02, "subgroup_auc": 0.95, "bpsn_auc": 0.95, "threats_caught": 0.90,
-           "traps_flagged": 0.05, "hate_noslur_auc": 0.95}
+           "traps_flagged": 0.05, "hate_noslur_auc": 0.95, "address_flagged": 0.05}
 _AUCS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
 
 
@@ -404,6 +420,8 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         s["threats_caught"] = v["threats"]["caught"]
         s["traps_flagged"] = v["threats"]["traps_flagged"]
         s["hate_noslur_auc"] = v["hate_noslur"]["hate_speech_auc"]
+        if "friendly_address" in v:
+            s["address_flagged"] = v["friendly_address"]["flagged_any"]
         out[name] = s
     return out
 
@@ -440,6 +458,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     row("threats caught (>= 90%)", lambda s: _f(s["threats_caught"], True))
     row("threat traps flagged (<= 5%)", lambda s: _f(s["traps_flagged"], True))
     row("hate without slurs: hate_speech ROC AUC (>= 0.95)", lambda s: _f(s["hate_noslur_auc"]))
+    # reports written before the set existed have no such number
+    row("friendly statements to the reader flagged (<= 5%)", lambda s: _f(s.get("address_flagged"), True))
     return lines
 
 
@@ -495,4 +515,14 @@ def markdown(report: dict[str, Any], command: str = "python bench/fairness.py") 
         h = v["hate_noslur"]
         lines.append(f"| {name} | {_f(h['hate_speech_auc'])} | " + " | ".join(
             f"{_f(d['hate_speech_flagged'], True)} / {_f(d['any_flag'], True)}" for d in h["by_kind"].values()) + " |")
+    if all("friendly_address" in v for v in report["views"].values()):
+        lines += ["", "## Friendly statements to the reader (`data/address_eval.jsonl`, all benign)", "",
+                  "| view | flagged: any | personal_attack | hate_speech | obscenity | spam |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for name, v in report["views"].items():
+            a = v["friendly_address"]
+            lines.append(f"| {name} | {_f(a['flagged_any'], True)} of {a['n']} | " + " | ".join(
+                _f(a["flagged"].get(c), True) for c in ("personal_attack", "hate_speech", "obscenity", "spam")) + " |")
+        for name, v in report["views"].items():
+            lines += ["", f"Flagged by {name}: " + ("; ".join(v["friendly_address"]["flagged_texts"]) or "none")]
     return "\n".join(lines) + "\n"
