@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from moderator.model.cues import CUES, cue_counts
-from moderator.training.augment import AUGMENT_CORPUS, augmentation_examples, identity_pattern
+from moderator.training.augment import (
+    AUGMENT_CORPUS,
+    NAMES,
+    PERSON_THREAT_CORE,
+    PERSON_THREAT_TWIN,
+    WHO,
+    augmentation_examples,
+    identity_pattern,
+)
 from moderator.training.datasets import Example
 from moderator.training.train import (
     TrainConfig,
@@ -105,6 +113,24 @@ def test_the_encoder_skips_the_rows_meant_for_the_linear_model_alone() -> None:
     assert all(t.labels == {"hate_speech": 0, "personal_attack": 0} for t in twins)
 
 
+def test_person_threats_have_friendly_twins_with_the_same_address_and_the_encoder_reads_them() -> None:
+    rows = augmentation_examples()
+    threats = [e for e in rows if e.raw_label == "person_threat"]
+    twins = [e for e in rows if e.raw_label == "person_threat_twin"]
+    assert len(twins) == len(WHO) * len(PERSON_THREAT_TWIN) and set(PERSON_THREAT_TWIN) <= set(PERSON_THREAT_CORE)
+    assert all(t.labels == {"hate_speech": 0, "personal_attack": 0} for t in twins)
+    # each twin follows its threat, opened the same way ("Hey Imran, ", "@Imran ", none)
+    for i, row in enumerate(rows):
+        if row.raw_label == "person_threat_twin":
+            threat = rows[i - 1]
+            assert threat.raw_label == "person_threat"
+            opening = next(w.format(name=n) for w in sorted(WHO, key=len, reverse=True) for n in NAMES
+                           if threat.text.startswith(w.format(name=n)))
+            assert row.text.startswith(opening) and row.text != threat.text
+    got, labels, _ = encoder_training_rows(TrainConfig(), twins[:3] + threats[:3], ("hate_speech", "personal_attack"))
+    assert len(got) == 6 and sorted(lab["personal_attack"] for lab in labels) == [0, 0, 0, 1, 1, 1]
+
+
 @pytest.mark.parametrize(("doc", "cue"), [
     ("i will break your neck tonight", "cue_threat_person"),
     ("you are dead meat pal", "cue_threat_person"),
@@ -131,7 +157,7 @@ def test_augmentation_is_deterministic_and_balanced_per_group() -> None:
     kinds = Counter(e.raw_label for e in rows)
     assert set(kinds) == {"benign_identity", "group_hate", "group_threat", "group_threat_twin",
                           "group_violence_benign", "person_threat",
-                          "violent_trap"}
+                          "person_threat_twin", "violent_trap"}
     hate = [e for e in rows if e.raw_label == "group_hate"]
     benign = [e for e in rows if e.raw_label == "benign_identity"]
     assert all(e.labels == {"hate_speech": 1} for e in hate)

@@ -21,6 +21,9 @@ module, kept disjoint from the hand-written evaluation sets in ``data/*_eval.jso
   veiled, stalking ("I know where you work"), against family, pets or property, sexual violence, incitement,
   in gangs, time-bound, against a named third person, in online spelling, short and long:
   ``personal_attack`` 1, ``hate_speech`` 0;
+- ``person_threat_twin``: a friendly twin of most person threats, with the same address and name (the same
+  opening where it reads naturally: "I know where you live", "next time I see you"), the harm replaced by a
+  kindness, an errand or a plan: 0 for both;
 - ``violent_trap``: violent words in benign use (praise, idioms, sport, games, cooking, DIY and gardening,
   fiction, history, medicine, hunting, business, news and court reporting of an attack or of a threat): 0
   for both.
@@ -466,6 +469,168 @@ PERSON_THREAT_CORE = (
     ("let me spell it out: you apologise publicly by noon, or I come to your flat, kick the door in and break every"
      " bone in your hand so you never type again"),
 )
+
+# A friendly twin for most PERSON_THREAT_CORE lines: the same speaker, the same "you" and, where it reads
+# naturally, the same opening ("I know where you live", "next time I see you", "meet me outside"), with the harm
+# replaced by an ordinary kindness, errand or plan. Without them the encoder learns the construction (a speaker,
+# a future act, the reader) as the attack and flags friendly comments addressed to a reader; with them only the
+# harm separates the two. Keyed by the threat so that each twin is written with the threat's address and name.
+PERSON_THREAT_TWIN: dict[str, str] = {
+    "I will find out where you live and break both your legs":
+        "I will find out where you live now and post your birthday card there",
+    "you had better watch your back, I am coming for you tonight":
+        "you had better save me a seat, I am coming to your gig tonight",
+    "one more reply like that and you will be eating through a straw":
+        "one more reply like that and you will have me laughing all night",
+    "one more word and you are dead, I promise": "one more word like that and you are hired, I promise",
+    "I'll hunt you down and make you suffer": "I'll hunt down that recipe and make you a batch",
+    "keep talking and I will smash your face in": "keep talking and I will keep listening, this is fascinating",
+    "I know your address and I will burn your house down with you inside":
+        "I know your address and I will post your house keys back with a note inside",
+    "next time I see you I will beat you senseless": "next time I see you I will buy you lunch",
+    "you won't live to see next week": "you won't have to wait until next week, the parcel goes out today",
+    "I'm going to shoot you and nobody will miss you":
+        "I'm going to shoot you an email tonight with the rota so nobody misses a shift",
+    "your family will pay for this, I will make sure of it":
+        "your family will love this, I will make sure they get a copy",
+    "I will slit your throat while you sleep": "I will water your tomatoes while you are away",
+    "we know where your kids go to school, think about that":
+        "we know where your kids go to school, we could share the school run",
+    "I'm gonna wait outside your office and hurt you badly":
+        "I'm gonna wait outside your office and give you a lift home",
+    "you are going to end up in a ditch, mark my words":
+        "you are going to end up running this paper one day, mark my words",
+    "I'll make sure you never walk again": "I'll make sure you never have to queue for tickets again",
+    "I swear I will kill you if you post that again": "I swear I will laugh every time you post that again",
+    "I hope someone shoots you on your way home": "I hope someone gives you a lift on your way home, it's pouring",
+    "I will turn up at your door one night and you won't see it coming":
+        "I will turn up at your door one night with a curry and you won't have to cook",
+    "meet me outside and I'll break your jaw": "meet me outside and I'll hand over the spare tickets",
+    "I'm going to find you and cut you": "I'm going to find you at the fair and cut you a slice of my lemon cake",
+    "you will regret this when I get my hands on you":
+        "you will love this when I get my hands on a signed copy for you",
+    "I'll put you in hospital for a month": "I'll put you on the guest list for the whole month",
+    "I'm going to run you over with my van and reverse to make sure":
+        "I'm going to run you over to the station in my van so you make the train",
+    "I'm coming over there to stamp your head into the pavement":
+        "I'm coming over there to help you paint the fence on Saturday",
+    "I am going to bury you in the woods where nobody will ever look":
+        "I am going to show you a path in the woods where nobody ever goes, the bluebells are incredible",
+    "I'll tie you up and leave you in the boot of my car for a week":
+        "I'll leave your bike in the boot of my car for you to collect this week",
+    "I will set you on fire and stand there watching":
+        "I will set you up with my cousin and stand there watching the sparks fly",
+    "I'll bring a machete next time, not my fists": "I'll bring a proper cake next time, not just biscuits",
+    "next time we meet, only one of us walks away":
+        "next time we meet on the course, only one of us walks away with the trophy and it'll be me",
+    "if you show your face at the meeting again I'll rearrange it for you":
+        "if you show your face at the meeting again I'll buy you a coffee afterwards",
+    "if you report me I will come round and finish you off":
+        "if you report the pothole I will come round and sign the petition with you",
+    "post one more lie about me and I'll break both your arms":
+        "post one more photo of your garden and I'll be round begging for cuttings",
+    "if I ever catch you on my street I'll stab you":
+        "if I ever catch you on my street I'll drag you in for a cup of tea",
+    "keep blocking me and I'll come knock on your door with a hammer":
+        "keep Sunday free and I'll come knock on your door with a hammer to fix that shelf",
+    "call the police on me again and I will gut you":
+        "call me again tomorrow and I will have the forms filled in for you",
+    "unless you pay back what you owe by friday I'm breaking your hands":
+        "unless you say otherwise by friday I'm booking your table for the dinner",
+    "if u ban me again im gonna find u and batter u":
+        "if u come to the chippy later im gonna find u and buy u a battered sausage",
+    "nice house you've got, it would be a shame if it caught fire one night":
+        "nice house you've got, it would be lovely to see the garden one summer night",
+    "I would be very careful crossing the road from now on if I were you":
+        "I would be very careful with that chilli sauce from now on if I were you, it's fierce",
+    "be a real pity if something happened to that pretty face of yours":
+        "be a real pity if you missed the show, that face of yours would light up",
+    "hope your brakes are working properly, just saying":
+        "hope your brakes got fixed properly, the garage said Tuesday, just checking",
+    "enjoy your last few days of peace": "enjoy your last few days of holiday, you've earned them",
+    "you won't be smiling for much longer, trust me": "you won't stop smiling for the whole day, trust me",
+    "I know where you work and what time your shift ends":
+        "I know where you work, what time does your shift end so I can bring lunch",
+    "I know you drive a silver hatchback, see you in the car park":
+        "I know you drive a silver hatchback, I'll save you a space in the car park",
+    "I've been watching your house for three nights now":
+        "I've been watching your house for three nights while you're away, the cat is fine",
+    "I know which school your daughter goes to and what time she walks out of the gate":
+        "I know which school your daughter goes to, mine starts there in September",
+    "found your address, see you very soon": "found your address on the invitation, see you very soon",
+    "I know which gym you use and I'll be waiting by your car when you come out":
+        "I know which gym you use, I'll be at the Monday spin class too",
+    "I followed you home yesterday and you didn't even notice":
+        "I followed your recipe yesterday and my kids didn't even notice it was vegan",
+    "got your number and your mums address now, lets see how brave you are":
+        "got your number and your mums address now for the thank you cards",
+    "nice blue door on your flat by the way, I'll be knocking on it soon":
+        "nice blue door on your flat by the way, I'll be knocking on it soon with your parcel",
+    "I'll poison that dog of yours": "I'll walk that dog of yours while you're at work",
+    "your wife will be a widow by christmas": "your wife will be a grandmother by christmas, congratulations",
+    "I'm going to smash up your shop and you along with it":
+        "I'm going to stop by your shop and buy every scone you have",
+    "I'll torch your car while you sleep": "I'll wash your car while you sleep in, it's the least I can do",
+    "your little boy won't be safe walking to school any more":
+        "your little boy will be safe walking to school now the crossing is in",
+    "I'm going to kill your cat and leave it on your doorstep":
+        "I'm going to feed your cat and leave the key on your doorstep",
+    "I'll burn your restaurant to the ground with you locked inside":
+        "I'll book your restaurant for the whole party with you cooking inside",
+    "me and my lads are gonna pay you a visit": "me and my lads are gonna pay you a visit at the stall on Saturday",
+    "me and my brothers will be waiting outside your gym tomorrow with bats":
+        "me and my brothers will be waiting outside the cricket ground tomorrow with your bats",
+    "the boys and I are driving up tonight to sort you out properly":
+        "the boys and I are driving up tonight to sort out your move properly",
+    "I've got twenty mates who would happily kick your head in":
+        "I've got twenty mates who would happily come to your open mic",
+    "my cousins know where you live and they don't do warnings":
+        "my cousins know where you live and they'll drop the sofa round first thing",
+    "after work tomorrow I'll be by your car with a knife":
+        "after work tomorrow I'll be by your car with the spare tyre",
+    "when you least expect it I'll be right behind you":
+        "when you least expect it I'll be right behind you in the queue with your coffee",
+    "by friday you will be in a body bag": "by friday you will be in your new flat, good luck with the move",
+    "this weekend I'm going to end you": "this weekend I'm going to help you finish the shed",
+    "one of these nights you will hear footsteps on the stairs and it'll be me":
+        "one of these nights you will hear a knock at the door and it'll be me with pizza",
+    "this moderator is going to get his head kicked in once I find him":
+        "this moderator is going to get a thank you card once I find his address",
+    "tell your boss I'm coming to break his neck": "tell your boss I'm coming to shake his hand",
+    "whoever wrote this column, I will find them and hurt them":
+        "whoever wrote this column, I will find them and thank them",
+    "the teacher who gave my kid detention is getting a visit with a bat":
+        "the teacher who coached my kid is getting a visit with flowers",
+    "ur dead": "ur dead right about that",
+    "ima beat ur ass when i see u": "ima hug u so hard when i see u",
+    "u better hide bro im coming 4 u": "u better be ready bro im coming 4 u at 7",
+    "gonna smash ur face in fr": "ur gonna smash ur exams fr",
+    "watch urself m8 i know where u live": "check ur post m8 i know where u live now, sent u a present",
+    "ur gonna get jumped tmrw": "ur gonna get promoted tmrw",
+    "i will literaly kill u": "i will literaly owe u forever",
+    "I AM GOING TO RIP YOUR HEAD OFF": "I AM GOING TO CHEER MY HEAD OFF AT YOUR RACE",
+    "ur DEAD when i catch u": "ur BUYING when i catch u at the pub",
+    "dont let me catch u alone": "dont let me catch u without a coat",
+    "sleep tight cuz ur not waking up": "sleep tight cuz ur up early for the trip",
+    "say it again n ill cut u": "say it again n ill cut u a bigger slice",
+    "wait till i get my hands on u, ur finished": "wait till i get my hands on ur new book, bet its brilliant",
+    "catch u outside, bring an ambulance": "catch u outside, bring an umbrella",
+    "yo i got ur addy, pulling up tonite": "yo i got ur addy, pulling up tonite with the speakers",
+    "you're next": "you're next in the queue",
+    "I'll end you": "I'll send you the link",
+    ("I have spent the last week learning your routine, when you leave, who you see and which way you walk, and one"
+     " of these evenings I will be waiting at the corner with something heavy"):
+        ("I have spent the last week learning your recipes, the bread, the dal and the cake, and one of these"
+         " evenings I will be waiting at your door with all three for you to judge"),
+    ("you think you can hide behind a keyboard, but I have your name, your workplace and your number plate, and"
+     " when I turn up you will beg me to stop hitting you"):
+        ("you think you can hide behind a keyboard, but I have your name on the guest list, and when I turn up at"
+         " your launch you will have to sign my copy"),
+    ("let me spell it out: you apologise publicly by noon, or I come to your flat, kick the door in and break every"
+     " bone in your hand so you never type again"):
+        ("let me spell it out: you pick a date by noon, or I come to your flat and choose the restaurant myself"),
+}
+FRIENDLY_ENDINGS = ("", ".", "!", " :)", ", cheers.", ". See you soon!", "!!")
 WHO = ("", "Hey {name}, ", "{name}: ", "Listen {name}, ", "Mr {name}, ", "To the author: ", "@{name} ")
 NAMES = ("Imran", "Ayesha", "Rahul", "Priya", "Tom", "Sarah", "Bilal", "Fatima", "Gurpreet", "Kevin",
          "Nadia", "Mike", "Zainab", "Arjun", "Chloe", "Hassan", "Deepak", "Linda", "Omar", "Sunita")
@@ -627,6 +792,11 @@ def _fill(template: str, adj: str, plural: str) -> str:
     return template.format(adj=adj, a_adj=_a(adj), pl=plural, Pl=plural[0].upper() + plural[1:])
 
 
+def _address(opening: str, core: str) -> str:
+    """``core`` after an optional ``opening`` ("Hey Imran, "), lower-cased after one unless it starts "I "."""
+    return opening + (core[0].lower() + core[1:] if opening and core[:2] != "I " else core)
+
+
 def augmentation_examples(seed: int = 20261126) -> list[Example]:
     """Every generated row (deterministic for ``seed``), with ``raw_label`` the template kind."""
     rng = random.Random(seed)
@@ -647,12 +817,16 @@ def augmentation_examples(seed: int = 20261126) -> list[Example]:
         for adj, plural in threat_rng.sample(GROUPS, GROUP_THREAT_GROUPS):
             out.append(Example(_fill(template, adj, plural), AUGMENT_CORPUS, {HATE: 0, ATTACK: 0},
                                "group_violence_benign"))
+    twin_rng = random.Random(seed + 2)
     for core in PERSON_THREAT_CORE:
+        friendly = PERSON_THREAT_TWIN.get(core)
         for who in WHO:
-            text = who.format(name=rng.choice(NAMES)) + core
-            if who:
-                text = text[:len(text) - len(core)] + core[0].lower() + core[1:] if core[:2] != "I " else text
-            out.append(Example(text + rng.choice(ENDINGS), AUGMENT_CORPUS, {ATTACK: 1, HATE: 0}, "person_threat"))
+            opening = who.format(name=rng.choice(NAMES))
+            out.append(Example(_address(opening, core) + rng.choice(ENDINGS), AUGMENT_CORPUS, {ATTACK: 1, HATE: 0},
+                               "person_threat"))
+            if friendly is not None:
+                out.append(Example(_address(opening, friendly) + twin_rng.choice(FRIENDLY_ENDINGS), AUGMENT_CORPUS,
+                                   {ATTACK: 0, HATE: 0}, "person_threat_twin"))
     for sentence in VIOLENT_TRAP:
         for prefix in TRAP_PREFIX:
             text = prefix + (sentence[0].lower() + sentence[1:] if prefix and not sentence.startswith(("I ", "I'")) else
