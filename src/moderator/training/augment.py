@@ -21,9 +21,9 @@ module, kept disjoint from the hand-written evaluation sets in ``data/*_eval.jso
   veiled, stalking ("I know where you work"), against family, pets or property, sexual violence, incitement,
   in gangs, time-bound, against a named third person, in online spelling, short and long:
   ``personal_attack`` 1, ``hate_speech`` 0;
-- ``person_threat_twin``: a friendly twin of most person threats, with the same address and name (the same
-  opening where it reads naturally: "I know where you live", "next time I see you"), the harm replaced by a
-  kindness, an errand or a plan: 0 for both;
+- ``person_threat_twin``: a friendly twin of many person threats, with the same address and name (the same
+  opening where it reads naturally: "next time I see you", "meet me outside"), the harm replaced by a kindness,
+  an errand or a plan: 0 for both;
 - ``violent_trap``: violent words in benign use (praise, idioms, sport, games, cooking, DIY and gardening,
   fiction, history, medicine, hunting, business, news and court reporting of an attack or of a threat): 0
   for both.
@@ -470,32 +470,27 @@ PERSON_THREAT_CORE = (
      " bone in your hand so you never type again"),
 )
 
-# A friendly twin for most PERSON_THREAT_CORE lines: the same speaker, the same "you" and, where it reads
-# naturally, the same opening ("I know where you live", "next time I see you", "meet me outside"), with the harm
-# replaced by an ordinary kindness, errand or plan. Without them the encoder learns the construction (a speaker,
-# a future act, the reader) as the attack and flags friendly comments addressed to a reader; with them only the
-# harm separates the two. Keyed by the threat so that each twin is written with the threat's address and name.
+# A friendly twin for many PERSON_THREAT_CORE lines: the same speaker, the same "you" and, where it reads
+# naturally, the same opening ("next time I see you", "meet me outside"), with the harm replaced by an ordinary
+# kindness, errand or plan. Without them the encoder learns the construction (a speaker, a future act, the
+# reader) as the attack and flags friendly comments addressed to a reader; with them the harm separates the two.
+# Two kinds of threat get no twin (measured, docs/benchmarks.md): those whose violent verb has a harmless sense
+# ("shoot you an email", "run you over to the station"), because a twin in that sense taught the encoder that the
+# verb is harmless and it missed the threat (the idioms are VIOLENT_TRAP's job), and stalking ("I know where you
+# work", "found your address"), which a moderator should see whatever follows it.
+# Keyed by the threat so that each twin is written with the threat's address and name.
 PERSON_THREAT_TWIN: dict[str, str] = {
-    "I will find out where you live and break both your legs":
-        "I will find out where you live now and post your birthday card there",
     "you had better watch your back, I am coming for you tonight":
         "you had better save me a seat, I am coming to your gig tonight",
     "one more reply like that and you will be eating through a straw":
         "one more reply like that and you will have me laughing all night",
     "one more word and you are dead, I promise": "one more word like that and you are hired, I promise",
-    "I'll hunt you down and make you suffer": "I'll hunt down that recipe and make you a batch",
     "keep talking and I will smash your face in": "keep talking and I will keep listening, this is fascinating",
-    "I know your address and I will burn your house down with you inside":
-        "I know your address and I will post your house keys back with a note inside",
     "next time I see you I will beat you senseless": "next time I see you I will buy you lunch",
     "you won't live to see next week": "you won't have to wait until next week, the parcel goes out today",
-    "I'm going to shoot you and nobody will miss you":
-        "I'm going to shoot you an email tonight with the rota so nobody misses a shift",
     "your family will pay for this, I will make sure of it":
         "your family will love this, I will make sure they get a copy",
     "I will slit your throat while you sleep": "I will water your tomatoes while you are away",
-    "we know where your kids go to school, think about that":
-        "we know where your kids go to school, we could share the school run",
     "I'm gonna wait outside your office and hurt you badly":
         "I'm gonna wait outside your office and give you a lift home",
     "you are going to end up in a ditch, mark my words":
@@ -506,23 +501,16 @@ PERSON_THREAT_TWIN: dict[str, str] = {
     "I will turn up at your door one night and you won't see it coming":
         "I will turn up at your door one night with a curry and you won't have to cook",
     "meet me outside and I'll break your jaw": "meet me outside and I'll hand over the spare tickets",
-    "I'm going to find you and cut you": "I'm going to find you at the fair and cut you a slice of my lemon cake",
     "you will regret this when I get my hands on you":
         "you will love this when I get my hands on a signed copy for you",
     "I'll put you in hospital for a month": "I'll put you on the guest list for the whole month",
-    "I'm going to run you over with my van and reverse to make sure":
-        "I'm going to run you over to the station in my van so you make the train",
     "I'm coming over there to stamp your head into the pavement":
         "I'm coming over there to help you paint the fence on Saturday",
     "I am going to bury you in the woods where nobody will ever look":
         "I am going to show you a path in the woods where nobody ever goes, the bluebells are incredible",
     "I'll tie you up and leave you in the boot of my car for a week":
         "I'll leave your bike in the boot of my car for you to collect this week",
-    "I will set you on fire and stand there watching":
-        "I will set you up with my cousin and stand there watching the sparks fly",
     "I'll bring a machete next time, not my fists": "I'll bring a proper cake next time, not just biscuits",
-    "next time we meet, only one of us walks away":
-        "next time we meet on the course, only one of us walks away with the trophy and it'll be me",
     "if you show your face at the meeting again I'll rearrange it for you":
         "if you show your face at the meeting again I'll buy you a coffee afterwards",
     "if you report me I will come round and finish you off":
@@ -531,14 +519,10 @@ PERSON_THREAT_TWIN: dict[str, str] = {
         "post one more photo of your garden and I'll be round begging for cuttings",
     "if I ever catch you on my street I'll stab you":
         "if I ever catch you on my street I'll drag you in for a cup of tea",
-    "keep blocking me and I'll come knock on your door with a hammer":
-        "keep Sunday free and I'll come knock on your door with a hammer to fix that shelf",
     "call the police on me again and I will gut you":
         "call me again tomorrow and I will have the forms filled in for you",
     "unless you pay back what you owe by friday I'm breaking your hands":
         "unless you say otherwise by friday I'm booking your table for the dinner",
-    "if u ban me again im gonna find u and batter u":
-        "if u come to the chippy later im gonna find u and buy u a battered sausage",
     "nice house you've got, it would be a shame if it caught fire one night":
         "nice house you've got, it would be lovely to see the garden one summer night",
     "I would be very careful crossing the road from now on if I were you":
@@ -549,23 +533,6 @@ PERSON_THREAT_TWIN: dict[str, str] = {
         "hope your brakes got fixed properly, the garage said Tuesday, just checking",
     "enjoy your last few days of peace": "enjoy your last few days of holiday, you've earned them",
     "you won't be smiling for much longer, trust me": "you won't stop smiling for the whole day, trust me",
-    "I know where you work and what time your shift ends":
-        "I know where you work, what time does your shift end so I can bring lunch",
-    "I know you drive a silver hatchback, see you in the car park":
-        "I know you drive a silver hatchback, I'll save you a space in the car park",
-    "I've been watching your house for three nights now":
-        "I've been watching your house for three nights while you're away, the cat is fine",
-    "I know which school your daughter goes to and what time she walks out of the gate":
-        "I know which school your daughter goes to, mine starts there in September",
-    "found your address, see you very soon": "found your address on the invitation, see you very soon",
-    "I know which gym you use and I'll be waiting by your car when you come out":
-        "I know which gym you use, I'll be at the Monday spin class too",
-    "I followed you home yesterday and you didn't even notice":
-        "I followed your recipe yesterday and my kids didn't even notice it was vegan",
-    "got your number and your mums address now, lets see how brave you are":
-        "got your number and your mums address now for the thank you cards",
-    "nice blue door on your flat by the way, I'll be knocking on it soon":
-        "nice blue door on your flat by the way, I'll be knocking on it soon with your parcel",
     "I'll poison that dog of yours": "I'll walk that dog of yours while you're at work",
     "your wife will be a widow by christmas": "your wife will be a grandmother by christmas, congratulations",
     "I'm going to smash up your shop and you along with it":
@@ -578,14 +545,10 @@ PERSON_THREAT_TWIN: dict[str, str] = {
     "I'll burn your restaurant to the ground with you locked inside":
         "I'll book your restaurant for the whole party with you cooking inside",
     "me and my lads are gonna pay you a visit": "me and my lads are gonna pay you a visit at the stall on Saturday",
-    "me and my brothers will be waiting outside your gym tomorrow with bats":
-        "me and my brothers will be waiting outside the cricket ground tomorrow with your bats",
     "the boys and I are driving up tonight to sort you out properly":
         "the boys and I are driving up tonight to sort out your move properly",
     "I've got twenty mates who would happily kick your head in":
         "I've got twenty mates who would happily come to your open mic",
-    "my cousins know where you live and they don't do warnings":
-        "my cousins know where you live and they'll drop the sofa round first thing",
     "after work tomorrow I'll be by your car with a knife":
         "after work tomorrow I'll be by your car with the spare tyre",
     "when you least expect it I'll be right behind you":
@@ -601,21 +564,15 @@ PERSON_THREAT_TWIN: dict[str, str] = {
         "whoever wrote this column, I will find them and thank them",
     "the teacher who gave my kid detention is getting a visit with a bat":
         "the teacher who coached my kid is getting a visit with flowers",
-    "ur dead": "ur dead right about that",
     "ima beat ur ass when i see u": "ima hug u so hard when i see u",
     "u better hide bro im coming 4 u": "u better be ready bro im coming 4 u at 7",
-    "gonna smash ur face in fr": "ur gonna smash ur exams fr",
-    "watch urself m8 i know where u live": "check ur post m8 i know where u live now, sent u a present",
     "ur gonna get jumped tmrw": "ur gonna get promoted tmrw",
     "i will literaly kill u": "i will literaly owe u forever",
-    "I AM GOING TO RIP YOUR HEAD OFF": "I AM GOING TO CHEER MY HEAD OFF AT YOUR RACE",
     "ur DEAD when i catch u": "ur BUYING when i catch u at the pub",
     "dont let me catch u alone": "dont let me catch u without a coat",
     "sleep tight cuz ur not waking up": "sleep tight cuz ur up early for the trip",
-    "say it again n ill cut u": "say it again n ill cut u a bigger slice",
     "wait till i get my hands on u, ur finished": "wait till i get my hands on ur new book, bet its brilliant",
     "catch u outside, bring an ambulance": "catch u outside, bring an umbrella",
-    "yo i got ur addy, pulling up tonite": "yo i got ur addy, pulling up tonite with the speakers",
     "you're next": "you're next in the queue",
     "I'll end you": "I'll send you the link",
     ("I have spent the last week learning your routine, when you leave, who you see and which way you walk, and one"
