@@ -104,10 +104,6 @@ class TrainConfig:
         "trac1_aggression": 1500, "olid": 1000, "davidson_hate_offensive": 600, "tweeteval_hate": 600})
     encoder_sample_weight: float = 0.5
     encoder_augment: int = 10_000  # at most this many of the team's rows go to the encoder (a seeded sample)
-    # Loss weight of the team's rows of these kinds in the encoder (others 1.0). Person threats count double: with
-    # their friendly twins beside them the encoder otherwise learns that a future act aimed at the reader is
-    # benign unless a violent word it has seen says otherwise.
-    encoder_kind_weight: dict[str, float] = field(default_factory=lambda: {"person_threat": 2.0})
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
@@ -138,7 +134,7 @@ class TrainConfig:
                 "max_word_features": self.max_word_features, "sample": self.sample,
                 "extra_examples": len(self.extra_examples), "extra_weight": self.extra_weight,
                 "encoder_sample": self.encoder_sample, "encoder_sample_weight": self.encoder_sample_weight,
-                "encoder_augment": self.encoder_augment, "encoder_kind_weight": self.encoder_kind_weight,
+                "encoder_augment": self.encoder_augment,
                 "encoder_from": _encoder_source(self.encoder_from),
                 "augment": self.augment, "spam_negatives": self.spam_negatives,
                 "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
@@ -429,8 +425,8 @@ def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_c
                           ) -> tuple[list[Example], list[dict[str, int]], list[float]]:
     """What the encoder trains on: every ``ENCODER_CORPORA`` row (for its corpus's category), the team's own rows
     but ``LINEAR_ONLY_KINDS`` (for the encoder's categories they are labelled for; a seeded sample when there are
-    more than ``cfg.encoder_augment``; weighted by ``cfg.encoder_kind_weight``), and a seeded sample of
-    ``cfg.encoder_sample`` rows of the other corpora (at ``cfg.encoder_sample_weight``). The other corpora's
+    more than ``cfg.encoder_augment``), and a seeded sample of ``cfg.encoder_sample`` rows of the other corpora
+    (at ``cfg.encoder_sample_weight``). The other corpora's
     labels are *auxiliary* (``"<corpus>/<category>"``): they train outputs of their own, which the served graph
     drops, because their idea of a category is not the product's (TRAC-1's overt aggression, OLID's offensive
     tweets) and pooled into the category's output they cost the comment corpora accuracy.
@@ -457,7 +453,7 @@ def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_c
     for i in sorted(rng.permutation(len(team))[: cfg.encoder_augment].tolist()):
         rows.append(team[i][0])
         labels.append(team[i][1])
-        weights.append(cfg.encoder_kind_weight.get(team[i][0].raw_label, 1.0))
+        weights.append(1.0)
     for name, pool in sorted(by_corpus.items()):
         for i in sorted(rng.permutation(len(pool))[: cfg.encoder_sample[name]].tolist()):
             rows.append(pool[i])
