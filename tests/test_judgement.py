@@ -15,6 +15,7 @@ from moderator.training.augment import (
     NAMES,
     PERSON_THREAT_CORE,
     PERSON_THREAT_TWIN,
+    PERSON_THREAT_TWIN_OPENINGS,
     WHO,
     augmentation_examples,
     identity_pattern,
@@ -117,7 +118,8 @@ def test_person_threats_have_friendly_twins_with_the_same_address_and_the_encode
     rows = augmentation_examples()
     threats = [e for e in rows if e.raw_label == "person_threat"]
     twins = [e for e in rows if e.raw_label == "person_threat_twin"]
-    assert len(twins) == len(WHO) * len(PERSON_THREAT_TWIN) and set(PERSON_THREAT_TWIN) <= set(PERSON_THREAT_CORE)
+    assert len(twins) == PERSON_THREAT_TWIN_OPENINGS * len(PERSON_THREAT_TWIN)
+    assert set(PERSON_THREAT_TWIN) <= set(PERSON_THREAT_CORE)
     assert all(t.labels == {"hate_speech": 0, "personal_attack": 0} for t in twins)
     # each twin follows its threat, opened the same way ("Hey Imran, ", "@Imran ", none)
     for i, row in enumerate(rows):

@@ -21,9 +21,9 @@ module, kept disjoint from the hand-written evaluation sets in ``data/*_eval.jso
   veiled, stalking ("I know where you work"), against family, pets or property, sexual violence, incitement,
   in gangs, time-bound, against a named third person, in online spelling, short and long:
   ``personal_attack`` 1, ``hate_speech`` 0;
-- ``person_threat_twin``: a friendly twin of many person threats, with the same address and name (the same
-  opening where it reads naturally: "next time I see you", "meet me outside"), the harm replaced by a kindness,
-  an errand or a plan: 0 for both;
+- ``person_threat_twin``: a friendly twin of many person threats, under two of the threat's seven openings with
+  the same address and name (the same words where they read naturally: "next time I see you", "meet me
+  outside"), the harm replaced by a kindness, an errand or a plan: 0 for both;
 - ``violent_trap``: violent words in benign use (praise, idioms, sport, games, cooking, DIY and gardening,
   fiction, history, medicine, hunting, business, news and court reporting of an attack or of a threat): 0
   for both.
@@ -587,6 +587,9 @@ PERSON_THREAT_TWIN: dict[str, str] = {
      " bone in your hand so you never type again"):
         ("let me spell it out: you pick a date by noon, or I come to your flat and choose the restaurant myself"),
 }
+# Each twin follows its threat under this many of the WHO openings (seeded), not all seven: with a twin under
+# every opening the encoder caught a fifth fewer threats against a person (docs/benchmarks.md).
+PERSON_THREAT_TWIN_OPENINGS = 2
 FRIENDLY_ENDINGS = ("", ".", "!", " :)", ", cheers.", ". See you soon!", "!!")
 WHO = ("", "Hey {name}, ", "{name}: ", "Listen {name}, ", "Mr {name}, ", "To the author: ", "@{name} ")
 NAMES = ("Imran", "Ayesha", "Rahul", "Priya", "Tom", "Sarah", "Bilal", "Fatima", "Gurpreet", "Kevin",
@@ -777,11 +780,12 @@ def augmentation_examples(seed: int = 20261126) -> list[Example]:
     twin_rng = random.Random(seed + 2)
     for core in PERSON_THREAT_CORE:
         friendly = PERSON_THREAT_TWIN.get(core)
-        for who in WHO:
+        twin_openings = set(twin_rng.sample(range(len(WHO)), PERSON_THREAT_TWIN_OPENINGS))
+        for k, who in enumerate(WHO):
             opening = who.format(name=rng.choice(NAMES))
             out.append(Example(_address(opening, core) + rng.choice(ENDINGS), AUGMENT_CORPUS, {ATTACK: 1, HATE: 0},
                                "person_threat"))
-            if friendly is not None:
+            if friendly is not None and k in twin_openings:
                 out.append(Example(_address(opening, friendly) + twin_rng.choice(FRIENDLY_ENDINGS), AUGMENT_CORPUS,
                                    {ATTACK: 0, HATE: 0}, "person_threat_twin"))
     for sentence in VIOLENT_TRAP:
