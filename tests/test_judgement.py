@@ -5,17 +5,21 @@ and the team's generated rows."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from moderator.cli import main
 from moderator.model.cues import CUES, cue_counts
 from moderator.training.augment import (
     AUGMENT_CORPUS,
     NAMES,
     PERSON_THREAT_CORE,
     PERSON_THREAT_TWIN,
-    PERSON_THREAT_TWIN_OPENINGS,
     WHO,
     augmentation_examples,
     identity_pattern,
@@ -114,11 +118,18 @@ def test_the_encoder_skips_the_rows_meant_for_the_linear_model_alone() -> None:
     assert all(t.labels == {"hate_speech": 0, "personal_attack": 0} for t in twins)
 
 
-def test_person_threats_have_friendly_twins_with_the_same_address_and_the_encoder_reads_them() -> None:
-    rows = augmentation_examples()
+def test_person_threats_can_have_friendly_twins_with_the_same_address_and_the_encoder_reads_them() -> None:
+    assert not [e for e in augmentation_examples() if e.raw_label == "person_threat_twin"]  # off by default
+    rows = augmentation_examples(person_twins=2)
     threats = [e for e in rows if e.raw_label == "person_threat"]
     twins = [e for e in rows if e.raw_label == "person_threat_twin"]
-    assert len(twins) == PERSON_THREAT_TWIN_OPENINGS * len(PERSON_THREAT_TWIN)
+    assert len(twins) == 2 * len(PERSON_THREAT_TWIN)
+    assert len([e for e in augmentation_examples(person_twins=7) if e.raw_label == "person_threat_twin"]) \
+        == len(WHO) * len(PERSON_THREAT_TWIN)
+    # the other rows do not move
+    assert [e.text for e in rows if e.raw_label != "person_threat_twin"] == [e.text for e in augmentation_examples()]
+    with pytest.raises(ValueError, match="between 0 and 7"):
+        augmentation_examples(person_twins=8)
     assert set(PERSON_THREAT_TWIN) <= set(PERSON_THREAT_CORE)
     assert all(t.labels == {"hate_speech": 0, "personal_attack": 0} for t in twins)
     # each twin follows its threat, opened the same way ("Hey Imran, ", "@Imran ", none)
@@ -159,10 +170,32 @@ def test_augmentation_is_deterministic_and_balanced_per_group() -> None:
     kinds = Counter(e.raw_label for e in rows)
     assert set(kinds) == {"benign_identity", "group_hate", "group_threat", "group_threat_twin",
                           "group_violence_benign", "person_threat",
-                          "person_threat_twin", "violent_trap"}
+                          "violent_trap"}
     hate = [e for e in rows if e.raw_label == "group_hate"]
     benign = [e for e in rows if e.raw_label == "benign_identity"]
     assert all(e.labels == {"hate_speech": 1} for e in hate)
     assert all(e.labels == {"hate_speech": 0, "personal_attack": 0} for e in benign)
     for group in ("Pakistanis", "Muslims", "Sikhs"):  # every group in benign and hateful rows alike
         assert any(group in e.text for e in hate) and any(group in e.text for e in benign)
+
+
+def test_train_command_passes_person_threat_twins_to_training_and_the_version(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import moderator.training.train as training
+
+    seen: list[TrainConfig] = []
+
+    def fake_train(cfg: TrainConfig) -> Any:
+        seen.append(cfg)
+        model = SimpleNamespace(version="fake", thresholds={}, metadata={"training_seconds": 0, "metrics": {}})
+        return model, tmp_path / "fake.joblib"
+
+    monkeypatch.setattr(training, "train", fake_train)
+    for args in ([], ["--person-threat-twins", "7"]):
+        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
+        assert r.exit_code == 0, r.output
+    assert [c.person_threat_twins for c in seen] == [0, 7]
+    # the default leaves the config (and so the version of the shipped model's recipe) as it was
+    assert "person_threat_twins" not in seen[0].to_dict() and seen[1].to_dict()["person_threat_twins"] == 7
+    bad = CliRunner().invoke(main, ["train", "--person-threat-twins", "8", "--output", str(tmp_path)])
+    assert bad.exit_code == 2 and "8 is not in the range 0<=x<=7" in bad.output

@@ -21,9 +21,10 @@ module, kept disjoint from the hand-written evaluation sets in ``data/*_eval.jso
   veiled, stalking ("I know where you work"), against family, pets or property, sexual violence, incitement,
   in gangs, time-bound, against a named third person, in online spelling, short and long:
   ``personal_attack`` 1, ``hate_speech`` 0;
-- ``person_threat_twin``: a friendly twin of many person threats, under two of the threat's seven openings with
-  the same address and name (the same words where they read naturally: "next time I see you", "meet me
-  outside"), the harm replaced by a kindness, an errand or a plan: 0 for both;
+- ``person_threat_twin`` (only when asked for, see :func:`augmentation_examples`): a friendly twin of many person
+  threats, under some of the threat's openings with the same address and name (the same words where they read
+  naturally: "next time I see you", "meet me outside"), the harm replaced by a kindness, an errand or a plan:
+  0 for both;
 - ``violent_trap``: violent words in benign use (praise, idioms, sport, games, cooking, DIY and gardening,
   fiction, history, medicine, hunting, business, news and court reporting of an attack or of a threat): 0
   for both.
@@ -587,9 +588,6 @@ PERSON_THREAT_TWIN: dict[str, str] = {
      " bone in your hand so you never type again"):
         ("let me spell it out: you pick a date by noon, or I come to your flat and choose the restaurant myself"),
 }
-# Each twin follows its threat under this many of the WHO openings (seeded), not all seven: with a twin under
-# every opening the encoder caught a fifth fewer threats against a person (docs/benchmarks.md).
-PERSON_THREAT_TWIN_OPENINGS = 2
 FRIENDLY_ENDINGS = ("", ".", "!", " :)", ", cheers.", ". See you soon!", "!!")
 WHO = ("", "Hey {name}, ", "{name}: ", "Listen {name}, ", "Mr {name}, ", "To the author: ", "@{name} ")
 NAMES = ("Imran", "Ayesha", "Rahul", "Priya", "Tom", "Sarah", "Bilal", "Fatima", "Gurpreet", "Kevin",
@@ -757,8 +755,16 @@ def _address(opening: str, core: str) -> str:
     return opening + (core[0].lower() + core[1:] if opening and core[:2] != "I " else core)
 
 
-def augmentation_examples(seed: int = 20261126) -> list[Example]:
-    """Every generated row (deterministic for ``seed``), with ``raw_label`` the template kind."""
+def augmentation_examples(seed: int = 20261126, person_twins: int = 0) -> list[Example]:
+    """Every generated row (deterministic for ``seed``), with ``raw_label`` the template kind.
+
+    ``person_twins``: under how many of a person threat's seven openings (seeded) its friendly twin follows it
+    (0: none, the default). The twins trade threats caught for friendly statements left alone, and no setting
+    measured so far wins on both (docs/benchmarks.md, "Friendly statements to the reader"): a site whose readers
+    talk to each other can train with them (``scripts/train.py --person-threat-twins 7``).
+    """
+    if not 0 <= person_twins <= len(WHO):
+        raise ValueError(f"person_twins must be between 0 and {len(WHO)}, not {person_twins}")
     rng = random.Random(seed)
     out: list[Example] = []
     for adj, plural in GROUPS:
@@ -780,7 +786,8 @@ def augmentation_examples(seed: int = 20261126) -> list[Example]:
     twin_rng = random.Random(seed + 2)
     for core in PERSON_THREAT_CORE:
         friendly = PERSON_THREAT_TWIN.get(core)
-        twin_openings = set(twin_rng.sample(range(len(WHO)), PERSON_THREAT_TWIN_OPENINGS))
+        twin_openings = (set(range(len(WHO))) if person_twins == len(WHO)
+                         else set(twin_rng.sample(range(len(WHO)), person_twins)) if person_twins else set())
         for k, who in enumerate(WHO):
             opening = who.format(name=rng.choice(NAMES))
             out.append(Example(_address(opening, core) + rng.choice(ENDINGS), AUGMENT_CORPUS, {ATTACK: 1, HATE: 0},

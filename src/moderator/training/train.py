@@ -104,6 +104,7 @@ class TrainConfig:
         "trac1_aggression": 1500, "olid": 1000, "davidson_hate_offensive": 600, "tweeteval_hate": 600})
     encoder_sample_weight: float = 0.5
     encoder_augment: int = 10_000  # at most this many of the team's rows go to the encoder (a seeded sample)
+    person_threat_twins: int = 0  # friendly twins of the person threats, under this many openings (augment)
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
@@ -135,6 +136,7 @@ class TrainConfig:
                 "extra_examples": len(self.extra_examples), "extra_weight": self.extra_weight,
                 "encoder_sample": self.encoder_sample, "encoder_sample_weight": self.encoder_sample_weight,
                 "encoder_augment": self.encoder_augment,
+                **({"person_threat_twins": self.person_threat_twins} if self.person_threat_twins else {}),
                 "encoder_from": _encoder_source(self.encoder_from),
                 "augment": self.augment, "spam_negatives": self.spam_negatives,
                 "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
@@ -270,7 +272,7 @@ def load_data(cfg: TrainConfig) -> TrainingData:
     splits = make_splits(cfg)
     lexicon = Lexicon.from_files(corpus_dir("profanity_wordlists", cfg.data_dir))
     extra = [e for e in cfg.extra_examples if text_key(e.text)]
-    augment = augmentation_examples(cfg.seed) if cfg.augment else []
+    augment = augmentation_examples(cfg.seed, cfg.person_threat_twins) if cfg.augment else []
     if augment and cfg.sample:  # a quick run samples the team's rows like every corpus
         keep = np.random.default_rng(cfg.seed).permutation(len(augment))[: cfg.sample]
         augment = [augment[i] for i in sorted(keep.tolist())]
