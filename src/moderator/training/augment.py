@@ -469,6 +469,91 @@ PERSON_THREAT_CORE = (
      " when I turn up you will beg me to stop hitting you"),
     ("let me spell it out: you apologise publicly by noon, or I come to your flat, kick the door in and break every"
      " bone in your hand so you never type again"),
+    # threats written separately from every evaluation set, each with a friendly twin below
+    'I will drown you in the reservoir and nobody will hear a thing',
+    "I'm going to strangle you with your own scarf",
+    "I'm gonna stab you in the gut and watch you fold",
+    "we'll push you off the bridge and let the river take you",
+    "you're going to get a bottle smashed over your head",
+    "you'll be found in pieces at the bottom of the quarry",
+    'expect a lead pipe across the back of your head',
+    'how would you like a knife in your ribs',
+    "I'm going to crush your windpipe under my boot",
+    'I will poison your tea and smile while you drink it',
+    "I'll run you down with my car in the supermarket car park",
+    "I'm gonna set your hair on fire and laugh while you scream",
+    "we're going to drag you behind the van and leave you on the motorway",
+    "I'll crack your ribs with a cricket bat",
+    "you're going to choke on your own blood",
+    "I'm going to shoot you in both knees",
+    "if you delete my comment again I'll crush your skull",
+    "one more article like this and I'll be waiting for you with a bat",
+    "keep lying about my family and I'll put you in the ground",
+    "unless you apologise by tonight, I'm coming round to strangle you",
+    "if your son throws one more stone at my car I'll snap his arms",
+    "say one more word about my wife and I'll break your spine",
+    "if you ever come near my daughter again I'll pull your teeth out with pliers",
+    "give me one more reason and I'll put you through that window",
+    "if the ref gives one more penalty against us he's getting stabbed",
+    "keep laughing at me and I'll make sure you never laugh again",
+    "tomorrow after school you're getting your head kicked in behind the gym",
+    "at the match on saturday I'm going to glass you in the stand",
+    "when you get off the bus tonight I'll be waiting with a knife",
+    "the second you walk out of that courtroom you're dead",
+    "at the christmas party I'm going to break a chair over your back",
+    "on your way back from the pub tonight you're going in the river",
+    'at the next council meeting the author gets a hammer to the head',
+    "the minute the lights go down at the concert you're getting stabbed",
+    "new year's eve is the last night you'll ever see",
+    "during the school run tomorrow I'll drive straight into you",
+    'it would be a shame if your children had to grow up without a dad',
+    'make sure your life insurance is paid up',
+    "I'd say your goodbyes this weekend if I were you",
+    'nobody would miss you, and nobody would ever find out what happened',
+    'the river is very deep this time of year, remember that',
+    'you might want to start sleeping with the lights on',
+    "I'd write your will tonight if I were you",
+    "one day soon you'll stop answering your phone for good, and everyone will wonder why",
+    "I hope you've told your mum you love her recently, you may not get another chance",
+    'your family will be picking out flowers for you soon enough',
+    'you have no idea how easy it would be to make you disappear',
+    'people will be laying flowers outside your door by the end of the month',
+    "I'll drown your kittens in a bucket",
+    "I'm going to take a hammer to your car and then to your head",
+    'your daughter will get hurt if you keep writing this',
+    "I'll put rat poison in your horse's feed",
+    "we're going to smash every window in your bakery and then start on you",
+    "your old man is going to get a beating he won't get up from",
+    "I'll break your little brother's legs so you learn your lesson",
+    'your mum is getting a brick through her window and a knife in her back',
+    "I'll slit your dog's throat and leave it on the lawn",
+    'your kids are going to be orphans by the summer',
+    'ima drown u in ur own pool',
+    'gonna crack ur skull wit a bat tmrw',
+    'u wont make it home tonite',
+    'ill shank u at lunch',
+    'keep runnin ur mouth n ur gettin stomped',
+    'I WILL BREAK YOUR NECK',
+    'I AM GOING TO BURY YOU ALIVE',
+    'imma poison ur drink at the party lol',
+    'u n ur lil bro r gettin jumped after skl',
+    'bet u wont be breathin by sunday',
+    'ur gettin hit wit a brick wen i see u',
+    'that reporter is going to get a bottle across his face when I see him',
+    "my neighbour's getting a brick to the head if his dog barks once more",
+    "the author of this article should be strangled with his own tie, and I'd happily do it",
+    "I'll snap your neck",
+    "you're getting stabbed",
+    "I'll strangle you",
+    'say goodbye to your kneecaps',
+    ('I have been patient for months, but the next time you twist my words in one of your little '
+     'articles I am going to wait by the park gate and beat you with a pipe until you stop moving'),
+    ("you can ban me and delete my posts all you like, but one evening you'll turn round and I'll be "
+     'there with a knife, and by then it will be far too late to say sorry'),
+    ('I am going to drag you out of your car, pin you to the ground and keep kicking you in the head '
+     'until the ambulance has nothing left to save, and I will enjoy every second of it'),
+    ("we've all agreed: the next time the author of this rubbish shows up at the market, we're going to "
+     'hold him down and break his hands so he can never write another word'),
 )
 
 # A friendly twin for many PERSON_THREAT_CORE lines: the same speaker, the same "you" and, where it reads
@@ -587,6 +672,174 @@ PERSON_THREAT_TWIN: dict[str, str] = {
     ("let me spell it out: you apologise publicly by noon, or I come to your flat, kick the door in and break every"
      " bone in your hand so you never type again"):
         ("let me spell it out: you pick a date by noon, or I come to your flat and choose the restaurant myself"),
+    'I will drown you in the reservoir and nobody will hear a thing':
+        'I will meet you at the reservoir and we can walk the whole loop before lunch',
+    "I'm going to strangle you with your own scarf":
+        "I'm going to knit you a hat to match your scarf",
+    "I'm gonna stab you in the gut and watch you fold":
+        "I'm gonna bake you a pie and watch you eat the lot",
+    "we'll push you off the bridge and let the river take you":
+        "we'll meet you at the bridge and walk with you along the river",
+    "you're going to get a bottle smashed over your head":
+        "you're going to get a case of wine for your birthday",
+    "you'll be found in pieces at the bottom of the quarry":
+        "you'll be found at the top of the shortlist, the judges loved your photos",
+    'expect a lead pipe across the back of your head':
+        'expect a parcel on your back step this afternoon',
+    'how would you like a knife in your ribs':
+        'how would you like a slice of my lemon cake',
+    "I'm going to crush your windpipe under my boot":
+        "I'm going to lend you my walking boots for the hike",
+    'I will poison your tea and smile while you drink it':
+        'I will make your tea and smile while you tell me about the trip',
+    "I'll run you down with my car in the supermarket car park":
+        "I'll meet you in the supermarket car park and help you load the shopping",
+    "I'm gonna set your hair on fire and laugh while you scream":
+        "I'm gonna style your hair for the wedding and you'll look amazing",
+    "we're going to drag you behind the van and leave you on the motorway":
+        "we're going to pick you up in the van and drop you at the airport",
+    "I'll crack your ribs with a cricket bat":
+        "I'll lend you my whites for the cricket on sunday",
+    "you're going to choke on your own blood":
+        "you're going to love my grandmother's stew",
+    "I'm going to shoot you in both knees":
+        "I'm going to save you a seat in the front row",
+    "if you delete my comment again I'll crush your skull":
+        "if you pin my comment again I'll send you my lasagne recipe",
+    "one more article like this and I'll be waiting for you with a bat":
+        "one more article like this and I'll be waiting for you with a medal",
+    "keep lying about my family and I'll put you in the ground":
+        "keep writing about my family and I'll frame every page for my mum",
+    "unless you apologise by tonight, I'm coming round to strangle you":
+        "unless you're busy tonight, I'm coming round to cook you dinner",
+    "if your son throws one more stone at my car I'll snap his arms":
+        "if your son wants a summer job at my garage I'll happily take him on",
+    "say one more word about my wife and I'll break your spine":
+        "say one more word about my wife's cooking and I'll invite you over to try it",
+    "if you ever come near my daughter again I'll pull your teeth out with pliers":
+        "if you ever come near the allotments again I'll send you home with a bag of courgettes",
+    "give me one more reason and I'll put you through that window":
+        "give me one more reason and I'll put you forward for the award",
+    "if the ref gives one more penalty against us he's getting stabbed":
+        "if the ref has another game like that he's getting a pint from me",
+    "keep laughing at me and I'll make sure you never laugh again":
+        "keep laughing at my jokes and I'll make sure you get a front row seat",
+    "tomorrow after school you're getting your head kicked in behind the gym":
+        "tomorrow after school you're getting ice cream with the whole team, my treat",
+    "at the match on saturday I'm going to glass you in the stand":
+        "at the match on saturday I'm going to buy you a pie in the stand",
+    "when you get off the bus tonight I'll be waiting with a knife":
+        "when you get off the bus tonight I'll be waiting with a torch, the lane is pitch dark",
+    "the second you walk out of that courtroom you're dead":
+        "the second you walk out of that courtroom we're celebrating, well done",
+    "at the christmas party I'm going to break a chair over your back":
+        "at the christmas party I'm going to save you a chair by the window",
+    "on your way back from the pub tonight you're going in the river":
+        "on your way back from the pub tonight you're coming in for a cup of tea",
+    'at the next council meeting the author gets a hammer to the head':
+        'at the next council meeting the author gets a standing ovation from me',
+    "the minute the lights go down at the concert you're getting stabbed":
+        "the minute the lights go down at the concert you're getting my seat, the view is better",
+    "new year's eve is the last night you'll ever see":
+        "new year's eve is the best night you'll ever have at our place",
+    "during the school run tomorrow I'll drive straight into you":
+        "during the school run tomorrow I'll drop off the lunchbox your kid forgot",
+    'it would be a shame if your children had to grow up without a dad':
+        'it would be a shame if your children missed the fireworks, bring them along',
+    'make sure your life insurance is paid up':
+        'make sure your holiday insurance is sorted before friday',
+    "I'd say your goodbyes this weekend if I were you":
+        "I'd say your thank yous this weekend if I were you, they went all out for you",
+    'nobody would miss you, and nobody would ever find out what happened':
+        'nobody would mind if you stayed over, and the spare bed is already made up',
+    'the river is very deep this time of year, remember that':
+        'the river is very pretty this time of year, come and see it',
+    'you might want to start sleeping with the lights on':
+        "you might want to start sleeping in, you've earned a proper rest",
+    "I'd write your will tonight if I were you":
+        "I'd book your flights tonight if I were you, prices go up tomorrow",
+    "one day soon you'll stop answering your phone for good, and everyone will wonder why":
+        "one day soon you'll get a call from me with good news, and everyone will wonder why you're grinning",
+    "I hope you've told your mum you love her recently, you may not get another chance":
+        "I hope you've told your mum about the award recently, she'll be so proud",
+    'your family will be picking out flowers for you soon enough':
+        'your family will be picking out flowers for your wedding soon enough',
+    'you have no idea how easy it would be to make you disappear':
+        'you have no idea how easy it would be to make you a cake, give me ten minutes',
+    'people will be laying flowers outside your door by the end of the month':
+        'people will be queuing outside your door by the end of the month, the bakery is that good',
+    "I'll drown your kittens in a bucket":
+        "I'll look after your kittens while you're away",
+    "I'm going to take a hammer to your car and then to your head":
+        "I'm going to take a look at your car and then fix that headlight",
+    'your daughter will get hurt if you keep writing this':
+        'your daughter will love it if you keep writing these stories',
+    "I'll put rat poison in your horse's feed":
+        "I'll put extra carrots in your horse's feed",
+    "we're going to smash every window in your bakery and then start on you":
+        "we're going to order every loaf in your bakery and then stay for a coffee",
+    "your old man is going to get a beating he won't get up from":
+        "your old man is going to get a birthday cake he won't forget",
+    "I'll break your little brother's legs so you learn your lesson":
+        "I'll fix your little brother's bike so you don't have to",
+    'your mum is getting a brick through her window and a knife in her back':
+        'your mum is getting a bunch of flowers on her doorstep and a card from me',
+    "I'll slit your dog's throat and leave it on the lawn":
+        "I'll take your dog to the park and bring it back before lunch",
+    'your kids are going to be orphans by the summer':
+        'your kids are going to be thrilled with the treehouse by the summer',
+    'ima drown u in ur own pool':
+        'ima come swim in ur pool this wknd',
+    'gonna crack ur skull wit a bat tmrw':
+        'gonna bring ur charger back tmrw',
+    'u wont make it home tonite':
+        'u wont need the bus home tonite, ill drive u',
+    'ill shank u at lunch':
+        'ill save u a seat at lunch',
+    'keep runnin ur mouth n ur gettin stomped':
+        'keep postin ur recipes n ur gettin a fan club',
+    'I WILL BREAK YOUR NECK':
+        'I WILL BRING YOUR JACKET BACK',
+    'I AM GOING TO BURY YOU ALIVE':
+        'I AM GOING TO BAKE YOU A BIRTHDAY CAKE',
+    'imma poison ur drink at the party lol':
+        'imma get ur drinks at the party lol',
+    'u n ur lil bro r gettin jumped after skl':
+        'u n ur lil bro r gettin pizza after skl',
+    'bet u wont be breathin by sunday':
+        'bet u wont be bored by sunday, loads planned',
+    'ur gettin hit wit a brick wen i see u':
+        'ur gettin ur birthday present wen i see u',
+    'that reporter is going to get a bottle across his face when I see him':
+        'that reporter is going to get a round of drinks from me when I see him, great scoop',
+    "my neighbour's getting a brick to the head if his dog barks once more":
+        "my neighbour's getting a box of chocolates if he keeps taking my parcels in",
+    "the author of this article should be strangled with his own tie, and I'd happily do it":
+        "the author of this article should be given a prize, and I'd happily present it",
+    "I'll snap your neck":
+        "I'll fix your gate",
+    "you're getting stabbed":
+        "you're getting a raise",
+    "I'll strangle you":
+        "I'll call you",
+    'say goodbye to your kneecaps':
+        'say hello to your mum for me',
+    ('I have been patient for months, but the next time you twist my words in one of your little '
+     'articles I am going to wait by the park gate and beat you with a pipe until you stop moving'):
+        ('I have been meaning to tell you for months, but the next time you publish one of your little '
+         'articles I am going to wait by the park gate and buy you lunch to say how much I enjoy them'),
+    ("you can ban me and delete my posts all you like, but one evening you'll turn round and I'll be "
+     'there with a knife, and by then it will be far too late to say sorry'):
+        ("you can ban me from the kitchen all you like, but one evening you'll turn round and I'll be there "
+         'with a cake, because your birthday deserves a proper celebration and you work too hard'),
+    ('I am going to drag you out of your car, pin you to the ground and keep kicking you in the head '
+     'until the ambulance has nothing left to save, and I will enjoy every second of it'):
+        ('I am going to help you out of your car, carry your bags to the door and keep making you tea until '
+         'the jet lag has finally worn off, and I will enjoy every second of it'),
+    ("we've all agreed: the next time the author of this rubbish shows up at the market, we're going to "
+     'hold him down and break his hands so he can never write another word'):
+        ("we've all agreed: the next time the author of this piece shows up at the market, we're going to "
+         'buy him lunch and ask him to sign every copy we own'),
 }
 FRIENDLY_ENDINGS = ("", ".", "!", " :)", ", cheers.", ". See you soon!", "!!")
 WHO = ("", "Hey {name}, ", "{name}: ", "Listen {name}, ", "Mr {name}, ", "To the author: ", "@{name} ")
