@@ -179,7 +179,7 @@ def test_augmentation_is_deterministic_and_balanced_per_group() -> None:
         assert any(group in e.text for e in hate) and any(group in e.text for e in benign)
 
 
-def test_train_command_passes_person_threat_twins_to_training_and_the_version(
+def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import moderator.training.train as training
 
@@ -191,11 +191,12 @@ def test_train_command_passes_person_threat_twins_to_training_and_the_version(
         return model, tmp_path / "fake.joblib"
 
     monkeypatch.setattr(training, "train", fake_train)
-    for args in ([], ["--person-threat-twins", "7"]):
+    for args in ([], ["--person-threat-twins", "7", "--encoder-seed", "1"]):
         r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
         assert r.exit_code == 0, r.output
-    assert [c.person_threat_twins for c in seen] == [0, 7]
-    # the default leaves the config (and so the version of the shipped model's recipe) as it was
-    assert "person_threat_twins" not in seen[0].to_dict() and seen[1].to_dict()["person_threat_twins"] == 7
+    assert [(c.person_threat_twins, c.encoder_seed) for c in seen] == [(0, None), (7, 1)]
+    # the defaults leave the config (and so the version of the shipped model's recipe) as it was
+    assert not {"person_threat_twins", "encoder_seed"} & set(seen[0].to_dict())
+    assert seen[1].to_dict()["person_threat_twins"] == 7 and seen[1].to_dict()["encoder_seed"] == 1
     bad = CliRunner().invoke(main, ["train", "--person-threat-twins", "8", "--output", str(tmp_path)])
     assert bad.exit_code == 2 and "8 is not in the range 0<=x<=7" in bad.output

@@ -33,14 +33,16 @@ from moderator import CATEGORIES
 @click.option("--person-threat-twins", type=click.IntRange(0, 7), default=0, show_default=True,
               help="Train on a friendly twin of each person threat under N of its 7 openings: fewer friendly "
                    "comments to the reader flagged, fewer threats caught (docs/benchmarks.md).")
+@click.option("--encoder-seed", type=int, default=None,
+              help="Seed of the encoder's fine-tuning alone (default: --seed): the same rows in another order.")
 @click.option("--no-default", is_flag=True, help="Write the model without making it the default.")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write the report folder (metrics JSON, plots) and the model card.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
                   feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
-                  encoder_layers: int | None, person_threat_twins: int, no_default: bool, report: bool,
-                  quiet: bool) -> None:
+                  encoder_layers: int | None, person_threat_twins: int, encoder_seed: int | None,
+                  no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.training.datasets import DataMissingError
     from moderator.training.encoder import EncoderUnavailable
@@ -55,6 +57,7 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
     if encoder_layers is not None:
         cfg.encoder_layers = encoder_layers
     cfg.person_threat_twins = person_threat_twins
+    cfg.encoder_seed = encoder_seed
     cats = tuple(c.strip() for c in categories.split(",") if c.strip())
     unknown = [c for c in cats if c not in CATEGORIES]
     if unknown:

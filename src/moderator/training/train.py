@@ -105,6 +105,9 @@ class TrainConfig:
     encoder_sample_weight: float = 0.5
     encoder_augment: int = 10_000  # at most this many of the team's rows go to the encoder (a seeded sample)
     person_threat_twins: int = 0  # friendly twins of the person threats, under this many openings (augment)
+    # The encoder's own seed (initialisation, batch order, calibration sample), default ``seed``: another value
+    # fine-tunes the same rows in another order, which measures how far one training's numbers can move alone.
+    encoder_seed: int | None = None
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
@@ -137,6 +140,7 @@ class TrainConfig:
                 "encoder_sample": self.encoder_sample, "encoder_sample_weight": self.encoder_sample_weight,
                 "encoder_augment": self.encoder_augment,
                 **({"person_threat_twins": self.person_threat_twins} if self.person_threat_twins else {}),
+                **({"encoder_seed": self.encoder_seed} if self.encoder_seed is not None else {}),
                 "encoder_from": _encoder_source(self.encoder_from),
                 "augment": self.augment, "spam_negatives": self.spam_negatives,
                 "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
@@ -491,7 +495,7 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
         [e.text for e in enc_rows], enc_labels, enc_cats, weights=enc_weights,
         vocabulary_texts=[e.text for e in train_rows],
         cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, head_lr=cfg.encoder_head_lr,
-                          seed=cfg.seed),
+                          seed=cfg.seed if cfg.encoder_seed is None else cfg.encoder_seed),
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
 
 
