@@ -18,7 +18,8 @@ Modes (one fold trains one model; folds run one after another, never in parallel
 * ``full``: the same plus the encoder fine-tuned as training does it (``encoder_training_rows`` of the rows that
   remain and the team's rows; a category whose encoder corpus is the one left out gets no encoder output, so its
   score is linear);
-  the full model's score is the linear-encoder mean, as served;
+  the full model's score is the linear-encoder mean, as served (each part Platt-scaled first on the fold's own
+  validation rows, as training does; ``--blend mean`` for the plain mean);
 * ``baseline``: a plain TF-IDF (word 1-2-grams of lower-cased raw text, sublinear tf, min_df 2) + logistic
   regression (liblinear, C 1, balanced classes) per category, on the same rows with the same sample weights.
 
@@ -50,6 +51,7 @@ from moderator.training.train import (
     ENCODER_CORPORA,
     TrainConfig,
     _weights,
+    fit_calibration,
     fit_classifiers,
     fit_encoder,
     fit_features,
@@ -147,6 +149,15 @@ def run_fold(left: str, modes: set[str], cfg: TrainConfig, max_eval: int) -> dic
             enc_rows = data.splits.train + data.augment  # what training gives the encoder
             encoder = fit_encoder(replace(fold_cfg, categories=enc_cats), enc_rows) if enc_cats else None
             full = ModerationModel("loco", X.features, classifiers, {}, encoder=encoder)
+            if full.encoder_categories and fold_cfg.blend == "calibrated":  # as training does, on the fold's
+                val = data.splits.validation                                # own validation rows
+                vidx = [i for i, r in enumerate(val) if any(c in r.labels for c in full.encoder_categories)]
+                cols = [full.categories.index(c) for c in full.encoder_categories]
+                lin_v = np.column_stack([classifiers[c].predict_proba(X.validation) for c in full.categories])
+                enc_v = full.encoder_matrix([val[i].text for i in vidx])
+                assert enc_v is not None
+                full.calibration = fit_calibration([val[i] for i in vidx], full.encoder_categories,
+                                                   lin_v[vidx][:, cols], enc_v)
             need = [any(c in r.labels for c in full.encoder_categories) or r.corpus == "ruddit" for r in ev]
             probs = full.predict_matrix(texts, need)
             out["full"] = {"seconds": round(time.time() - t2 + linear_s, 1), "encoder_categories": list(enc_cats),
@@ -197,6 +208,8 @@ def main() -> None:
     ap.add_argument("--corpora", default="", help="comma-separated corpora to leave out (default: all)")
     ap.add_argument("--max-eval", type=int, default=6000, help="score at most this many left-out rows (0: all)")
     ap.add_argument("--sample", type=int, default=None, help="rows per training corpus (quick runs only)")
+    ap.add_argument("--blend", choices=["calibrated", "mean"], default="calibrated",
+                    help="how the full model averages its parts (scripts/train.py --blend)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=str(RESULTS / "loco"))
     args = ap.parse_args()
@@ -215,7 +228,8 @@ def main() -> None:
         else {"folds": {}}
     command = ("python bench/loco.py --mode " + ",".join(sorted(modes))
                + (f" --corpora {args.corpora}" if args.corpora else "")
-               + (f" --sample {args.sample}" if args.sample else "") + f" --out {args.out}")
+               + (f" --sample {args.sample}" if args.sample else "")
+               + ("" if args.blend == "calibrated" else f" --blend {args.blend}") + f" --out {args.out}")
     commands = [c for c in results.get("commands", [results["command"]] if "command" in results else [])
                 if c != command]
     results.pop("command", None)
@@ -223,7 +237,7 @@ def main() -> None:
                     "machine": f"{platform.python_version()}, {platform.machine()}, measured "
                                f"{datetime.now(UTC).date().isoformat()} on a shared 2-core machine",
                     "max_eval": args.max_eval})
-    cfg = TrainConfig(data_dir=args.data_dir, sample=args.sample)
+    cfg = TrainConfig(data_dir=args.data_dir, sample=args.sample, blend=args.blend)
     for left in folds:
         t = time.time()
         fold = run_fold(left, modes, cfg, args.max_eval)

@@ -50,6 +50,9 @@ def test_training_writes_a_loadable_artifact(small_model) -> None:
     assert enc["categories"] == ["hate_speech", "personal_attack"]
     assert enc["auxiliary_outputs"] and all("/" in k for k in enc["auxiliary_outputs"])
     assert loaded.encoder is not None and loaded.encoder.predict_proba(texts).shape == (2, 2)
+    # the full model averages the two parts after each one's Platt scaling, fitted on the validation rows
+    assert loaded.calibration == meta["metrics"]["calibration"]["parts"]
+    assert set(loaded.calibration) == {"hate_speech", "personal_attack"}
 
 
 @pytest.mark.slow  # fine-tunes the encoder
@@ -108,3 +111,44 @@ def test_threshold_maximises_f1() -> None:
 )
 def test_weak_obscenity_label_rules(corpus: str, raw: str, hit: bool, expected: int | None) -> None:
     assert obscenity_label(Example("t", corpus, {}, raw), hit) == expected
+
+
+def test_the_blend_calibrates_each_part_before_averaging() -> None:
+    """An underconfident part (log-odds a third of the truth) and an overconfident one (five times it): the fit
+    undoes each part's scale, and the calibrated mean predicts the labels better than the plain mean."""
+    from types import SimpleNamespace
+
+    from scipy.special import expit
+    from sklearn.metrics import log_loss
+
+    from moderator.model.classifier import ModerationModel, platt
+    from moderator.training.train import fit_calibration
+
+    rng = np.random.default_rng(7)
+    z = rng.normal(-1.0, 2.0, size=(4000, 2))  # the true log-odds of two categories
+    y = (rng.random(z.shape) < expit(z)).astype(int)
+    cats = ("hate_speech", "personal_attack")
+    rows = [Example(f"t{i}", "c", {c: int(y[i, k]) for k, c in enumerate(cats)}, "") for i in range(len(z))]
+    linear, encoder = expit(z / 3), expit(5 * z)
+    fit = fit_calibration(rows, cats, linear, encoder)
+    assert set(fit) == set(cats)
+    for c in cats:
+        assert fit[c]["linear"][0] == pytest.approx(3.0, rel=0.15)
+        assert fit[c]["encoder"][0] == pytest.approx(0.2, rel=0.15)
+        assert abs(fit[c]["linear"][1]) < 0.15 and abs(fit[c]["encoder"][1]) < 0.15
+
+    model = ModerationModel("t", None, dict.fromkeys(cats), {},  # type: ignore[arg-type]
+                            encoder=SimpleNamespace(categories=cats), calibration=fit)  # type: ignore[arg-type]
+    blended = model.combine(linear.copy(), encoder)
+    a, b = fit["hate_speech"]["linear"]
+    ea, eb = fit["hate_speech"]["encoder"]
+    assert np.allclose(blended[:, 0], 0.5 * (platt(linear[:, 0], a, b) + platt(encoder[:, 0], ea, eb)))
+    model.calibration = None
+    plain = model.combine(linear.copy(), encoder)
+    assert np.allclose(plain, 0.5 * (linear + encoder))
+    for k in range(2):
+        assert log_loss(y[:, k], blended[:, k]) < log_loss(y[:, k], plain[:, k]) - 0.01
+    # a category whose rows hold one class only is left to the plain mean
+    one_class = [Example(r.text, "c", {"hate_speech": 0, "personal_attack": r.labels["personal_attack"]}, "")
+                 for r in rows]
+    assert set(fit_calibration(one_class, cats, linear, encoder)) == {"personal_attack"}

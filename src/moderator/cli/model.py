@@ -35,13 +35,16 @@ from moderator import CATEGORIES
                    "comments to the reader flagged, fewer threats caught (docs/benchmarks.md).")
 @click.option("--encoder-seed", type=int, default=None,
               help="Seed of the encoder's fine-tuning alone (default: --seed): the same rows in another order.")
+@click.option("--blend", type=click.Choice(["calibrated", "mean"]), default="calibrated", show_default=True,
+              help="How the full model averages its linear and encoder probabilities: each Platt-scaled on the "
+                   "validation rows first, or the plain mean of the two.")
 @click.option("--no-default", is_flag=True, help="Write the model without making it the default.")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write the report folder (metrics JSON, plots) and the model card.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
                   feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
-                  encoder_layers: int | None, person_threat_twins: int, encoder_seed: int | None,
+                  encoder_layers: int | None, person_threat_twins: int, encoder_seed: int | None, blend: str,
                   no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.training.datasets import DataMissingError
@@ -58,6 +61,7 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         cfg.encoder_layers = encoder_layers
     cfg.person_threat_twins = person_threat_twins
     cfg.encoder_seed = encoder_seed
+    cfg.blend = blend
     cats = tuple(c.strip() for c in categories.split(",") if c.strip())
     unknown = [c for c in cats if c not in CATEGORIES]
     if unknown:

@@ -2,11 +2,13 @@
 classifier per category, and optionally a fine-tuned transformer encoder (:mod:`moderator.model.encoder`) for
 the categories it was trained on.
 
-With an encoder, a category it scores gets the mean of the two probabilities (linear and encoder) and the
-model keeps two threshold sets: ``thresholds`` for those combined scores, ``linear_thresholds`` for the
-linear model alone. :meth:`ModerationModel.linear_view` is the linear model alone, under its own version
-(``<version>+linear``): the service scores submissions with it and refines them with the full model in the
-background (:mod:`moderator.service.refine`), because the encoder costs ~15x the linear model's time per comment.
+With an encoder, a category it scores gets the mean of the two probabilities (linear and encoder), each first
+recalibrated by the Platt scaling that training fitted on its validation rows (``calibration``; see
+:meth:`ModerationModel.combine`), and the model keeps two threshold sets: ``thresholds`` for those combined
+scores, ``linear_thresholds`` for the linear model alone. :meth:`ModerationModel.linear_view` is the linear
+model alone, under its own version (``<version>+linear``): the service scores submissions with it and refines
+them with the full model in the background (:mod:`moderator.service.refine`), because the encoder costs ~15x the
+linear model's time per comment.
 
 Behind a small typed interface (``version``, ``categories``, ``thresholds``, ``predict_proba``,
 ``explain``) so the service never touches scikit-learn objects. Explanations are in
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
+from scipy.special import expit, logit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -70,6 +72,12 @@ class CategoryModel:
 
 
 
+def platt(p: np.ndarray, a: float, b: float) -> np.ndarray:
+    """``expit(a * logit(p) + b)``: probabilities ``p`` recalibrated by Platt scaling of their log-odds."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return expit(a * logit(q) + b)
+
+
 _CACHES = ("_analyzers", "_word_grams", "_stacked_cache")  # per-process caches, shared with the linear view
 
 
@@ -85,6 +93,9 @@ class ModerationModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     encoder: EncoderScorer | None = None
     linear_thresholds: dict[str, float] | None = None  # with an encoder: thresholds of the linear scores
+    # with an encoder: per category it scores, {"linear": [a, b], "encoder": [a, b]}, the Platt scaling of each
+    # part's log-odds applied before the two are averaged (None, or a category missing: the plain mean)
+    calibration: dict[str, dict[str, list[float]]] | None = None
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -176,13 +187,23 @@ class ModerationModel:
         return probs[:, [self.encoder.categories.index(c) for c in self.encoder_categories]]
 
     def combine(self, linear: np.ndarray, encoder: np.ndarray | None) -> np.ndarray:
-        """The model's scores from its parts: the mean of the two probabilities where the encoder scores."""
+        """The model's scores from its parts: where the encoder scores, the mean of the two probabilities, each
+        mapped through its Platt scaling ``expit(a * logit(p) + b)`` when the model has one for the category.
+
+        The parts are calibrated before they are averaged because their scales differ: the fine-tuned encoder
+        is overconfident (most of its probabilities are below 0.1 or above 0.9, so a plain mean is its verdict
+        whatever the linear model says), the linear model underconfident on held-out rows. Averaging two
+        calibrated probabilities lets the more certain part lead only where it is certain."""
         if encoder is None:
             return linear
         out = linear.copy()
         for j, c in enumerate(self.encoder_categories):
             k = self.categories.index(c)
-            out[:, k] = 0.5 * (linear[:, k] + encoder[:, j])
+            cal = (self.calibration or {}).get(c)
+            if cal:
+                out[:, k] = 0.5 * (platt(linear[:, k], *cal["linear"]) + platt(encoder[:, j], *cal["encoder"]))
+            else:
+                out[:, k] = 0.5 * (linear[:, k] + encoder[:, j])
         return out
 
     def linear_view(self) -> ModerationModel:

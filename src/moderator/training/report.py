@@ -301,9 +301,20 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
         f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
         *([f"Reused unchanged from model `{enc['reused_from']}` (`--encoder-from`)."]
           if enc.get("reused_from") else []),
+        *_calibration_lines(m),
         f"Linear-model thresholds (the fast path's, under bursts): {json.dumps(m.get('linear_thresholds', {}))}.",
         "",
     ]
+
+
+def _calibration_lines(m: dict[str, Any]) -> list[str]:
+    cal = (m.get("metrics") or {}).get("calibration")
+    if not cal:
+        return ["The two probabilities are averaged as they come (`--blend mean`)."]
+    parts = "; ".join(f"`{c}`: linear {p['linear'][0]:.3f}·logit + {p['linear'][1]:.3f}, encoder "
+                      f"{p['encoder'][0]:.3f}·logit + {p['encoder'][1]:.3f}" for c, p in cal["parts"].items())
+    return ["Before they are averaged, each part's probability is recalibrated by Platt scaling of its log-odds,",
+            f"fitted on the validation rows labelled for the category ({parts})."]
 
 
 def write_report(model: ModerationModel, models_dir: Path, data_dir: str | None = None,

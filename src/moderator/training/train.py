@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import logit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -111,6 +112,9 @@ class TrainConfig:
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
+    # How the full model averages the linear and encoder probabilities: "calibrated" (each part Platt-scaled on
+    # the validation rows first, fit_calibration) or "mean" (the plain mean of models trained before).
+    blend: str = "calibrated"
     # The team's own rows (moderator.training.augment), trained on as the corpus "augment".
     augment: bool = True
     # Rows of every corpus but YouTube's (and without a link) are spam negatives: without them the spam
@@ -141,7 +145,7 @@ class TrainConfig:
                 "encoder_augment": self.encoder_augment,
                 **({"person_threat_twins": self.person_threat_twins} if self.person_threat_twins else {}),
                 **({"encoder_seed": self.encoder_seed} if self.encoder_seed is not None else {}),
-                "encoder_from": _encoder_source(self.encoder_from),
+                "encoder_from": _encoder_source(self.encoder_from), "blend": self.blend,
                 "augment": self.augment, "spam_negatives": self.spam_negatives,
                 "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
                 "operating_point": {"max_flag_rate": self.max_flag_rate, "prevalence": self.prevalence,
@@ -499,23 +503,56 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
 
 
+def fit_calibration(rows: Sequence[Example], categories: Sequence[str], linear: np.ndarray,
+                    encoder: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    """Platt scaling (Platt 1999) of each part of the full model, per category: ``{category: {"linear": [a, b],
+    "encoder": [a, b]}}``, for :meth:`ModerationModel.combine`.
+
+    ``linear`` and ``encoder`` are the parts' probabilities of ``rows`` (columns in ``categories``' order);
+    each ``[a, b]`` is a one-feature logistic regression of a row's label on that part's log-odds, over the rows
+    labelled for the category. The rows are validation rows, held out from both parts' training, so the fit
+    sees how confident each part is on text it has not seen (the encoder fits its training rows almost
+    perfectly). A category with no labelled rows of both classes gets no entry (the plain mean)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for j, cat in enumerate(categories):
+        idx = [i for i, r in enumerate(rows) if cat in r.labels]
+        y = np.array([rows[i].labels[cat] for i in idx], dtype=int)
+        if not idx or y.min() == y.max():
+            continue
+        fit: dict[str, list[float]] = {}
+        for part, probs in (("linear", linear), ("encoder", encoder)):
+            x = logit(np.clip(np.asarray(probs, dtype=np.float64)[idx, j], 1e-12, 1 - 1e-12))[:, None]
+            lr = LogisticRegression(C=1e4, max_iter=1000).fit(x, y)  # all but unregularised: two parameters
+            fit[part] = [round(float(lr.coef_[0, 0]), 6), round(float(lr.intercept_[0]), 6)]
+        out[cat] = fit
+    return out
+
+
 def choose_thresholds(cfg: TrainConfig, X: FeatureMatrices, classifiers: dict[str, CategoryModel],
                       encoder: EncoderScorer | None, val_rows: Sequence[Example],
-                      ) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
+                      ) -> tuple[dict[str, float], dict[str, float], dict[str, Any], dict[str, Any] | None]:
     """Thresholds (the operating point of :func:`operating_threshold`) and validation metrics, of the model's
-    scores and of the linear model's alone: ``(thresholds, linear_thresholds, metrics)``. Without an encoder,
-    or for a category it does not score, the two thresholds are the same."""
+    scores and of the linear model's alone, and the calibration of the full model's parts
+    (:func:`fit_calibration`, with ``cfg.blend`` "calibrated"): ``(thresholds, linear_thresholds, metrics,
+    calibration)``. Without an encoder, or for a category it does not score, the two thresholds are the
+    same."""
     shell = ModerationModel("check", X.features, classifiers, {}, encoder=encoder)
     linear_val = np.column_stack([classifiers[c].predict_proba(X.validation) for c in shell.categories])
     combined = linear_val.copy()
+    cats = shell.categories
     # the encoder scores what it is labelled for, Ruddit, and every comment-section row (their clean rows
     # are what the thresholds are chosen against)
     rows = np.flatnonzero(np.array(encoder_rows(val_rows, shell.encoder_categories), dtype=bool)
                           | np.array([e.corpus in COMMENT_SECTION_CORPORA for e in val_rows], dtype=bool))
     if len(rows) and shell.encoder_categories:
-        combined[rows] = shell.combine(linear_val[rows], shell.encoder_matrix(
-            list(_bar(cfg, [val_rows[i].text for i in rows.tolist()], "encoder on validation"))))
-    cats = shell.categories
+        enc_val = shell.encoder_matrix(list(_bar(cfg, [val_rows[i].text for i in rows.tolist()],
+                                                 "encoder on validation")))
+        assert enc_val is not None
+        if cfg.blend == "calibrated":
+            parts = linear_val[rows][:, [cats.index(c) for c in shell.encoder_categories]]
+            shell.calibration = fit_calibration([val_rows[i] for i in rows.tolist()], shell.encoder_categories,
+                                                parts, enc_val)
+        combined[rows] = shell.combine(linear_val[rows], enc_val)
     selected = {"model": operating_thresholds(cfg, val_rows, combined, cats),
                 "linear": operating_thresholds(cfg, val_rows, linear_val, cats)}
     thresholds = {c: round(selected["model"][c]["threshold"], 4) if c in selected["model"] else 0.5 for c in cats}
@@ -543,7 +580,10 @@ def choose_thresholds(cfg: TrainConfig, X: FeatureMatrices, classifiers: dict[st
         keep = (score >= 0.33) | (score <= 0)
         if keep.any() and 0 < (score[keep] >= 0.33).sum() < keep.sum():
             metrics["ruddit_offensive_vs_clean_auc"] = float(roc_auc_score(score[keep] >= 0.33, worst[keep]))
-    return thresholds, linear_thresholds, metrics
+    if shell.calibration:
+        metrics["calibration"] = {"method": "Platt scaling of each part's log-odds on the validation rows labelled "
+                                            "for the category, then the mean", "parts": shell.calibration}
+    return thresholds, linear_thresholds, metrics, shell.calibration
 
 
 def operating_threshold(y: np.ndarray, p: np.ndarray, max_flag_rate: float, prevalence: float,
@@ -622,7 +662,10 @@ def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_
         "config": cfg.to_dict(),
         "command": "python scripts/train.py" + ("" if cfg.seed == TrainConfig.seed else f" --seed {cfg.seed}")
                    + ("" if cfg.encoder else " --no-encoder")
-                   + (f" --encoder-from models/{Path(cfg.encoder_from).name}" if cfg.encoder_from else ""),
+                   + (f" --encoder-from models/{Path(cfg.encoder_from).name}" if cfg.encoder_from else "")
+                   + (f" --person-threat-twins {cfg.person_threat_twins}" if cfg.person_threat_twins else "")
+                   + ("" if cfg.encoder_seed is None else f" --encoder-seed {cfg.encoder_seed}")
+                   + ("" if cfg.blend == TrainConfig.blend else f" --blend {cfg.blend}"),
         "data_dir": str(data_dir(cfg.data_dir)),
         "input_sha256": data_hashes,
         "rows": {name: {"loaded": len(splits.raw[name]), "after_dedup": len(splits.corpora[name]),
@@ -663,12 +706,14 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     stages.update()
     encoder = fit_encoder(cfg, data.splits.train + data.augment)
     stages.update()
-    thresholds, linear_thresholds, metrics = choose_thresholds(cfg, X, classifiers, encoder, data.splits.validation)
+    thresholds, linear_thresholds, metrics, calibration = choose_thresholds(cfg, X, classifiers, encoder,
+                                                                            data.splits.validation)
     stages.update()
 
     data_hashes = file_hashes(cfg.corpora, cfg.data_dir)
     model = ModerationModel(model_version(cfg, data_hashes, data.extra), X.features, classifiers, thresholds,
-                            encoder=encoder, linear_thresholds=linear_thresholds if encoder is not None else None)
+                            encoder=encoder, linear_thresholds=linear_thresholds if encoder is not None else None,
+                            calibration=calibration or None)
     if "obscenity" in cfg.categories and OBSCENITY_EVAL.is_file():
         metrics["obscenity_handwritten"] = evaluate_obscenity_set(model)
     if set(model.categories) == set(CATEGORIES) and not cfg.sample:
