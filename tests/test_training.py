@@ -152,3 +152,24 @@ def test_the_blend_calibrates_each_part_before_averaging() -> None:
     one_class = [Example(r.text, "c", {"hate_speech": 0, "personal_attack": r.labels["personal_attack"]}, "")
                  for r in rows]
     assert set(fit_calibration(one_class, cats, linear, encoder)) == {"personal_attack"}
+
+
+def test_an_unknown_blend_is_refused_before_training(tmp_path) -> None:
+    with pytest.raises(ValueError, match="blend"):
+        train(TrainConfig(output=str(tmp_path), blend="median", progress=False))
+
+
+def test_the_version_hashes_the_code_as_imported(tmp_path, monkeypatch) -> None:
+    """Editing a training file while a training runs does not change the version that training will write."""
+    from moderator.training import train as train_module
+
+    before = train_module.code_digest()
+    assert before == train_module._hash_code_files()
+    copy = tmp_path / "moderator"
+    import shutil
+
+    shutil.copytree(train_module.Path(train_module.__file__).resolve().parents[1], copy)
+    (copy / "training" / "augment.py").write_text((copy / "training" / "augment.py").read_text() + "\n# edited\n")
+    monkeypatch.setattr(train_module, "__file__", str(copy / "training" / "train.py"))
+    assert train_module._hash_code_files() != before  # the files on disk changed...
+    assert train_module.code_digest() == before  # ...the version does not follow them

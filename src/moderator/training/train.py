@@ -216,12 +216,22 @@ def _weights(rows: list[Example], corpus_weight: dict[str, float] | None = None)
     return w * (len(rows) / w.sum())
 
 
-def code_digest() -> str:
+def _hash_code_files() -> str:
     h = hashlib.sha256()
     here = Path(__file__).resolve().parents[1]
     for name in _CODE_FILES:
         h.update((here / name).read_bytes())
     return h.hexdigest()
+
+
+# Read when this module is imported, not when a training ends: a checkout edited while a training runs must not
+# give the model the version of code it was not trained with.
+_CODE_DIGEST = _hash_code_files()
+
+
+def code_digest() -> str:
+    """sha256 of the training code files (``_CODE_FILES``) as they were when training was imported."""
+    return _CODE_DIGEST
 
 
 def _bar(cfg: TrainConfig, it: Any, desc: str, total: int | None = None) -> Any:
@@ -694,6 +704,8 @@ def write_artifact(cfg: TrainConfig, model: ModerationModel) -> Path:
 
 def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     """Run the whole training and write the artifact; returns the model and its path."""
+    if cfg.blend not in ("calibrated", "mean"):
+        raise ValueError(f"blend must be 'calibrated' or 'mean', not {cfg.blend!r}")
     t0 = time.time()
     stages = tqdm(total=8, desc="training", disable=not cfg.progress)
     data = load_data(cfg)
