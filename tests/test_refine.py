@@ -8,9 +8,11 @@ import time
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
+from moderator.model.classifier import platt
 from moderator.service.refine import Refiner
 from moderator.storage.models import CommentScore, HistoryEvent
 
@@ -37,7 +39,12 @@ def test_shipped_model_has_an_encoder(model: Any) -> None:
     full, lin = model.predict_proba([INSULT])[0], view.predict_proba([INSULT])[0]
     enc = model.encoder.predict_proba([INSULT])[0]
     k = model.encoder.categories.index("personal_attack")
-    assert full["personal_attack"] == pytest.approx((lin["personal_attack"] + enc[k]) / 2)
+    # the two parts, each through the Platt scaling training fitted, averaged
+    cal = model.calibration["personal_attack"]
+    assert full["personal_attack"] == pytest.approx(
+        (platt(np.array([lin["personal_attack"]]), *cal["linear"])[0]
+         + platt(np.array([enc[k]]), *cal["encoder"])[0]) / 2)
+    assert full["personal_attack"] != pytest.approx((lin["personal_attack"] + enc[k]) / 2)
     assert full["spam"] == lin["spam"] and full["obscenity"] == lin["obscenity"]  # the encoder scores two
 
 
