@@ -311,8 +311,11 @@ def _calibration_lines(m: dict[str, Any]) -> list[str]:
     cal = (m.get("metrics") or {}).get("calibration")
     if not cal:
         return ["The two probabilities are averaged as they come (`--blend mean`)."]
-    parts = "; ".join(f"`{c}`: linear {p['linear'][0]:.3f}·logit + {p['linear'][1]:.3f}, encoder "
-                      f"{p['encoder'][0]:.3f}·logit + {p['encoder'][1]:.3f}" for c, p in cal["parts"].items())
+    def affine(a: float, b: float) -> str:
+        return f"{a:.3f}·logit {'+' if b >= 0 else '−'} {abs(b):.3f}"
+
+    parts = "; ".join(f"`{c}`: linear {affine(*p['linear'])}, encoder {affine(*p['encoder'])}"
+                      for c, p in cal["parts"].items())
     return ["Before they are averaged, each part's probability is recalibrated by Platt scaling of its log-odds,",
             f"fitted on the validation rows labelled for the category ({parts})."]
 
