@@ -111,3 +111,31 @@ def test_encoder_pickles_without_its_session(tiny: tuple) -> None:
     blob = pickle.dumps(enc)
     assert len(blob) < len(enc.onnx_model) + len(enc.tokenizer_json.encode()) + 10_000  # no session inside
     assert np.array_equal(pickle.loads(blob).predict_proba(texts[:3]), before)
+
+
+def test_distillation_teaches_what_the_labels_do_not_say() -> None:
+    texts = INSULTS + POLITE
+    labels = [{"personal_attack": 1}] * 8 + [{"personal_attack": 0}] * 8  # no hate_speech label at all
+    cats = ("personal_attack", "hate_speech")
+    # a teacher that reads the polite texts as hate_speech: only distillation can teach the student that
+    soft = np.array([[0.9, 0.05]] * 8 + [[0.1, 0.95]] * 8, dtype=np.float32)
+    cfg = EncoderConfig(epochs=3, max_len=32, min_token_count=1, lr=1e-4, batch_size=4, layers=1, head_lr=1e-2)
+    taught = train_encoder(texts, labels, cats, cfg=cfg, soft_targets=soft).predict_proba(texts)
+    plain = train_encoder(texts, labels, cats, cfg=cfg).predict_proba(texts)
+    assert taught[8:, 1].mean() > taught[:8, 1].mean() + 0.2  # the teacher's hate_speech, never labelled
+    assert abs(plain[8:, 1].mean() - plain[:8, 1].mean()) < 0.1  # without the teacher: no such difference
+    assert taught[:8, 0].mean() > taught[8:, 0].mean() + 0.1  # and the labelled output still learns its labels
+
+
+def test_distillation_weight_zero_is_the_plain_fine_tuning() -> None:
+    texts = INSULTS + POLITE
+    labels = [{"personal_attack": 1}] * 8 + [{"personal_attack": 0}] * 8
+    cfg = EncoderConfig(epochs=1, max_len=32, min_token_count=1, batch_size=4, layers=1)
+    soft = np.full((16, 1), 0.5, dtype=np.float32)
+    plain = train_encoder(texts, labels, ("personal_attack",), cfg=cfg)
+    zero = train_encoder(texts, labels, ("personal_attack",), cfg=replace(cfg, distill_weight=0.0),
+                         soft_targets=soft)
+    assert zero.onnx_model == plain.onnx_model
+    assert zero.info["distilled"] == {"rows": 16, "weight": 0.0} and "distilled" not in plain.info
+    with pytest.raises(ValueError, match="soft_targets must be"):
+        train_encoder(texts, labels, ("personal_attack",), cfg=cfg, soft_targets=soft[:3])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from moderator import CATEGORIES, load_model
+from moderator.model import default_model_path
 from moderator.training.datasets import Example, data_available
 from moderator.training.metrics import choose_threshold
 from moderator.training.train import TrainConfig, dedupe, split, train
@@ -157,6 +158,48 @@ def test_the_blend_calibrates_each_part_before_averaging() -> None:
 def test_an_unknown_blend_is_refused_before_training(tmp_path) -> None:
     with pytest.raises(ValueError, match="blend"):
         train(TrainConfig(output=str(tmp_path), blend="median", progress=False))
+
+
+def test_a_reused_encoder_cannot_also_be_distilled(tmp_path) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        train(TrainConfig(output=str(tmp_path), progress=False, encoder_from="models/a.joblib",
+                          encoder_distill_from="models/b.joblib"))
+    with pytest.raises(ValueError, match="encoder_distill_weight"):
+        train(TrainConfig(output=str(tmp_path), progress=False, encoder_distill_weight=1.5))
+    assert not any(tmp_path.iterdir())
+    from click.testing import CliRunner
+
+    from moderator.cli.model import train_command
+
+    shipped = str(default_model_path())
+    result = CliRunner().invoke(train_command, ["-o", str(tmp_path), "--encoder-from", shipped,
+                                                "--distill-from", shipped])
+    assert result.exit_code == 2 and "exclude each other" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_teacher_must_score_the_student_categories(tmp_path) -> None:
+    from moderator.training.train import teacher_probabilities
+
+    with pytest.raises(ValueError, match="does not score spam"):
+        teacher_probabilities(str(default_model_path()), ["hello"], ["personal_attack", "spam"])
+    p = teacher_probabilities(str(default_model_path()), ["hello", "you idiot"], ["personal_attack"])
+    assert p.shape == (2, 1) and p[1, 0] > p[0, 0]
+
+
+def test_the_model_card_names_the_teacher() -> None:
+    from dataclasses import replace
+
+    from moderator.training.report import model_card
+
+    shipped = load_model()
+    meta = shipped.metadata
+    assert "Distilled" not in model_card(shipped)
+    taught = {**meta, "config": {**meta["config"], "encoder_distill_from": "0.1.0-teacher"},
+              "encoder": {**meta["encoder"], "distilled": {"rows": 10, "weight": 0.5}}}
+    card = model_card(replace(shipped, metadata=taught))
+    assert "Distilled from the encoder of model `0.1.0-teacher` (`--distill-from`)" in card
+    assert "the latter at weight 0.5" in card
 
 
 def test_the_version_hashes_the_code_as_imported(tmp_path, monkeypatch) -> None:

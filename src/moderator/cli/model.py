@@ -30,6 +30,13 @@ from moderator import CATEGORIES
               help="Reuse the encoder of this model artifact instead of fine-tuning one (quick; no torch needed).")
 @click.option("--encoder-layers", type=click.IntRange(1, 6), default=None,
               help="Transformer layers of the encoder to keep (from the bottom; default: the trainer's).")
+@click.option("--encoder-epochs", type=click.IntRange(1, 10), default=None,
+              help="Passes of the encoder's fine-tuning over its rows (default: the trainer's).")
+@click.option("--distill-from", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Fine-tune the encoder on this model's encoder's probabilities too (knowledge distillation): "
+                   "with --encoder-layers, a smaller, faster encoder that learns from the larger one.")
+@click.option("--distill-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="With --distill-from: the weight of the teacher's probability against each row's label.")
 @click.option("--person-threat-twins", type=click.IntRange(0, 7), default=0, show_default=True,
               help="Train on a friendly twin of each person threat under N of its 7 openings: fewer friendly "
                    "comments to the reader flagged, fewer threats caught (docs/benchmarks.md).")
@@ -44,7 +51,8 @@ from moderator import CATEGORIES
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
                   feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
-                  encoder_layers: int | None, person_threat_twins: int, encoder_seed: int | None, blend: str,
+                  encoder_layers: int | None, encoder_epochs: int | None, distill_from: str | None,
+                  distill_weight: float, person_threat_twins: int, encoder_seed: int | None, blend: str,
                   no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.training.datasets import DataMissingError
@@ -59,6 +67,12 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         cfg.seed = seed
     if encoder_layers is not None:
         cfg.encoder_layers = encoder_layers
+    if encoder_epochs is not None:
+        cfg.encoder_epochs = encoder_epochs
+    if distill_from and encoder_from:
+        raise click.UsageError("--distill-from and --encoder-from exclude each other: the encoder is either "
+                               "trained (and taught) or reused")
+    cfg.encoder_distill_from, cfg.encoder_distill_weight = distill_from, distill_weight
     cfg.person_threat_twins = person_threat_twins
     cfg.encoder_seed = encoder_seed
     cfg.blend = blend

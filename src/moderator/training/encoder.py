@@ -78,6 +78,10 @@ class EncoderConfig:
     # "static" (batch-invariant, the default) or "dynamic" (the older export, run one text at a time; kept to
     # compare the two and to test that old artifacts still score)
     quantization: str = "static"
+    # With soft targets (``train_encoder(..., soft_targets=...)``, a teacher's probabilities): the weight of
+    # the teacher's probability against the row's own label in each labelled output; outputs the row is not
+    # labelled for learn the teacher's probability alone, at this weight.
+    distill_weight: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -169,7 +173,8 @@ def _tokenizer(tokenizer_json: str, max_len: int) -> Any:
 def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], categories: Sequence[str],
                   weights: Sequence[float] | None = None, vocabulary_texts: Iterable[str] = (),
                   cfg: EncoderConfig | None = None,
-                  progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None) -> EncoderScorer:
+                  progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None,
+                  soft_targets: np.ndarray | None = None) -> EncoderScorer:
     """Fine-tune one encoder for ``categories`` and return it ready to score (int8 ONNX, pruned vocabulary).
 
     ``labels[i]`` holds the categories row ``i`` is labelled for; ``vocabulary_texts`` are the texts whose
@@ -177,6 +182,12 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
     ``categories`` (e.g. ``"olid/personal_attack"``) trains an auxiliary output of its own: a corpus whose idea
     of a category differs from the product's shapes the shared layers without pulling the category's output
     towards its own definition. Auxiliary outputs are dropped from the exported graph.
+
+    ``soft_targets`` (``len(texts)`` x ``len(categories)`` probabilities, e.g. a larger fine-tuned encoder's)
+    distil a teacher into this network (Hinton et al. 2015, "Distilling the knowledge in a neural network"):
+    each of the product's outputs learns ``(1 - w)`` of the row's label and ``w`` of the teacher's probability
+    (``w`` = ``cfg.distill_weight``), and the teacher's probability alone, at ``w``, where the row has no label
+    for it (an Impermium insult's hate_speech). Auxiliary outputs keep their labels only.
     """
     cfg = cfg or EncoderConfig()
     torch = _require_torch()
@@ -234,6 +245,20 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
             if c in lab:
                 y[i, k], m[i, k] = float(lab[c]), 1.0
     w = np.ones(len(texts), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
+    # Per-output weights of the label term (h) and of the teacher term (s); the loss is their weighted mean.
+    h = m.copy()
+    s = np.zeros_like(m)
+    t = np.zeros_like(y)
+    if soft_targets is not None:
+        soft = np.asarray(soft_targets, dtype=np.float32)
+        if soft.shape != (len(texts), len(cats)):
+            raise ValueError(f"soft_targets must be {(len(texts), len(cats))}, not {soft.shape}")
+        alpha = float(cfg.distill_weight)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"distill_weight must be within [0, 1], not {alpha}")
+        h[:, :len(cats)] *= 1.0 - alpha
+        s[:, :len(cats)] = alpha
+        t[:, :len(cats)] = soft
 
     def batch_of(idx: Sequence[int]) -> tuple[Any, Any]:
         width = max(len(ids[j]) for j in idx)
@@ -270,9 +295,12 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
         bar = progress(batches, f"encoder epoch {epoch + 1}", len(batches)) if progress else batches
         for idx in bar:
             arr = np.array(idx)
-            mask_t = torch.from_numpy(m[arr])
-            per = loss_fn(net(*batch_of(idx)), torch.from_numpy(y[arr])) * mask_t
-            loss = (per.sum(1) * torch.from_numpy(w[arr])).sum() / mask_t.sum().clamp(min=1.0)
+            out = net(*batch_of(idx))
+            h_t, s_t = torch.from_numpy(h[arr]), torch.from_numpy(s[arr])
+            per = loss_fn(out, torch.from_numpy(y[arr])) * h_t
+            if soft_targets is not None:
+                per = per + loss_fn(out, torch.from_numpy(t[arr])) * s_t
+            loss = (per.sum(1) * torch.from_numpy(w[arr])).sum() / (h_t + s_t).sum().clamp(min=1.0)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -292,6 +320,8 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
             "auxiliary_outputs": {c: int(m[:, len(cats) + k].sum()) for k, c in enumerate(aux)},
             "vocabulary": {"base": len(json.loads(base_json)["model"]["vocab"]), "kept": len(old_ids)},
             "train_seconds": round(train_seconds, 1), "torch": str(torch.__version__)}
+    if soft_targets is not None:
+        info["distilled"] = {"rows": len(texts), "weight": cfg.distill_weight}
     info["quantization"] = QUANTIZATION if invariant else "dynamic int8: per-channel weights, activation scales per run"
     return EncoderScorer(cats, onnx_bytes, tokenizer_json, cfg.max_len, info, batch_invariant=invariant)
 

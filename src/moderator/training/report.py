@@ -301,6 +301,10 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
         f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
         *([f"Reused unchanged from model `{enc['reused_from']}` (`--encoder-from`)."]
           if enc.get("reused_from") else []),
+        *([f"Distilled from the encoder of model `{(m.get('config') or {}).get('encoder_distill_from')}`"
+           f" (`--distill-from`): each output learned its rows' labels and that encoder's probabilities, the"
+           f" latter at weight {enc['distilled']['weight']}, alone where a row has no label for the category."]
+          if enc.get("distilled") else []),
         *_calibration_lines(m),
         f"Linear-model thresholds (the fast path's, under bursts): {json.dumps(m.get('linear_thresholds', {}))}.",
         "",

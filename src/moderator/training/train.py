@@ -112,6 +112,11 @@ class TrainConfig:
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
+    # Distil the encoder of this model artifact (the teacher) into the one fine-tuned here: its probabilities on
+    # the encoder's training rows are soft targets at ``encoder_distill_weight`` (EncoderConfig.distill_weight),
+    # so that a smaller encoder (``encoder_layers``) can learn what a larger one reads.
+    encoder_distill_from: str | None = None
+    encoder_distill_weight: float = 0.5
     # How the full model averages the linear and encoder probabilities: "calibrated" (each part Platt-scaled on
     # the validation rows first, fit_calibration) or "mean" (the plain mean of models trained before).
     blend: str = "calibrated"
@@ -146,6 +151,8 @@ class TrainConfig:
                 **({"person_threat_twins": self.person_threat_twins} if self.person_threat_twins else {}),
                 **({"encoder_seed": self.encoder_seed} if self.encoder_seed is not None else {}),
                 "encoder_from": _encoder_source(self.encoder_from), "blend": self.blend,
+                **({"encoder_distill_from": _encoder_source(self.encoder_distill_from),
+                    "encoder_distill_weight": self.encoder_distill_weight} if self.encoder_distill_from else {}),
                 "augment": self.augment, "spam_negatives": self.spam_negatives,
                 "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
                 "operating_point": {"max_flag_rate": self.max_flag_rate, "prevalence": self.prevalence,
@@ -505,12 +512,30 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
     from moderator.training.encoder import EncoderConfig, train_encoder
 
     enc_rows, enc_labels, enc_weights = encoder_training_rows(cfg, train_rows, enc_cats)
+    texts = [e.text for e in enc_rows]
+    soft = None if not cfg.encoder_distill_from else teacher_probabilities(cfg.encoder_distill_from, texts, enc_cats)
     return train_encoder(
-        [e.text for e in enc_rows], enc_labels, enc_cats, weights=enc_weights,
+        texts, enc_labels, enc_cats, weights=enc_weights,
         vocabulary_texts=[e.text for e in train_rows],
         cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, head_lr=cfg.encoder_head_lr,
-                          seed=cfg.seed if cfg.encoder_seed is None else cfg.encoder_seed),
-        progress=(lambda it, desc, total: _bar(cfg, it, desc, total)))
+                          seed=cfg.seed if cfg.encoder_seed is None else cfg.encoder_seed,
+                          distill_weight=cfg.encoder_distill_weight),
+        progress=(lambda it, desc, total: _bar(cfg, it, desc, total)), soft_targets=soft)
+
+
+def teacher_probabilities(path: str, texts: Sequence[str], categories: Sequence[str]) -> np.ndarray:
+    """The encoder of the artifact at ``path`` scoring ``texts``: (len(texts), len(categories)) probabilities,
+    the soft targets of :func:`moderator.training.encoder.train_encoder`."""
+    from moderator.model.artifact import load_model as load_artifact
+
+    teacher = load_artifact(path).encoder
+    if teacher is None:
+        raise ValueError(f"{path} has no encoder to distil")
+    missing = [c for c in categories if c not in teacher.categories]
+    if missing:
+        raise ValueError(f"the encoder of {path} does not score {', '.join(missing)}")
+    columns = [teacher.categories.index(c) for c in categories]
+    return teacher.predict_proba(texts)[:, columns].astype(np.float32)
 
 
 def fit_calibration(rows: Sequence[Example], categories: Sequence[str], linear: np.ndarray,
@@ -673,6 +698,14 @@ def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_
         "command": "python scripts/train.py" + ("" if cfg.seed == TrainConfig.seed else f" --seed {cfg.seed}")
                    + ("" if cfg.encoder else " --no-encoder")
                    + (f" --encoder-from models/{Path(cfg.encoder_from).name}" if cfg.encoder_from else "")
+                   + ("" if cfg.encoder_layers == TrainConfig.encoder_layers
+                      else f" --encoder-layers {cfg.encoder_layers}")
+                   + ("" if cfg.encoder_epochs == TrainConfig.encoder_epochs
+                      else f" --encoder-epochs {cfg.encoder_epochs}")
+                   + (f" --distill-from models/{Path(cfg.encoder_distill_from).name}"
+                      + ("" if cfg.encoder_distill_weight == TrainConfig.encoder_distill_weight
+                         else f" --distill-weight {cfg.encoder_distill_weight}")
+                      if cfg.encoder_distill_from else "")
                    + (f" --person-threat-twins {cfg.person_threat_twins}" if cfg.person_threat_twins else "")
                    + ("" if cfg.encoder_seed is None else f" --encoder-seed {cfg.encoder_seed}")
                    + ("" if cfg.blend == TrainConfig.blend else f" --blend {cfg.blend}"),
@@ -706,6 +739,11 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
     """Run the whole training and write the artifact; returns the model and its path."""
     if cfg.blend not in ("calibrated", "mean"):
         raise ValueError(f"blend must be 'calibrated' or 'mean', not {cfg.blend!r}")
+    if cfg.encoder_from and cfg.encoder_distill_from:
+        raise ValueError("an encoder is either reused (encoder_from) or trained by distillation "
+                         "(encoder_distill_from), not both")
+    if not 0.0 <= cfg.encoder_distill_weight <= 1.0:
+        raise ValueError(f"encoder_distill_weight must be within [0, 1], not {cfg.encoder_distill_weight}")
     t0 = time.time()
     stages = tqdm(total=8, desc="training", disable=not cfg.progress)
     data = load_data(cfg)
