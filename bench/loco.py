@@ -20,6 +20,9 @@ Modes (one fold trains one model; folds run one after another, never in parallel
   score is linear);
   the full model's score is the linear-encoder mean, as served (each part Platt-scaled first on the fold's own
   validation rows, as training does; ``--blend mean`` for the plain mean);
+* ``--student LAYERS,EPOCHS`` (with ``full``): each fold's encoder is also distilled into a smaller one
+  (``scripts/train.py --encoder-layers LAYERS --encoder-epochs EPOCHS --distill-from``, the fold's own encoder as
+  the teacher), scored as a full model of its own and reported as ``student``;
 * ``baseline``: a plain TF-IDF (word 1-2-grams of lower-cased raw text, sublinear tf, min_df 2) + logistic
   regression (liblinear, C 1, balanced classes) per category, on the same rows with the same sample weights.
 
@@ -114,7 +117,8 @@ def left_out_rows(name: str, cfg: TrainConfig, train_keys: set[str], max_eval: i
     return rows
 
 
-def run_fold(left: str, modes: set[str], cfg: TrainConfig, max_eval: int) -> dict[str, Any]:
+def run_fold(left: str, modes: set[str], cfg: TrainConfig, max_eval: int,
+             student: tuple[int, int] | None = None) -> dict[str, Any]:
     others = tuple(c for c in SOURCES if c != left)
     fold_cfg = replace(cfg, corpora=others, progress=False, make_default=False)
     t0 = time.time()
@@ -148,20 +152,33 @@ def run_fold(left: str, modes: set[str], cfg: TrainConfig, max_eval: int) -> dic
                                                      for r in data.splits.train))
             enc_rows = data.splits.train + data.augment  # what training gives the encoder
             encoder = fit_encoder(replace(fold_cfg, categories=enc_cats), enc_rows) if enc_cats else None
-            full = ModerationModel("loco", X.features, classifiers, {}, encoder=encoder)
-            if full.encoder_categories and fold_cfg.blend == "calibrated":  # as training does, on the fold's
-                val = data.splits.validation                                # own validation rows
-                vidx = [i for i, r in enumerate(val) if any(c in r.labels for c in full.encoder_categories)]
-                cols = [full.categories.index(c) for c in full.encoder_categories]
-                lin_v = np.column_stack([classifiers[c].predict_proba(X.validation) for c in full.categories])
-                enc_v = full.encoder_matrix([val[i].text for i in vidx])
-                assert enc_v is not None
-                full.calibration = fit_calibration([val[i] for i in vidx], full.encoder_categories,
-                                                   lin_v[vidx][:, cols], enc_v)
-            need = [any(c in r.labels for c in full.encoder_categories) or r.corpus == "ruddit" for r in ev]
-            probs = full.predict_matrix(texts, need)
+
+            def scored(enc: Any) -> dict[str, Any]:
+                full = ModerationModel("loco", X.features, classifiers, {}, encoder=enc)
+                if full.encoder_categories and fold_cfg.blend == "calibrated":  # as training does, on the
+                    val = data.splits.validation                                # fold's own validation rows
+                    vidx = [i for i, r in enumerate(val) if any(c in r.labels for c in full.encoder_categories)]
+                    cols = [full.categories.index(c) for c in full.encoder_categories]
+                    lin_v = np.column_stack([classifiers[c].predict_proba(X.validation) for c in full.categories])
+                    enc_v = full.encoder_matrix([val[i].text for i in vidx])
+                    assert enc_v is not None
+                    full.calibration = fit_calibration([val[i] for i in vidx], full.encoder_categories,
+                                                       lin_v[vidx][:, cols], enc_v)
+                need = [any(c in r.labels for c in full.encoder_categories) or r.corpus == "ruddit" for r in ev]
+                probs = full.predict_matrix(texts, need)
+                return evaluate(ev, {c: probs[:, k] for k, c in enumerate(full.categories)})
+
             out["full"] = {"seconds": round(time.time() - t2 + linear_s, 1), "encoder_categories": list(enc_cats),
-                           "metrics": evaluate(ev, {c: probs[:, k] for k, c in enumerate(full.categories)})}
+                           "metrics": scored(encoder)}
+            if student is not None:
+                # a smaller encoder distilled from this fold's own encoder: the teacher never saw the left-out
+                # corpus either
+                t4 = time.time()
+                layers, epochs = student
+                small = fit_encoder(replace(fold_cfg, categories=enc_cats, encoder_layers=layers,
+                                            encoder_epochs=epochs), enc_rows, teacher=encoder) if encoder else None
+                out["student"] = {"seconds": round(time.time() - t4, 1), "layers": layers, "epochs": epochs,
+                                  "metrics": scored(small)}
     if "baseline" in modes:
         t3 = time.time()
         if "linear" not in out:  # the weak obscenity labels, as training makes them
@@ -173,31 +190,37 @@ def run_fold(left: str, modes: set[str], cfg: TrainConfig, max_eval: int) -> dic
 
 
 def markdown(results: dict[str, Any]) -> str:
+    modes = ["baseline", "linear", "full"]
+    if any("student" in fold for fold in results["folds"].values()):
+        modes.append("student")
+    header = " | ".join(modes)
     lines = ["# Leave-one-corpus-out", "",
              "; ".join(f"`{c}`" for c in results.get("commands", [results.get("command", "python bench/loco.py")]))
              + f"; {results.get('machine', '')}", "",
              "ROC AUC on the left-out corpus (full model = linear + encoder, as served; linear = what intake "
-             "scores with; baseline = plain TF-IDF + logistic regression on the same rows). `-` = not run.", "",
-             "| left out | category | n | positives | baseline | linear | full | full beats baseline | "
-             "fold seconds (baseline / linear / full) |",
-             "|---|---|---:|---:|---:|---:|---:|---|---|"]
+             "scores with; baseline = plain TF-IDF + logistic regression on the same rows"
+             + ("; student = the full model with a smaller encoder distilled from the fold's own encoder"
+                if "student" in modes else "") + "). `-` = not run.", "",
+             f"| left out | category | n | positives | {header} | full beats baseline | "
+             f"fold seconds ({' / '.join(modes)}) |",
+             "|---|---|---:|---:|" + "---:|" * len(modes) + "---|---|"]
     for left, fold in results["folds"].items():
         cats: list[str] = []
-        for mode in ("baseline", "linear", "full"):
+        for mode in modes:
             for c in fold.get(mode, {}).get("metrics", {}):
                 if c not in cats:
                     cats.append(c)
-        secs = " / ".join(str(fold[m]["seconds"]) if m in fold else "-" for m in ("baseline", "linear", "full"))
+        secs = " / ".join(str(fold[m]["seconds"]) if m in fold else "-" for m in modes)
         for c in cats:
-            vals = {m: fold.get(m, {}).get("metrics", {}).get(c) for m in ("baseline", "linear", "full")}
+            vals = {m: fold.get(m, {}).get("metrics", {}).get(c) for m in modes}
             ref = next(v for v in vals.values() if v)
             fmt = {m: f"{v['roc_auc']:.3f}" if v and v.get("roc_auc") is not None else "-" for m, v in vals.items()}
             b, f = vals["baseline"], vals["full"]
             beats = ("yes" if f["roc_auc"] > b["roc_auc"] else "no") if (
                 b and f and b.get("roc_auc") is not None and f.get("roc_auc") is not None) else "-"
             note = " (weak labels)" if c == "obscenity" else ""
-            lines.append(f"| {left} | {c}{note} | {ref['n']} | {ref['positives']} | {fmt['baseline']} | "
-                         f"{fmt['linear']} | {fmt['full']} | {beats} | {secs} |")
+            lines.append(f"| {left} | {c}{note} | {ref['n']} | {ref['positives']} | "
+                         + " | ".join(fmt[m] for m in modes) + f" | {beats} | {secs} |")
     return "\n".join(lines) + "\n"
 
 
@@ -210,6 +233,9 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=None, help="rows per training corpus (quick runs only)")
     ap.add_argument("--blend", choices=["calibrated", "mean"], default="calibrated",
                     help="how the full model averages its parts (scripts/train.py --blend)")
+    ap.add_argument("--student", default=None, metavar="LAYERS,EPOCHS",
+                    help="with --mode full: also distil each fold's encoder into one of LAYERS layers trained for "
+                         "EPOCHS epochs (scripts/train.py --distill-from), reported as the column 'student'")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=str(RESULTS / "loco"))
     args = ap.parse_args()
@@ -219,6 +245,15 @@ def main() -> None:
     unknown = modes - {"baseline", "linear", "full"}
     if unknown:
         ap.error(f"unknown mode(s): {sorted(unknown)}")
+    student: tuple[int, int] | None = None
+    if args.student:
+        try:
+            layers, epochs = (int(x) for x in args.student.split(","))
+        except ValueError:
+            ap.error("--student takes LAYERS,EPOCHS, e.g. 3,2")
+        if "full" not in modes or not (1 <= layers <= 6 and epochs >= 1):
+            ap.error("--student needs --mode full, 1-6 layers and at least one epoch")
+        student = (layers, epochs)
     folds = [c.strip() for c in args.corpora.split(",") if c.strip()] or list(SOURCES)
     for c in folds:
         if c not in SOURCES:
@@ -229,7 +264,8 @@ def main() -> None:
     command = ("python bench/loco.py --mode " + ",".join(sorted(modes))
                + (f" --corpora {args.corpora}" if args.corpora else "")
                + (f" --sample {args.sample}" if args.sample else "")
-               + ("" if args.blend == "calibrated" else f" --blend {args.blend}") + f" --out {args.out}")
+               + ("" if args.blend == "calibrated" else f" --blend {args.blend}")
+               + (f" --student {args.student}" if args.student else "") + f" --out {args.out}")
     commands = [c for c in results.get("commands", [results["command"]] if "command" in results else [])
                 if c != command]
     results.pop("command", None)
@@ -240,10 +276,11 @@ def main() -> None:
     cfg = TrainConfig(data_dir=args.data_dir, sample=args.sample, blend=args.blend)
     for left in folds:
         t = time.time()
-        fold = run_fold(left, modes, cfg, args.max_eval)
+        fold = run_fold(left, modes, cfg, args.max_eval, student)
         merged = results["folds"].setdefault(left, {})
         merged.update(fold)
-        print(f"{left}: {time.time() - t:.0f} s " + json.dumps({m: fold[m]["metrics"] for m in modes if m in fold}),
+        print(f"{left}: {time.time() - t:.0f} s " + json.dumps({m: fold[m]["metrics"] for m in (*modes, "student")
+                                                               if m in fold}),
               flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")

@@ -181,7 +181,7 @@ def test_a_reused_encoder_cannot_also_be_distilled(tmp_path) -> None:
 def test_a_teacher_must_score_the_student_categories(tmp_path) -> None:
     from moderator.training.train import teacher_probabilities
 
-    with pytest.raises(ValueError, match="does not score spam"):
+    with pytest.raises(ValueError, match="teacher encoder does not score spam"):
         teacher_probabilities(str(default_model_path()), ["hello"], ["personal_attack", "spam"])
     p = teacher_probabilities(str(default_model_path()), ["hello", "you idiot"], ["personal_attack"])
     assert p.shape == (2, 1) and p[1, 0] > p[0, 0]

@@ -495,9 +495,11 @@ def _encoder_source(path: str | None) -> str | None:
     return None if path is None else Path(path).stem
 
 
-def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScorer | None:
+def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
+                teacher: EncoderScorer | None = None) -> EncoderScorer | None:
     """The encoder fine-tuned on :func:`encoder_training_rows` (or taken from ``cfg.encoder_from``), or None
-    (``cfg.encoder`` off, or none of its categories trained)."""
+    (``cfg.encoder`` off, or none of its categories trained). ``teacher`` (else the encoder of
+    ``cfg.encoder_distill_from``, if set) is distilled into it (:func:`teacher_probabilities`)."""
     enc_cats = tuple(c for c in dict.fromkeys(ENCODER_CORPORA.values()) if c in cfg.categories)
     if not (cfg.encoder and enc_cats):
         return None
@@ -513,7 +515,9 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
 
     enc_rows, enc_labels, enc_weights = encoder_training_rows(cfg, train_rows, enc_cats)
     texts = [e.text for e in enc_rows]
-    soft = None if not cfg.encoder_distill_from else teacher_probabilities(cfg.encoder_distill_from, texts, enc_cats)
+    if teacher is None and cfg.encoder_distill_from:
+        teacher = _teacher(cfg.encoder_distill_from)
+    soft = None if teacher is None else teacher_probabilities(teacher, texts, enc_cats)
     return train_encoder(
         texts, enc_labels, enc_cats, weights=enc_weights,
         vocabulary_texts=[e.text for e in train_rows],
@@ -523,17 +527,24 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example]) -> EncoderScore
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)), soft_targets=soft)
 
 
-def teacher_probabilities(path: str, texts: Sequence[str], categories: Sequence[str]) -> np.ndarray:
-    """The encoder of the artifact at ``path`` scoring ``texts``: (len(texts), len(categories)) probabilities,
-    the soft targets of :func:`moderator.training.encoder.train_encoder`."""
+def _teacher(path: str) -> EncoderScorer:
     from moderator.model.artifact import load_model as load_artifact
 
     teacher = load_artifact(path).encoder
     if teacher is None:
         raise ValueError(f"{path} has no encoder to distil")
+    return teacher
+
+
+def teacher_probabilities(teacher: EncoderScorer | str, texts: Sequence[str],
+                          categories: Sequence[str]) -> np.ndarray:
+    """``teacher`` (an encoder, or the artifact at that path) scoring ``texts``: (len(texts), len(categories))
+    probabilities, the soft targets of :func:`moderator.training.encoder.train_encoder`."""
+    if isinstance(teacher, str):
+        teacher = _teacher(teacher)
     missing = [c for c in categories if c not in teacher.categories]
     if missing:
-        raise ValueError(f"the encoder of {path} does not score {', '.join(missing)}")
+        raise ValueError(f"the teacher encoder does not score {', '.join(missing)}")
     columns = [teacher.categories.index(c) for c in categories]
     return teacher.predict_proba(texts)[:, columns].astype(np.float32)
 
