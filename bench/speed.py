@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from moderator import load_model
+    from moderator.config import env_value
     from moderator.model import default_model_path
     from moderator.training.train import TrainConfig, validation_rows
 
@@ -175,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                    + ("" if args.peer_python == sys.executable else f" --peer-python {args.peer_python}"),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_at_start": load_at_start},
+                    "loadavg_at_start": load_at_start,
+                    # intra-op threads of each encoder call (MODERATOR_ENCODER_THREADS; the service's default 1)
+                    "encoder_threads": int(env_value("encoder_threads"))},
         "model": {"version": model.version, "artifact": path.name, "artifact_bytes": path.stat().st_size},
         "texts": {"n": len(texts), "source": "validation split, seeded shuffle", "median_chars":
                   statistics.median(chars), "mean_chars": statistics.fmean(chars)},
