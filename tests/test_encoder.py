@@ -133,9 +133,9 @@ def test_distillation_weight_zero_is_the_plain_fine_tuning() -> None:
     cfg = EncoderConfig(epochs=1, max_len=32, min_token_count=1, batch_size=4, layers=1)
     soft = np.full((16, 1), 0.5, dtype=np.float32)
     plain = train_encoder(texts, labels, ("personal_attack",), cfg=cfg)
-    zero = train_encoder(texts, labels, ("personal_attack",), cfg=replace(cfg, distill_weight=0.0),
-                         soft_targets=soft)
+    zero = train_encoder(texts, labels, ("personal_attack",), cfg=cfg, soft_targets=soft, distill_weight=0.0)
     assert zero.onnx_model == plain.onnx_model
     assert zero.info["distilled"] == {"rows": 16, "weight": 0.0} and "distilled" not in plain.info
+    assert "distill_weight" not in plain.info["config"]  # no distillation setting on an encoder not distilled
     with pytest.raises(ValueError, match="soft_targets must be"):
         train_encoder(texts, labels, ("personal_attack",), cfg=cfg, soft_targets=soft[:3])

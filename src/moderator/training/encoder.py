@@ -78,10 +78,6 @@ class EncoderConfig:
     # "static" (batch-invariant, the default) or "dynamic" (the older export, run one text at a time; kept to
     # compare the two and to test that old artifacts still score)
     quantization: str = "static"
-    # With soft targets (``train_encoder(..., soft_targets=...)``, a teacher's probabilities): the weight of
-    # the teacher's probability against the row's own label in each labelled output; outputs the row is not
-    # labelled for learn the teacher's probability alone, at this weight.
-    distill_weight: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -174,7 +170,7 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
                   weights: Sequence[float] | None = None, vocabulary_texts: Iterable[str] = (),
                   cfg: EncoderConfig | None = None,
                   progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None,
-                  soft_targets: np.ndarray | None = None) -> EncoderScorer:
+                  soft_targets: np.ndarray | None = None, distill_weight: float = 0.5) -> EncoderScorer:
     """Fine-tune one encoder for ``categories`` and return it ready to score (int8 ONNX, pruned vocabulary).
 
     ``labels[i]`` holds the categories row ``i`` is labelled for; ``vocabulary_texts`` are the texts whose
@@ -186,7 +182,7 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
     ``soft_targets`` (``len(texts)`` x ``len(categories)`` probabilities, e.g. a larger fine-tuned encoder's)
     distil a teacher into this network (Hinton et al. 2015, "Distilling the knowledge in a neural network"):
     each of the product's outputs learns ``(1 - w)`` of the row's label and ``w`` of the teacher's probability
-    (``w`` = ``cfg.distill_weight``), and the teacher's probability alone, at ``w``, where the row has no label
+    (``w`` = ``distill_weight``), and the teacher's probability alone, at ``w``, where the row has no label
     for it (an Impermium insult's hate_speech). Auxiliary outputs keep their labels only.
     """
     cfg = cfg or EncoderConfig()
@@ -253,7 +249,7 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
         soft = np.asarray(soft_targets, dtype=np.float32)
         if soft.shape != (len(texts), len(cats)):
             raise ValueError(f"soft_targets must be {(len(texts), len(cats))}, not {soft.shape}")
-        alpha = float(cfg.distill_weight)
+        alpha = float(distill_weight)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"distill_weight must be within [0, 1], not {alpha}")
         h[:, :len(cats)] *= 1.0 - alpha
@@ -321,7 +317,7 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
             "vocabulary": {"base": len(json.loads(base_json)["model"]["vocab"]), "kept": len(old_ids)},
             "train_seconds": round(train_seconds, 1), "torch": str(torch.__version__)}
     if soft_targets is not None:
-        info["distilled"] = {"rows": len(texts), "weight": cfg.distill_weight}
+        info["distilled"] = {"rows": len(texts), "weight": distill_weight}
     info["quantization"] = QUANTIZATION if invariant else "dynamic int8: per-channel weights, activation scales per run"
     return EncoderScorer(cats, onnx_bytes, tokenizer_json, cfg.max_len, info, batch_invariant=invariant)
 

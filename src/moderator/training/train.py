@@ -113,7 +113,7 @@ class TrainConfig:
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
     # Distil the encoder of this model artifact (the teacher) into the one fine-tuned here: its probabilities on
-    # the encoder's training rows are soft targets at ``encoder_distill_weight`` (EncoderConfig.distill_weight),
+    # the encoder's training rows are soft targets at ``encoder_distill_weight`` (train_encoder's distill_weight),
     # so that a smaller encoder (``encoder_layers``) can learn what a larger one reads.
     encoder_distill_from: str | None = None
     encoder_distill_weight: float = 0.5
@@ -522,9 +522,9 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
         texts, enc_labels, enc_cats, weights=enc_weights,
         vocabulary_texts=[e.text for e in train_rows],
         cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, head_lr=cfg.encoder_head_lr,
-                          seed=cfg.seed if cfg.encoder_seed is None else cfg.encoder_seed,
-                          distill_weight=cfg.encoder_distill_weight),
-        progress=(lambda it, desc, total: _bar(cfg, it, desc, total)), soft_targets=soft)
+                          seed=cfg.seed if cfg.encoder_seed is None else cfg.encoder_seed),
+        progress=(lambda it, desc, total: _bar(cfg, it, desc, total)), soft_targets=soft,
+        distill_weight=cfg.encoder_distill_weight)
 
 
 def _teacher(path: str) -> EncoderScorer:
