@@ -139,3 +139,83 @@ def test_distillation_weight_zero_is_the_plain_fine_tuning() -> None:
     assert "distill_weight" not in plain.info["config"]  # no distillation setting on an encoder not distilled
     with pytest.raises(ValueError, match="soft_targets must be"):
         train_encoder(texts, labels, ("personal_attack",), cfg=cfg, soft_targets=soft[:3])
+
+
+def _bert_layer() -> object:
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(base_weights()).encoder.layer[0]
+
+
+def test_pruning_keeps_the_units_and_heads_that_matter_most() -> None:
+    import torch
+
+    from moderator.training.encoder import prune_layer
+
+    layer = _bert_layer()
+    layer.eval()
+    x = torch.randn(2, 7, 384, generator=torch.Generator().manual_seed(0))
+    full = layer(x)[0].detach()
+    # three feed-forward units made to dominate: they must be among those kept, and their weights unchanged
+    strong = [5, 700, 1500]
+    layer.intermediate.dense.weight.data[strong] *= 50
+    rows = layer.intermediate.dense.weight.data[strong].clone()
+    # head 9 made to dominate the output projection
+    layer.attention.output.dense.weight.data[:, 9 * 32:10 * 32] *= 50
+    head9 = layer.attention.self.value.weight.data[9 * 32:10 * 32].clone()
+    prune_layer(layer, ffn=96, heads=3)
+    assert layer.intermediate.dense.weight.shape == (96, 384) and layer.output.dense.weight.shape == (384, 96)
+    assert layer.attention.self.query.weight.shape == (96, 384)  # 3 heads x 32
+    assert layer.attention.output.dense.weight.shape == (384, 96)
+    kept = layer.intermediate.dense.weight.data
+    assert all(any(torch.equal(kept[i], r) for i in range(96)) for r in rows)
+    value = layer.attention.self.value.weight.data
+    assert any(torch.equal(value[h * 32:(h + 1) * 32], head9) for h in range(3))
+    out = layer(x)[0]
+    assert out.shape == full.shape and torch.isfinite(out).all()
+
+    untouched = _bert_layer()
+    untouched.eval()
+    prune_layer(untouched, ffn=1536, heads=12)  # nothing cut: the same layer, the same output
+    assert torch.allclose(untouched(x)[0], full)
+    with pytest.raises(ValueError, match="ffn must be"):
+        prune_layer(untouched, ffn=0, heads=12)
+    with pytest.raises(ValueError, match="heads must be"):
+        prune_layer(untouched, ffn=1536, heads=13)
+
+
+def test_a_pruned_encoder_exports_narrower_products_and_still_learns() -> None:
+    import onnx
+
+    texts = INSULTS + POLITE
+    labels = [{"personal_attack": 1}] * 8 + [{"personal_attack": 0}] * 8
+    cfg = EncoderConfig(epochs=3, max_len=32, min_token_count=1, lr=1e-4, batch_size=4, layers=2, ffn=128,
+                        heads=4, head_lr=1e-2)
+    enc = train_encoder(texts, labels, ("personal_attack",), cfg=cfg)
+    assert enc.info["config"]["ffn"] == 128 and enc.info["config"]["heads"] == 4
+    assert _dense_products(enc.onnx_model) == (6 * 2, 0)
+    shapes = {tuple(d.dims) for d in onnx.load_from_string(enc.onnx_model).graph.initializer}
+    assert (384, 128) in shapes or (128, 384) in shapes  # the narrowed feed-forward products
+    assert not any(1536 in s for s in shapes)
+    p = enc.predict_proba(texts)[:, 0]
+    assert p[:8].mean() > p[8:].mean() + 0.1
+    alone = np.array([enc.predict_proba([t])[0, 0] for t in texts])
+    assert np.abs(alone - p).max() <= 1e-6
+
+
+def test_pruning_after_an_epoch_at_full_width() -> None:
+    import onnx
+
+    texts = INSULTS + POLITE
+    labels = [{"personal_attack": 1}] * 8 + [{"personal_attack": 0}] * 8
+    cfg = EncoderConfig(epochs=3, max_len=32, min_token_count=1, lr=1e-4, batch_size=4, layers=2, ffn=128,
+                        heads=4, head_lr=1e-2, prune_after=1)
+    enc = train_encoder(texts, labels, ("personal_attack",), cfg=cfg)
+    shapes = {tuple(d.dims) for d in onnx.load_from_string(enc.onnx_model).graph.initializer}
+    assert not any(1536 in s for s in shapes)
+    before = train_encoder(texts, labels, ("personal_attack",), cfg=replace(cfg, prune_after=0))
+    assert before.onnx_model != enc.onnx_model  # other units kept: those the first epoch made important
+    p = enc.predict_proba(texts)[:, 0]
+    assert p[:8].mean() > p[8:].mean() + 0.1
+    with pytest.raises(ValueError, match="prune_after must be"):
+        train_encoder(texts, labels, ("personal_attack",), cfg=replace(cfg, prune_after=3))

@@ -30,6 +30,14 @@ from moderator import CATEGORIES
               help="Reuse the encoder of this model artifact instead of fine-tuning one (quick; no torch needed).")
 @click.option("--encoder-layers", type=click.IntRange(1, 6), default=None,
               help="Transformer layers of the encoder to keep (from the bottom; default: the trainer's).")
+@click.option("--encoder-ffn", type=click.IntRange(1, 1536), default=None,
+              help="Feed-forward units kept in each encoder layer, the most important by weight (default 1536: "
+                   "all); fewer make a narrower, faster encoder, best with --distill-from.")
+@click.option("--encoder-heads", type=click.IntRange(1, 12), default=None,
+              help="Attention heads kept in each encoder layer (default 12: all).")
+@click.option("--prune-after", type=click.IntRange(0, 9), default=0, show_default=True,
+              help="With --encoder-ffn/--encoder-heads: epochs fine-tuned at full width before the pruning "
+                   "(0: prune the pretrained network).")
 @click.option("--encoder-epochs", type=click.IntRange(1, 10), default=None,
               help="Passes of the encoder's fine-tuning over its rows (default: the trainer's).")
 @click.option("--distill-from", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -51,7 +59,8 @@ from moderator import CATEGORIES
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
                   feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
-                  encoder_layers: int | None, encoder_epochs: int | None, distill_from: str | None,
+                  encoder_layers: int | None, encoder_ffn: int | None, encoder_heads: int | None,
+                  prune_after: int, encoder_epochs: int | None, distill_from: str | None,
                   distill_weight: float, person_threat_twins: int, encoder_seed: int | None, blend: str,
                   no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
@@ -67,6 +76,11 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         cfg.seed = seed
     if encoder_layers is not None:
         cfg.encoder_layers = encoder_layers
+    if encoder_ffn is not None:
+        cfg.encoder_ffn = encoder_ffn
+    if encoder_heads is not None:
+        cfg.encoder_heads = encoder_heads
+    cfg.encoder_prune_after = prune_after
     if encoder_epochs is not None:
         cfg.encoder_epochs = encoder_epochs
     if distill_from and encoder_from:

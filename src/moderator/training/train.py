@@ -97,6 +97,9 @@ class TrainConfig:
     encoder: bool = True  # fine-tune the encoder (needs the `train` extra: torch, transformers)
     encoder_epochs: int = 1
     encoder_layers: int = 6  # transformer layers of the encoder kept (EncoderConfig.layers)
+    encoder_ffn: int = 1536  # feed-forward units kept per layer (EncoderConfig.ffn)
+    encoder_heads: int = 12  # attention heads kept per layer (EncoderConfig.heads)
+    encoder_prune_after: int = 0  # epochs at full width before the pruning (EncoderConfig.prune_after)
     encoder_head_lr: float | None = 1e-3  # the encoder's output layer's own learning rate (EncoderConfig.head_lr)
     # Rows per corpus the encoder also trains on, beyond ENCODER_CORPORA, as auxiliary outputs of their own
     # (encoder_training_rows; pooled into the product's outputs, tweet rows for hate_speech cost Stormfront
@@ -141,7 +144,9 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "categories": list(self.categories), "corpora": list(self.corpora),
                 "encoder": self.encoder, "encoder_epochs": self.encoder_epochs,
-                "encoder_layers": self.encoder_layers, "encoder_head_lr": self.encoder_head_lr,
+                "encoder_layers": self.encoder_layers, "encoder_ffn": self.encoder_ffn,
+                "encoder_heads": self.encoder_heads,
+                "encoder_prune_after": self.encoder_prune_after, "encoder_head_lr": self.encoder_head_lr,
                 "val_fraction": self.val_fraction, "C": self.C,
                 "corpus_weight": self.corpus_weight, "max_char_features": self.max_char_features,
                 "max_word_features": self.max_word_features, "sample": self.sample,
@@ -521,7 +526,9 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
     return train_encoder(
         texts, enc_labels, enc_cats, weights=enc_weights,
         vocabulary_texts=[e.text for e in train_rows],
-        cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, head_lr=cfg.encoder_head_lr,
+        cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, ffn=cfg.encoder_ffn,
+                          heads=cfg.encoder_heads, prune_after=cfg.encoder_prune_after,
+                          head_lr=cfg.encoder_head_lr,
                           seed=cfg.seed if cfg.encoder_seed is None else cfg.encoder_seed),
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)), soft_targets=soft,
         distill_weight=cfg.encoder_distill_weight)
@@ -711,6 +718,10 @@ def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_
                    + (f" --encoder-from models/{Path(cfg.encoder_from).name}" if cfg.encoder_from else "")
                    + ("" if cfg.encoder_layers == TrainConfig.encoder_layers
                       else f" --encoder-layers {cfg.encoder_layers}")
+                   + ("" if cfg.encoder_ffn == TrainConfig.encoder_ffn else f" --encoder-ffn {cfg.encoder_ffn}")
+                   + ("" if cfg.encoder_heads == TrainConfig.encoder_heads
+                      else f" --encoder-heads {cfg.encoder_heads}")
+                   + (f" --prune-after {cfg.encoder_prune_after}" if cfg.encoder_prune_after else "")
                    + ("" if cfg.encoder_epochs == TrainConfig.encoder_epochs
                       else f" --encoder-epochs {cfg.encoder_epochs}")
                    + (f" --distill-from models/{Path(cfg.encoder_distill_from).name}"
