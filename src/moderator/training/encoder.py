@@ -259,7 +259,7 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
     cats = tuple(categories)
     aux = tuple(sorted({k for lab in labels for k in lab} - set(cats)))
     heads = (*cats, *aux)
-    layers = cfg.layers
+    layers, units, kept_heads, prune_after = cfg.layers, cfg.ffn, cfg.heads, cfg.prune_after
     base_json = (base / "tokenizer.json").read_text()
     # Cut the vocabulary first, so that training sees exactly the tokenization that scoring will.
     keep = kept_token_ids(base_json, [*texts, *vocabulary_texts], cfg.max_len, cfg.min_token_count)
@@ -276,14 +276,14 @@ def train_encoder(texts: Sequence[str], labels: Sequence[dict[str, int]], catego
             # (Sajjad et al. 2023, "On the effect of dropping layers of pre-trained transformer models")
             self.encoder.encoder.layer = self.encoder.encoder.layer[:layers]
             self.encoder.config.num_hidden_layers = layers
-            if not cfg.prune_after:
+            if not prune_after:
                 self.prune()
             self.head = nn.Linear(self.encoder.config.hidden_size, len(heads))
             self.outputs = len(heads)  # set to len(cats) before the export: auxiliary outputs are not served
 
         def prune(self) -> None:
             for layer in self.encoder.encoder.layer:
-                prune_layer(layer, cfg.ffn, cfg.heads)
+                prune_layer(layer, units, kept_heads)
 
         def forward(self, ids: Any, mask: Any) -> Any:
             hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
