@@ -10,6 +10,10 @@ Measured, after a warm-up:
   submit path runs in the default deferred mode);
 * batch throughput (comments/s): ``predict_prob`` over all texts in batches of 256 and 1000 (best of
   ``--repeats`` passes; the median is stored too);
+* with ``--processes N`` (N > 1), batch throughput on N cores as the service gets it from N worker processes:
+  N processes each load the model, warm up, wait for each other, then score their share of the texts (every
+  N-th) in the same batches; comments/s over the wall time from the common start to the last one's end (best
+  of ``--repeats``);
 * cold load: ``load_model()`` in a fresh Python subprocess (import time excluded and reported separately),
   artifact size on disk, and the subprocess's resident memory (RSS) before and after the load;
 * alt-profanity-check (``predict_prob``), measured the same way on the same texts by ``bench/peer_worker.py``
@@ -105,6 +109,48 @@ def measure_ours(model: Any, texts: list[str], batch_sizes: list[int], warmup: i
     return out
 
 
+def _process_worker(model_arg: str | None, texts: list[str], batch_sizes: list[int], warmup: int, repeats: int,
+                    barrier: Any, results: Any) -> None:
+    from moderator import load_model
+
+    model = load_model(model_arg)
+    for t in texts[:warmup]:
+        model.predict_proba([t])
+    model.predict_proba(texts[:256])
+    out: dict[str, list[tuple[float, float]]] = {}
+    for bs in batch_sizes:
+        for _ in range(repeats):
+            barrier.wait()
+            t0 = time.perf_counter()
+            for i in range(0, len(texts), bs):
+                model.predict_proba(texts[i:i + bs])
+            out.setdefault(str(bs), []).append((t0, time.perf_counter()))
+    results.put(out)
+
+
+def measure_processes(model_arg: str | None, texts: list[str], batch_sizes: list[int], processes: int,
+                      warmup: int, repeats: int) -> dict[str, Any]:
+    """Batch throughput of ``processes`` worker processes scoring ``texts`` between them, started together."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # each process its own model and ONNX session, as the service's workers
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_process_worker, args=(model_arg, texts[k::processes], batch_sizes,
+                                                       warmup // processes, repeats, barrier, results))
+             for k in range(processes)]
+    for proc in procs:
+        proc.start()
+    replies = [results.get(timeout=1800) for _ in procs]
+    for proc in procs:
+        proc.join()
+    out: dict[str, Any] = {"processes": processes, "batch": {}}
+    for bs in map(str, batch_sizes):
+        walls = [max(r[bs][k][1] for r in replies) - min(r[bs][k][0] for r in replies) for k in range(repeats)]
+        out["batch"][bs] = {"texts": len(texts), "repeats": repeats, "best_seconds": min(walls),
+                            "median_seconds": statistics.median(walls), "comments_per_s": len(texts) / min(walls)}
+    return out
+
+
 def cold_load(model_arg: str | None, runs: int) -> dict[str, Any]:
     probes = []
     for _ in range(runs):
@@ -126,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--load-runs", type=int, default=3, help="fresh-subprocess cold loads (median reported)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="also measure batch throughput with this many worker processes (one per core)")
     ap.add_argument("--no-peer", action="store_true", help="skip alt-profanity-check")
     ap.add_argument("--output", default=str(RESULTS / "speed.json"))
     args = ap.parse_args(argv)
@@ -152,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     linear = None
     if getattr(model, "encoder", None) is not None:
         linear = measure_ours(model.linear_view(), texts, args.batch_sizes, args.warmup, args.repeats)
+    multi = None
+    if args.processes > 1:
+        multi = measure_processes(args.model, texts, args.batch_sizes, args.processes, args.warmup, args.repeats)
     peer: dict[str, Any] | None = None
     if not args.no_peer:
         reply = run_worker(args.peer_python, ["alt_profanity_check"], texts, mode="speed",
@@ -173,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = {
         "command": "python bench/speed.py" + (f" --model {args.model}" if args.model else "")
-                   + ("" if args.peer_python == sys.executable else f" --peer-python {args.peer_python}"),
+                   + ("" if args.peer_python == sys.executable else f" --peer-python {args.peer_python}")
+                   + (f" --processes {args.processes}" if args.processes > 1 else ""),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "loadavg_at_start": load_at_start,
@@ -184,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                   statistics.median(chars), "mean_chars": statistics.fmean(chars)},
         "ours": ours,
         "ours_linear_view": linear,
+        "ours_processes": multi,
         "cold_load": load,
         "alt_profanity_check": peer,
         "throughput_ratio_ours_over_alt_profanity_check": ratio,
@@ -209,6 +262,10 @@ def markdown(out: dict[str, Any]) -> str:
         lines.append(f"| batch {bs}: comments per CPU-second (one thread) | {v['comments_per_cpu_s']:,.0f} | | |")
         lines.append(f"| batch {bs}: comments/s | {v['comments_per_s']:,.0f} | "
                      + (f"{peer:,.0f} | {v['comments_per_s'] / peer:.3f} |" if peer else "n/a | |"))
+    multi = out.get("ours_processes")
+    if multi:
+        for bs, v in multi["batch"].items():
+            lines.append(f"| batch {bs}, {multi['processes']} processes: comments/s | {v['comments_per_s']:,.0f} | | |")
     lin = out.get("ours_linear_view")
     if lin:
         lines.append(f"| linear view (submit path): single p50 / p99 (ms) | {lin['single']['p50_ms']:.2f} / "
