@@ -199,7 +199,36 @@ def test_the_model_card_names_the_teacher() -> None:
               "encoder": {**meta["encoder"], "distilled": {"rows": 10, "weight": 0.5}}}
     card = model_card(replace(shipped, metadata=taught))
     assert "Distilled from the encoder of model `0.1.0-teacher` (`--distill-from`)" in card
-    assert "the latter at weight 0.5" in card
+    assert "the latter at weight 0.5" in card and "distill-transfer" not in card
+    assert "pruned" not in card
+    narrow = {**taught, "config": {**taught["config"], "encoder_transfer": 10000},
+              "encoder": {**taught["encoder"], "config": {**taught["encoder"]["config"], "layers": 3, "ffn": 512,
+                                                          "heads": 8, "prune_after": 1}}}
+    card = model_card(replace(shipped, metadata=narrow))
+    assert ("its bottom 3 of 6 layers, each pruned to 512 of 1536 feed-forward units and 8 of 12 attention heads "
+            "after 1 epoch(s) at full width") in card
+    assert "among them 10000 training rows of the other corpora" in card
+
+
+def test_transfer_rows_are_other_training_rows_taught_only_by_the_teacher(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from moderator.cli.model import train_command
+    from moderator.training.train import transfer_rows
+
+    rows = [Example(f"comment number {i}", "olid", {"personal_attack": i % 2}, str(i % 2)) for i in range(50)]
+    taken = rows[:20]
+    cfg = TrainConfig(encoder_transfer=10)
+    extra = transfer_rows(cfg, rows, taken)
+    assert len(extra) == 10 and not {id(e) for e in extra} & {id(e) for e in taken}
+    assert extra == transfer_rows(cfg, rows, taken)  # seeded
+    assert len({id(e) for e in extra}) == 10
+    assert len(transfer_rows(TrainConfig(encoder_transfer=100), rows, taken)) == 30  # at most what is left
+    result = CliRunner().invoke(train_command, ["-o", str(tmp_path), "--distill-transfer", "100"])
+    assert result.exit_code == 2 and "needs --distill-from" in result.output
+    with pytest.raises(ValueError, match="needs a teacher"):
+        train(TrainConfig(output=str(tmp_path), progress=False, encoder_transfer=5))
+    assert not any(tmp_path.iterdir())
 
 
 def test_the_version_hashes_the_code_as_imported(tmp_path, monkeypatch) -> None:

@@ -45,6 +45,9 @@ from moderator import CATEGORIES
                    "with --encoder-layers, a smaller, faster encoder that learns from the larger one.")
 @click.option("--distill-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="With --distill-from: the weight of the teacher's probability against each row's label.")
+@click.option("--distill-transfer", type=click.IntRange(0, None), default=0, show_default=True,
+              help="With --distill-from: this many more training rows, not labelled for the encoder, taught by "
+                   "the teacher's probabilities alone (a larger transfer set for a small student).")
 @click.option("--person-threat-twins", type=click.IntRange(0, 7), default=0, show_default=True,
               help="Train on a friendly twin of each person threat under N of its 7 openings: fewer friendly "
                    "comments to the reader flagged, fewer threats caught (docs/benchmarks.md).")
@@ -61,8 +64,8 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
                   feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
                   encoder_layers: int | None, encoder_ffn: int | None, encoder_heads: int | None,
                   prune_after: int, encoder_epochs: int | None, distill_from: str | None,
-                  distill_weight: float, person_threat_twins: int, encoder_seed: int | None, blend: str,
-                  no_default: bool, report: bool, quiet: bool) -> None:
+                  distill_weight: float, distill_transfer: int, person_threat_twins: int, encoder_seed: int | None,
+                  blend: str, no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.training.datasets import DataMissingError
     from moderator.training.encoder import EncoderUnavailable
@@ -87,6 +90,9 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         raise click.UsageError("--distill-from and --encoder-from exclude each other: the encoder is either "
                                "trained (and taught) or reused")
     cfg.encoder_distill_from, cfg.encoder_distill_weight = distill_from, distill_weight
+    if distill_transfer and not distill_from:
+        raise click.UsageError("--distill-transfer needs --distill-from: its rows are taught by the teacher alone")
+    cfg.encoder_transfer = distill_transfer
     cfg.person_threat_twins = person_threat_twins
     cfg.encoder_seed = encoder_seed
     cfg.blend = blend

@@ -281,7 +281,13 @@ def _quantization(m: dict[str, Any]) -> str:
 
 def _layers(cfg: dict[str, Any]) -> str:
     kept = int(cfg.get("layers", 6))
-    return "6 layers" if kept == 6 else f"its bottom {kept} of 6 layers"
+    layers = "6 layers" if kept == 6 else f"its bottom {kept} of 6 layers"
+    ffn, heads = int(cfg.get("ffn", 1536)), int(cfg.get("heads", 12))
+    if ffn < 1536 or heads < 12:
+        after = int(cfg.get("prune_after", 0))
+        layers += (f", each pruned to {ffn} of 1536 feed-forward units and {heads} of 12 attention heads"
+                   + (f" after {after} epoch(s) at full width" if after else ""))
+    return layers
 
 
 def _encoder_lines(m: dict[str, Any]) -> list[str]:
@@ -303,7 +309,10 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
           if enc.get("reused_from") else []),
         *([f"Distilled from the encoder of model `{(m.get('config') or {}).get('encoder_distill_from')}`"
            f" (`--distill-from`): each output learned its rows' labels and that encoder's probabilities, the"
-           f" latter at weight {enc['distilled']['weight']}, alone where a row has no label for the category."]
+           f" latter at weight {enc['distilled']['weight']}, alone where a row has no label for the category"
+           + (f" (among them {(m.get('config') or {})['encoder_transfer']} training rows of the other corpora,"
+              " unlabelled for the encoder: `--distill-transfer`)" if (m.get('config') or {}).get('encoder_transfer')
+              else "") + "."]
           if enc.get("distilled") else []),
         *_calibration_lines(m),
         f"Linear-model thresholds (the fast path's, under bursts): {json.dumps(m.get('linear_thresholds', {}))}.",

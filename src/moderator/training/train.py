@@ -120,6 +120,10 @@ class TrainConfig:
     # so that a smaller encoder (``encoder_layers``) can learn what a larger one reads.
     encoder_distill_from: str | None = None
     encoder_distill_weight: float = 0.5
+    # With a teacher: this many more training rows (a seeded sample of the corpora's rows the encoder does not
+    # train on) join the encoder's rows without a label, taught by the teacher's probabilities alone: a larger
+    # transfer set for a small student (transfer_rows).
+    encoder_transfer: int = 0
     # How the full model averages the linear and encoder probabilities: "calibrated" (each part Platt-scaled on
     # the validation rows first, fit_calibration) or "mean" (the plain mean of models trained before).
     blend: str = "calibrated"
@@ -145,7 +149,7 @@ class TrainConfig:
         return {"seed": self.seed, "categories": list(self.categories), "corpora": list(self.corpora),
                 "encoder": self.encoder, "encoder_epochs": self.encoder_epochs,
                 "encoder_layers": self.encoder_layers, "encoder_ffn": self.encoder_ffn,
-                "encoder_heads": self.encoder_heads,
+                "encoder_heads": self.encoder_heads, "encoder_transfer": self.encoder_transfer,
                 "encoder_prune_after": self.encoder_prune_after, "encoder_head_lr": self.encoder_head_lr,
                 "val_fraction": self.val_fraction, "C": self.C,
                 "corpus_weight": self.corpus_weight, "max_char_features": self.max_char_features,
@@ -494,6 +498,16 @@ def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_c
     return rows, labels, weights
 
 
+def transfer_rows(cfg: TrainConfig, train_rows: Sequence[Example], taken: Sequence[Example]) -> list[Example]:
+    """A seeded sample of ``cfg.encoder_transfer`` training rows that are not in ``taken`` (the encoder's own
+    rows), from every corpus: texts for a teacher to label, so that a student learns its reading on more
+    comments than the labelled rows it was fine-tuned on. Only training rows: never validation or test."""
+    used = {id(e) for e in taken}
+    pool = [e for e in train_rows if id(e) not in used]
+    rng = np.random.default_rng(cfg.seed + 1)
+    return [pool[i] for i in sorted(rng.permutation(len(pool))[: cfg.encoder_transfer].tolist())]
+
+
 def _encoder_source(path: str | None) -> str | None:
     """The reused artifact, named by its version (its file name) so that the model version does not depend
     on where the file lies."""
@@ -519,9 +533,15 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
     from moderator.training.encoder import EncoderConfig, train_encoder
 
     enc_rows, enc_labels, enc_weights = encoder_training_rows(cfg, train_rows, enc_cats)
-    texts = [e.text for e in enc_rows]
     if teacher is None and cfg.encoder_distill_from:
         teacher = _teacher(cfg.encoder_distill_from)
+    if cfg.encoder_transfer:
+        if teacher is None:
+            raise ValueError("encoder_transfer needs a teacher (encoder_distill_from): its rows have no label")
+        extra = transfer_rows(cfg, train_rows, enc_rows)
+        enc_rows, enc_labels = [*enc_rows, *extra], [*enc_labels, *({} for _ in extra)]
+        enc_weights = [*enc_weights, *(1.0 for _ in extra)]
+    texts = [e.text for e in enc_rows]
     soft = None if teacher is None else teacher_probabilities(teacher, texts, enc_cats)
     return train_encoder(
         texts, enc_labels, enc_cats, weights=enc_weights,
@@ -728,6 +748,7 @@ def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_
                       + ("" if cfg.encoder_distill_weight == TrainConfig.encoder_distill_weight
                          else f" --distill-weight {cfg.encoder_distill_weight}")
                       if cfg.encoder_distill_from else "")
+                   + (f" --distill-transfer {cfg.encoder_transfer}" if cfg.encoder_transfer else "")
                    + (f" --person-threat-twins {cfg.person_threat_twins}" if cfg.person_threat_twins else "")
                    + ("" if cfg.encoder_seed is None else f" --encoder-seed {cfg.encoder_seed}")
                    + ("" if cfg.blend == TrainConfig.blend else f" --blend {cfg.blend}"),
@@ -766,6 +787,8 @@ def train(cfg: TrainConfig) -> tuple[ModerationModel, Path]:
                          "(encoder_distill_from), not both")
     if not 0.0 <= cfg.encoder_distill_weight <= 1.0:
         raise ValueError(f"encoder_distill_weight must be within [0, 1], not {cfg.encoder_distill_weight}")
+    if cfg.encoder_transfer and not cfg.encoder_distill_from:
+        raise ValueError("encoder_transfer needs a teacher (encoder_distill_from): its rows have no label")
     t0 = time.time()
     stages = tqdm(total=8, desc="training", disable=not cfg.progress)
     data = load_data(cfg)
