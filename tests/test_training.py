@@ -207,7 +207,7 @@ def test_the_model_card_names_the_teacher() -> None:
     card = model_card(replace(shipped, metadata=narrow))
     assert ("its bottom 3 of 6 layers, each pruned to 512 of 1536 feed-forward units and 8 of 12 attention heads "
             "after 1 epoch(s) at full width") in card
-    assert "among them 10000 training rows of the other corpora" in card
+    assert "among them 10000 training rows the encoder is not otherwise fine-tuned on" in card
 
 
 def test_transfer_rows_are_other_training_rows_taught_only_by_the_teacher(tmp_path) -> None:

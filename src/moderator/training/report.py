@@ -295,6 +295,8 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
     if not enc:
         return []
     cfg = enc.get("config", {})
+    train_cfg = m.get("config") or {}
+    transfer = train_cfg.get("encoder_transfer")
     return [
         f"For {' and '.join(f'`{c}`' for c in enc['categories'])} the score is the mean of that probability and a",
         f"fine-tuned transformer encoder's: {enc['base']} ({_layers(cfg)}, 384 wide; base weights sha256",
@@ -307,12 +309,11 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
         f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
         *([f"Reused unchanged from model `{enc['reused_from']}` (`--encoder-from`)."]
           if enc.get("reused_from") else []),
-        *([f"Distilled from the encoder of model `{(m.get('config') or {}).get('encoder_distill_from')}`"
+        *([f"Distilled from the encoder of model `{train_cfg.get('encoder_distill_from')}`"
            f" (`--distill-from`): each output learned its rows' labels and that encoder's probabilities, the"
            f" latter at weight {enc['distilled']['weight']}, alone where a row has no label for the category"
-           + (f" (among them {(m.get('config') or {})['encoder_transfer']} training rows of the other corpora,"
-              " unlabelled for the encoder: `--distill-transfer`)" if (m.get('config') or {}).get('encoder_transfer')
-              else "") + "."]
+           + (f" (among them {transfer} training rows the encoder is not otherwise fine-tuned on:"
+              " `--distill-transfer`)" if transfer else "") + "."]
           if enc.get("distilled") else []),
         *_calibration_lines(m),
         f"Linear-model thresholds (the fast path's, under bursts): {json.dumps(m.get('linear_thresholds', {}))}.",
