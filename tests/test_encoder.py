@@ -10,7 +10,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from moderator.training.encoder import EncoderConfig, base_weights, kept_token_ids, prune_vocabulary, train_encoder
+from moderator.training.encoder import (
+    EncoderConfig,
+    base_weights,
+    kept_token_ids,
+    needs_cpu_rewrite,
+    prune_vocabulary,
+    train_encoder,
+)
 
 INSULTS = ["you are a complete idiot", "shut up you stupid moron", "what a pathetic loser you are",
            "nobody cares about your dumb opinion, clown", "you ignorant fool, read a book",
@@ -88,6 +95,15 @@ def test_the_output_layer_learns_at_its_own_rate() -> None:
 
     slow, fast = gap(cfg), gap(replace(cfg, head_lr=1e-2))
     assert fast > 0.1 and fast > slow + 0.05
+
+
+def test_the_export_stores_the_graph_rewritten_for_the_cpu(tiny: tuple) -> None:
+    import onnx
+
+    enc = tiny[0]
+    ops = [n.op_type for n in onnx.load_from_string(enc.onnx_model).graph.node]
+    assert ops.count("Gelu") == enc.info["config"]["layers"] and "Erf" not in ops and "IsNaN" not in ops
+    assert not needs_cpu_rewrite(enc.onnx_model)  # so loading it never imports onnx to rewrite it
 
 
 def test_the_export_quantises_every_dense_layer(tiny: tuple) -> None:

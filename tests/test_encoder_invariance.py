@@ -3,13 +3,26 @@ one still scores (one text at a time) and converts into a batch-invariant one wi
 
 from __future__ import annotations
 
+import json
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from moderator.model.encoder import length_batches
-from moderator.training.encoder import EncoderConfig, batch_invariant_from, train_encoder
+import moderator.model.encoder as encoder_module
+from moderator.model.encoder import inference_session, length_batches
+from moderator.training.encoder import (
+    EncoderConfig,
+    batch_invariant_from,
+    dequantize_dynamic,
+    fuse_for_cpu,
+    needs_cpu_rewrite,
+    quantize_static_int8,
+    train_encoder,
+)
 
 INSULTS = ["you are a complete idiot", "shut up you stupid moron", "what a pathetic loser you are",
            "nobody cares about your dumb opinion, clown", "you ignorant fool, read a book",
@@ -149,3 +162,82 @@ def test_the_shipped_encoder_is_batch_invariant() -> None:
             batch = [texts[i] for i in idx]
             assert np.abs(enc.predict_proba(batch) - alone[idx]).max() <= TOLERANCE
             assert np.abs(_run_padded(enc, batch) - alone[idx]).max() <= TOLERANCE
+
+
+def _optimised_ops(onnx_model: bytes, path: str) -> set[str]:
+    import onnx
+
+    inference_session(onnx_model, optimized_model_path=path)
+    return {n.op_type for n in onnx.load(path).graph.node}
+
+
+def test_scorer_session_keeps_layer_norms_unfused(static: object, tmp_path: object,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime's SkipLayerNormalization CPU kernel is several times slower than the residual Add and the
+    LayerNormalization it would replace (``bench/encoder_profile.py``), so the scorer's session leaves them apart."""
+    onnx_model = static.onnx_model  # type: ignore[attr-defined]
+    ops = _optimised_ops(onnx_model, f"{tmp_path}/kept.onnx")
+    assert "LayerNormalization" in ops and "SkipLayerNormalization" not in ops
+    # the fusion is onnxruntime's default: the exclusion is what keeps it out
+    monkeypatch.setattr(encoder_module, "DISABLED_OPTIMIZERS", ())
+    assert "SkipLayerNormalization" in _optimised_ops(onnx_model, f"{tmp_path}/fused.onnx")
+
+
+def test_cpu_rewrite_fuses_gelu_and_drops_the_softmax_guard_without_changing_scores(
+        dynamic: object, static: object) -> None:
+    import onnx
+
+    # a static graph as artifacts before the rewrite stored it
+    tok = static._runtime()[1]  # type: ignore[attr-defined]
+    calibration = [e.ids for e in tok.encode_batch(INSULTS + POLITE + VARIED)]
+    onnx_model = quantize_static_int8(dequantize_dynamic(dynamic.onnx_model), calibration,  # type: ignore[attr-defined]
+                                      float_contraction=True)
+    assert needs_cpu_rewrite(onnx_model) and not needs_cpu_rewrite(static.onnx_model)  # type: ignore[attr-defined]
+    before = [n.op_type for n in onnx.load_from_string(onnx_model).graph.node]
+    after = [n.op_type for n in onnx.load_from_string(fuse_for_cpu(onnx_model)).graph.node]
+    layers = before.count("Erf")
+    assert layers >= 1 and before.count("IsNaN") == layers
+    assert after.count("Gelu") == layers and "Erf" not in after and "IsNaN" not in after
+    assert len(after) == len(before) - 6 * layers  # per layer: 5 GELU operators become 1; IsNaN and Where go
+    assert fuse_for_cpu(fuse_for_cpu(onnx_model)) == fuse_for_cpu(onnx_model)  # nothing left to rewrite
+
+    ids = calibration
+    width = max(len(i) for i in ids)
+    arr = np.zeros((len(ids), width), dtype=np.int64)
+    mask = np.zeros_like(arr)
+    for r, row in enumerate(ids):
+        arr[r, :len(row)], mask[r, :len(row)] = row, 1
+    feed = {"input_ids": arr, "attention_mask": mask}
+    rewritten = inference_session(fuse_for_cpu(onnx_model)).run(None, feed)[0]
+    assert np.abs(rewritten - inference_session(onnx_model).run(None, feed)[0]).max() <= 1e-5
+
+
+def test_fuse_encoder_script_rewrites_an_older_artifact_in_place(dynamic: object, tmp_path: Path) -> None:
+    """An artifact whose graph predates the rewrite (the dynamic export is stored unfused) is rewritten in place:
+    same version, same scores, the sidecar updated; a second run finds nothing to do."""
+    from dataclasses import replace
+
+    from moderator import load_model
+
+    shipped = load_model()
+    model = replace(shipped, version="0.0.0-fusetest", encoder=dynamic, metadata={**shipped.metadata,
+                                                                                   "version": "0.0.0-fusetest"})
+    model.save(tmp_path, make_default=False)
+    texts = INSULTS + POLITE + VARIED
+    before = model.predict_matrix(texts)
+    assert needs_cpu_rewrite(dynamic.onnx_model)  # type: ignore[attr-defined]
+    script = [sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "fuse_encoder.py"),
+              "0.0.0-fusetest", "--output", str(tmp_path)]
+    done = subprocess.run(script, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "encoder graph rewritten" in done.stdout
+    again = load_model(tmp_path / "0.0.0-fusetest.joblib")
+    assert again.encoder is not None and not needs_cpu_rewrite(again.encoder.onnx_model)
+    # float32 rounding apart (dynamic quantisation, which this old export uses, scales by the whole tensor)
+    assert np.abs(again.predict_matrix(texts) - before).max() <= 1e-3
+    meta = json.loads((tmp_path / "0.0.0-fusetest.json").read_text())
+    assert meta["artifact_bytes"] == (tmp_path / "0.0.0-fusetest.joblib").stat().st_size
+    assert "Gelu" in meta["encoder"]["graph_rewrite"]
+    assert not (tmp_path / "DEFAULT").exists()
+    second = subprocess.run(script, capture_output=True, text=True, check=True)
+    assert "nothing to rewrite" in second.stderr

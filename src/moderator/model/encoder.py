@@ -15,6 +15,11 @@ score; those run one text at a time. Newer ones (``batch_invariant``) are *stati
 per output channel and activation scales fixed at export from calibration texts, so every row of a batch is
 computed exactly as it would be alone (integer matrix products, padding masked out of attention and pooling).
 Those run in batches of texts of similar token length, sorted so that little padding is computed.
+
+The session leaves out onnxruntime's ``SkipLayerNormalization`` fusion (:data:`DISABLED_OPTIMIZERS`), whose
+kernel is slower than what it replaces (:func:`inference_session`); the trainer stores graphs with their GELUs
+fused (``moderator.training.encoder.fuse_for_cpu``, which ``scripts/fuse_encoder.py`` applies to an older
+artifact). Measured in ``docs/benchmarks.md``, "The encoder's runtime".
 """
 
 from __future__ import annotations
@@ -33,6 +38,34 @@ def _threads() -> int:
     from moderator.config import env_value
 
     return max(1, int(env_value("encoder_threads")))
+
+
+# onnxruntime graph rewrites not applied to the encoder: ``SkipLayerNormFusion`` merges each residual Add, bias Add
+# and LayerNormalization into one com.microsoft ``SkipLayerNormalization``, whose CPU kernel (onnxruntime 1.32)
+# takes about 5x the time of the three operators it replaces at this width (384) and was 18% of the shipped
+# graph's time; unfused, the graph computes the same function (float32 rounding apart) about 15% faster.
+DISABLED_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
+
+
+
+def inference_session(onnx_model: bytes, threads: int = 1, profile_prefix: str | None = None,
+                      optimized_model_path: str | None = None) -> Any:
+    """An onnxruntime CPU session of an encoder graph as the scorer runs it: ``threads`` intra-op threads, one
+    inter-op thread, onnxruntime's graph rewrites but :data:`DISABLED_OPTIMIZERS`. ``profile_prefix`` turns on
+    onnxruntime's profiler (``bench/encoder_profile.py``); ``optimized_model_path`` saves the rewritten graph."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    if profile_prefix is not None:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
+    if optimized_model_path is not None:
+        opts.optimized_model_filepath = optimized_model_path
+    return ort.InferenceSession(onnx_model, opts, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(DISABLED_OPTIMIZERS))
 
 
 BATCH_TOKENS = 2048  # tokens (rows x padded width) per graph run: large enough to amortise a run's fixed cost
@@ -79,14 +112,9 @@ class EncoderScorer:
     def _runtime(self) -> tuple[Any, Any]:
         session = self.__dict__.get("_session")
         if session is None:
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = _threads()
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            session = ort.InferenceSession(self.onnx_model, opts, providers=["CPUExecutionProvider"])
+            session = inference_session(self.onnx_model, _threads())
             tok = Tokenizer.from_str(self.tokenizer_json)
             tok.enable_truncation(self.max_len)
             tok.no_padding()
@@ -123,4 +151,4 @@ class EncoderScorer:
         return expit(self.logits(texts).astype(np.float64))
 
 
-__all__ = ["EncoderScorer", "length_batches"]
+__all__ = ["DISABLED_OPTIMIZERS", "EncoderScorer", "inference_session", "length_batches"]

@@ -307,6 +307,8 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
         f"vocabulary cut to {enc['vocabulary']['kept']} of {enc['vocabulary']['base']} WordPiece tokens, exported"
         f" to ONNX ({enc['onnx_bytes'] / 1e6:.1f} MB; {_quantization(m)})"
         f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
+        *([f"Its graph was rewritten for the CPU afterwards (`scripts/fuse_encoder.py`, the same scores):"
+           f" {enc['graph_rewrite']}."] if enc.get("graph_rewrite") else []),
         *([f"Reused unchanged from model `{enc['reused_from']}` (`--encoder-from`)."]
           if enc.get("reused_from") else []),
         *([f"Distilled from the encoder of model `{train_cfg.get('encoder_distill_from')}`"
