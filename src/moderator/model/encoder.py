@@ -16,10 +16,11 @@ per output channel and activation scales fixed at export from calibration texts,
 computed exactly as it would be alone (integer matrix products, padding masked out of attention and pooling).
 Those run in batches of texts of similar token length, sorted so that little padding is computed.
 
-The session leaves out onnxruntime's ``SkipLayerNormalization`` fusion (:data:`DISABLED_OPTIMIZERS`), whose
-kernel is slower than what it replaces (:func:`inference_session`); the trainer stores graphs with their GELUs
-fused (``moderator.training.encoder.fuse_for_cpu``, which ``scripts/fuse_encoder.py`` applies to an older
-artifact). Measured in ``docs/benchmarks.md``, "The encoder's runtime".
+The session leaves out onnxruntime's ``SkipLayerNormalization`` and ``BiasGelu`` fusions
+(:data:`DISABLED_OPTIMIZERS`), whose kernels are slower than what they replace (:func:`inference_session`); the
+trainer stores graphs with their GELUs fused (``moderator.training.encoder.fuse_for_cpu``, which
+``scripts/fuse_encoder.py`` applies to an older artifact). Measured in ``docs/benchmarks.md``, "The encoder's
+runtime".
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ def _threads() -> int:
     return max(1, int(env_value("encoder_threads")))
 
 
-# onnxruntime graph rewrites not applied to the encoder: ``SkipLayerNormFusion`` merges each residual Add, bias Add
-# and LayerNormalization into one com.microsoft ``SkipLayerNormalization``, whose CPU kernel (onnxruntime 1.32)
-# takes about 5x the time of the three operators it replaces at this width (384) and was 18% of the shipped
-# graph's time; unfused, the graph computes the same function (float32 rounding apart) about 15% faster.
-DISABLED_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
+# onnxruntime graph rewrites not applied to the encoder, because their fused kernels (onnxruntime 1.32, CPU) are
+# slower than what they replace: ``SkipLayerNormFusion`` merges each residual Add, bias Add and
+# LayerNormalization into one com.microsoft ``SkipLayerNormalization``, about 5x the time of the three at this
+# width (384), which was 18% of the shipped graph's time; ``BiasGeluFusion`` merges a bias Add and a ``Gelu``
+# into ``BiasGelu``, a few percent of the graph slower than the two. Unfused, the graph computes the same
+# function (float32 rounding apart).
+DISABLED_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion", "BiasGeluFusion")
 
 
 
