@@ -50,10 +50,9 @@ def weight_products(onnx_bytes: bytes) -> list[tuple[str, int, int]]:
 
 
 def profile(model: Any, texts: list[str], rounds: int) -> dict[str, Any]:
-    import numpy as np
     from tokenizers import Tokenizer
 
-    from moderator.model.encoder import inference_session, length_batches
+    from moderator.model.encoder import inference_session, length_batches, padded_feed
 
     enc = model.encoder
     tok = Tokenizer.from_str(enc.tokenizer_json)
@@ -63,15 +62,7 @@ def profile(model: Any, texts: list[str], rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         ids = [e.ids for e in tok.encode_batch(texts)]
     tokenize_ms = (time.process_time() - t0) / rounds / len(texts) * 1e3
-    batches = []
-    for batch in length_batches([len(r) for r in ids]):
-        width = max(len(ids[i]) for i in batch)
-        arr = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for r, i in enumerate(batch):
-            arr[r, :len(ids[i])] = ids[i]
-            mask[r, :len(ids[i])] = 1
-        batches.append({"input_ids": arr, "attention_mask": mask})
+    batches = [padded_feed([ids[i] for i in batch]) for batch in length_batches([len(r) for r in ids])]
     padded = sum(b["input_ids"].size for b in batches)
     real = sum(len(r) for r in ids)
 

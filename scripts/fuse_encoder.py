@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import expit
 
 from moderator.model import MODELS_DIR, load_model
-from moderator.model.encoder import inference_session
+from moderator.model.encoder import inference_session, padded_feed
 from moderator.training.encoder import fuse_for_cpu, needs_cpu_rewrite
 
 TOLERANCE = 0.01  # largest probability change accepted on CHECK_TEXTS
@@ -50,12 +50,8 @@ def graph_logits(onnx_model: bytes, ids: list[list[int]]) -> np.ndarray:
     for row in ids:
         arr = np.asarray([row], dtype=np.int64)
         out.append(session.run(None, {"input_ids": arr, "attention_mask": np.ones_like(arr)})[0][0])
-    width = max(len(r) for r in ids)  # and one padded batch of all of them
-    arr = np.zeros((len(ids), width), dtype=np.int64)
-    mask = np.zeros_like(arr)
-    for r, row in enumerate(ids):
-        arr[r, :len(row)], mask[r, :len(row)] = row, 1
-    return np.vstack([np.asarray(out), session.run(None, {"input_ids": arr, "attention_mask": mask})[0]])
+    # and one padded batch of all of them
+    return np.vstack([np.asarray(out), session.run(None, padded_feed(ids))[0]])
 
 
 def main(argv: list[str] | None = None) -> int:

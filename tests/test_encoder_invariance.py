@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import moderator.model.encoder as encoder_module
-from moderator.model.encoder import inference_session, length_batches
+from moderator.model.encoder import inference_session, length_batches, padded_feed
 from moderator.training.encoder import (
     EncoderConfig,
     batch_invariant_from,
@@ -57,13 +57,7 @@ def static(dynamic: object) -> object:
 def _run_padded(enc: object, batch: list[str]) -> np.ndarray:
     """Probabilities of ``batch`` run as ONE graph call, padded to its longest text (no length bucketing)."""
     session, tok = enc._runtime()  # type: ignore[attr-defined]
-    ids = [e.ids for e in tok.encode_batch(batch)]
-    width = max(len(i) for i in ids)
-    arr = np.zeros((len(ids), width), dtype=np.int64)
-    mask = np.zeros_like(arr)
-    for r, row in enumerate(ids):
-        arr[r, :len(row)], mask[r, :len(row)] = row, 1
-    logits = session.run(None, {"input_ids": arr, "attention_mask": mask})[0]
+    logits = session.run(None, padded_feed([e.ids for e in tok.encode_batch(batch)]))[0]
     return 1 / (1 + np.exp(-logits.astype(np.float64)))
 
 
@@ -202,13 +196,7 @@ def test_cpu_rewrite_fuses_gelu_and_drops_the_softmax_guard_without_changing_sco
     assert len(after) == len(before) - 6 * layers  # per layer: 5 GELU operators become 1; IsNaN and Where go
     assert fuse_for_cpu(fuse_for_cpu(onnx_model)) == fuse_for_cpu(onnx_model)  # nothing left to rewrite
 
-    ids = calibration
-    width = max(len(i) for i in ids)
-    arr = np.zeros((len(ids), width), dtype=np.int64)
-    mask = np.zeros_like(arr)
-    for r, row in enumerate(ids):
-        arr[r, :len(row)], mask[r, :len(row)] = row, 1
-    feed = {"input_ids": arr, "attention_mask": mask}
+    feed = padded_feed(calibration)
     rewritten = inference_session(fuse_for_cpu(onnx_model)).run(None, feed)[0]
     assert np.abs(rewritten - inference_session(onnx_model).run(None, feed)[0]).max() <= 1e-5
 

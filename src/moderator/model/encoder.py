@@ -93,6 +93,18 @@ def length_batches(lengths: Sequence[int], max_tokens: int = BATCH_TOKENS) -> li
     return batches
 
 
+def padded_feed(rows: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+    """The graph's inputs for the token id lists ``rows``: padded with zeros to the longest, masked to the real
+    tokens."""
+    width = max(len(r) for r in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for r, row in enumerate(rows):
+        ids[r, :len(row)] = row
+        mask[r, :len(row)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
 @dataclass
 class EncoderScorer:
     """One encoder, one logit per category in ``categories``. Pickles as bytes; sessions are per process."""
@@ -140,13 +152,7 @@ class EncoderScorer:
                 out[i] = session.run(None, {"input_ids": arr, "attention_mask": np.ones_like(arr)})[0][0]
             return out
         for batch in length_batches([len(r) for r in ids]):
-            width = max(len(ids[i]) for i in batch)
-            arr = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for r, i in enumerate(batch):
-                arr[r, :len(ids[i])] = ids[i]
-                mask[r, :len(ids[i])] = 1
-            out[batch] = session.run(None, {"input_ids": arr, "attention_mask": mask})[0]
+            out[batch] = session.run(None, padded_feed([ids[i] for i in batch]))[0]
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -154,4 +160,4 @@ class EncoderScorer:
         return expit(self.logits(texts).astype(np.float64))
 
 
-__all__ = ["DISABLED_OPTIMIZERS", "EncoderScorer", "inference_session", "length_batches"]
+__all__ = ["DISABLED_OPTIMIZERS", "EncoderScorer", "inference_session", "length_batches", "padded_feed"]
