@@ -50,7 +50,6 @@ def _threads() -> int:
 DISABLED_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion", "BiasGeluFusion")
 
 
-
 def inference_session(onnx_model: bytes, threads: int = 1, profile_prefix: str | None = None,
                       optimized_model_path: str | None = None) -> Any:
     """An onnxruntime CPU session of an encoder graph as the scorer runs it: ``threads`` intra-op threads, one
