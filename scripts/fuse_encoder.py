@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Rewrite a model's encoder graph for the CPU, in place: the same scores, faster.
 
-    python scripts/fuse_encoder.py [VERSION_OR_PATH] [--output models]
+    python scripts/fuse_encoder.py [VERSION_OR_PATH] [--models models]
 
 Each GELU (five elementwise operators as exported) becomes one ``com.microsoft.Gelu`` and the NaN guard after
 each attention softmax goes (``moderator.training.encoder.fuse_for_cpu``); training stores graphs rewritten so,
@@ -28,6 +28,7 @@ from scipy.special import expit
 from moderator.model import MODELS_DIR, load_model
 from moderator.model.encoder import inference_session, padded_feed
 from moderator.training.encoder import fuse_for_cpu, needs_cpu_rewrite
+from moderator.training.promotion import resolve_model_path
 
 TOLERANCE = 0.01  # largest probability change accepted on CHECK_TEXTS
 REWRITE = "GELUs fused into com.microsoft.Gelu, the softmax's NaN guard dropped (fuse_for_cpu)"
@@ -56,28 +57,29 @@ def graph_logits(onnx_model: bytes, ids: list[list[int]]) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("model", nargs="?", default=None, help="artifact path or version in --output (default: DEFAULT)")
-    ap.add_argument("--output", default=str(MODELS_DIR), help="the models folder the artifact is written back to")
+    ap.add_argument("model", nargs="?", default="current",
+                    help="artifact path, or version in --models (default: current, the folder's DEFAULT)")
+    ap.add_argument("--models", default=str(MODELS_DIR), help="the models folder versions are looked up in")
     args = ap.parse_args(argv)
-    out = Path(args.output)
-    source = args.model
-    if source and not Path(source).exists():
-        source = str(out / f"{source}.joblib")
-    model = load_model(source)
+    path = resolve_model_path(args.model, Path(args.models))
+    model = load_model(path)
+    if path.name != f"{model.version}.joblib":
+        print(f"{path}: not named by its version ({model.version}); rewriting it in place would write another file",
+              file=sys.stderr)
+        return 2
     enc = model.encoder
     if enc is None or not needs_cpu_rewrite(enc.onnx_model):
         print(f"{model.version}: nothing to rewrite", file=sys.stderr)
         return 0
     graph = fuse_for_cpu(enc.onnx_model)
-    tok = enc._runtime()[1]
-    ids = [e.ids for e in tok.encode_batch(CHECK_TEXTS)]
+    ids = enc.token_ids(CHECK_TEXTS)
     moved = float(np.abs(expit(graph_logits(graph, ids)) - expit(graph_logits(enc.onnx_model, ids))).max())
     if moved > TOLERANCE:
         print(f"{model.version}: the rewritten graph moves a probability by {moved:.3g}; not written",
               file=sys.stderr)
         return 1
     new = replace(model, encoder=replace(enc, onnx_model=graph, info={**enc.info, "graph_rewrite": REWRITE}))
-    path = new.save(out, make_default=False)
+    path = new.save(path.parent, make_default=False)  # in place: the same version, beside its sidecar
     meta = dict(model.metadata)
     meta["encoder"] = {**(meta.get("encoder") or {}), "onnx_bytes": len(graph), "graph_rewrite": REWRITE}
     meta["artifact_bytes"] = path.stat().st_size

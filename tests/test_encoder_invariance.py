@@ -56,8 +56,8 @@ def static(dynamic: object) -> object:
 
 def _run_padded(enc: object, batch: list[str]) -> np.ndarray:
     """Probabilities of ``batch`` run as ONE graph call, padded to its longest text (no length bucketing)."""
-    session, tok = enc._runtime()  # type: ignore[attr-defined]
-    logits = session.run(None, padded_feed([e.ids for e in tok.encode_batch(batch)]))[0]
+    session = enc._runtime()[0]  # type: ignore[attr-defined]
+    logits = session.run(None, padded_feed(enc.token_ids(batch)))[0]  # type: ignore[attr-defined]
     return 1 / (1 + np.exp(-logits.astype(np.float64)))
 
 
@@ -183,8 +183,7 @@ def test_cpu_rewrite_fuses_gelu_and_drops_the_softmax_guard_without_changing_sco
     import onnx
 
     # a static graph as artifacts before the rewrite stored it
-    tok = static._runtime()[1]  # type: ignore[attr-defined]
-    calibration = [e.ids for e in tok.encode_batch(INSULTS + POLITE + VARIED)]
+    calibration = static.token_ids(INSULTS + POLITE + VARIED)  # type: ignore[attr-defined]
     onnx_model = quantize_static_int8(dequantize_dynamic(dynamic.onnx_model), calibration,  # type: ignore[attr-defined]
                                       float_contraction=True)
     assert needs_cpu_rewrite(onnx_model) and not needs_cpu_rewrite(static.onnx_model)  # type: ignore[attr-defined]
@@ -216,7 +215,7 @@ def test_fuse_encoder_script_rewrites_an_older_artifact_in_place(dynamic: object
     before = model.predict_matrix(texts)
     assert needs_cpu_rewrite(dynamic.onnx_model)  # type: ignore[attr-defined]
     script = [sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "fuse_encoder.py"),
-              "0.0.0-fusetest", "--output", str(tmp_path)]
+              "0.0.0-fusetest", "--models", str(tmp_path)]
     done = subprocess.run(script, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "encoder graph rewritten" in done.stdout

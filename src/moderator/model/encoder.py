@@ -135,6 +135,10 @@ class EncoderScorer:
             self.__dict__["_session"], self.__dict__["_tokenizer"] = session, tok
         return session, self.__dict__["_tokenizer"]
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The WordPiece ids of each text as the graph reads them (truncated to ``max_len``, unpadded)."""
+        return [enc.ids for enc in self._runtime()[1].encode_batch(list(texts))]
+
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), len(categories)) logits, in input order.
 
@@ -142,8 +146,8 @@ class EncoderScorer:
         quantised one runs each text on its own, because there a batch's other texts (and their padding) would
         move a text's score (by up to 0.14 in probability, measured) while alone a text always gets one score.
         """
-        session, tok = self._runtime()
-        ids = [enc.ids for enc in tok.encode_batch(list(texts))]
+        session = self._runtime()[0]
+        ids = self.token_ids(texts)
         out = np.zeros((len(ids), len(self.categories)), dtype=np.float32)
         if not self.batch_invariant:
             for i, row in enumerate(ids):

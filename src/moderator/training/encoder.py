@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 import tempfile
 import time
@@ -520,7 +521,8 @@ def fuse_for_cpu(onnx_model: bytes) -> bytes:
 
     model = onnx.load_from_string(onnx_model)
     graph = model.graph
-    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    # scalar constants only: the patterns' operands (the weight matrices are not read)
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer if math.prod(i.dims) == 1}
     consts.update({n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node
                    if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"})
     producer = {o: n for n in graph.node for o in n.output}
