@@ -78,7 +78,7 @@ def _dense_products(graph: bytes) -> tuple[int, int]:
 
     model = onnx.load_from_string(graph)
     weights = {i.name for i in model.graph.initializer}
-    q = sum(n.op_type == "QLinearMatMul" for n in model.graph.node)
+    q = sum(n.op_type in ("QLinearMatMul", "MatMulIntegerToFloat") for n in model.graph.node)
     f = sum(n.op_type == "MatMul" and any(x in weights for x in n.input) for n in model.graph.node)
     return q, f
 
@@ -111,6 +111,18 @@ def test_the_export_quantises_every_dense_layer(tiny: tuple) -> None:
     # six per layer: query, key, value, attention output, feed-forward expansion and contraction
     assert _dense_products(enc.onnx_model) == (6 * cfg.layers, 0)
     assert "every dense layer" in enc.info["quantization"]
+
+
+def test_the_export_returns_each_int8_product_as_float32(tiny: tuple) -> None:
+    """No product rounds its sums to uint8: each is a MatMulIntegerToFloat with its bias folded in."""
+    import onnx
+
+    enc, _, _, cfg = tiny
+    nodes = onnx.load_from_string(enc.onnx_model).graph.node
+    products = [n for n in nodes if n.op_type == "MatMulIntegerToFloat"]
+    assert len(products) == 6 * cfg.layers and not any(n.op_type == "QLinearMatMul" for n in nodes)
+    assert all(len(n.input) == 7 for n in products)  # A, B, their scales and zero points, the bias
+    assert "returns its sums as float32" in enc.info["quantization"]
 
 
 def test_scores_do_not_depend_on_the_other_texts(tiny: tuple) -> None:

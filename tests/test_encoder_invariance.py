@@ -3,6 +3,7 @@ one still scores (one text at a time) and converts into a batch-invariant one wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import subprocess
@@ -18,6 +19,7 @@ from moderator.training.encoder import (
     EncoderConfig,
     batch_invariant_from,
     dequantize_dynamic,
+    float_products,
     fuse_for_cpu,
     needs_cpu_rewrite,
     quantize_static_int8,
@@ -229,3 +231,67 @@ def test_fuse_encoder_script_rewrites_an_older_artifact_in_place(dynamic: object
     assert not (tmp_path / "DEFAULT").exists()
     second = subprocess.run(script, capture_output=True, text=True, check=True)
     assert "nothing to rewrite" in second.stderr
+
+
+def _logits(onnx_model: bytes, ids: list[list[int]]) -> np.ndarray:
+    return inference_session(onnx_model).run(None, padded_feed(ids))[0]
+
+
+def test_float_products_keep_the_sums_and_batch_invariance(dynamic: object, static: object) -> None:
+    """Each QLinearMatMul -> DequantizeLinear -> bias Add becomes one MatMulIntegerToFloat: the same int8
+    weights, input scales and integer sums, not rounded to uint8, so the graph is closer to the float32 network
+    those int8 weights define, and a text's score still does not depend on its batch."""
+    import onnx
+
+    texts = INSULTS + POLITE + VARIED
+    ids = static.token_ids(texts)  # type: ignore[attr-defined]
+    graph = static.onnx_model  # type: ignore[attr-defined]
+    rewritten = float_products(graph)
+    before = [n.op_type for n in onnx.load_from_string(graph).graph.node]
+    after = [n.op_type for n in onnx.load_from_string(rewritten).graph.node]
+    products = before.count("QLinearMatMul")
+    assert products > 0 and "QLinearMatMul" not in after and after.count("MatMulIntegerToFloat") == products
+    # each product's DequantizeLinear and bias Add went into it
+    assert after.count("DequantizeLinear") == before.count("DequantizeLinear") - products
+    assert after.count("Add") == before.count("Add") - products
+    assert float_products(rewritten) == rewritten  # nothing left to rewrite
+    # the bias folded in or added after: the same values
+    unfolded = float_products(graph, fold_bias=False)
+    assert np.abs(_logits(unfolded, ids) - _logits(rewritten, ids)).max() <= 1e-4
+
+    # closer to the float32 network of the same int8 weights than the uint8-rounded graph is
+    exact = _logits(dequantize_dynamic(dynamic.onnx_model), ids)  # type: ignore[attr-defined]
+    err_float = np.abs(_logits(rewritten, ids) - exact).mean()
+    err_uint8 = np.abs(_logits(graph, ids) - exact).mean()
+    assert err_float < err_uint8
+
+    alone = np.vstack([_logits(rewritten, [row]) for row in ids])
+    rng = np.random.default_rng(3)
+    for size in (2, 5, len(ids)):
+        order = rng.permutation(len(ids))
+        for start in range(0, len(ids), size):
+            idx = order[start:start + size].tolist()
+            assert np.abs(_logits(rewritten, [ids[i] for i in idx]) - alone[idx]).max() <= TOLERANCE
+
+
+def test_a_reused_encoder_gets_float_products_unless_told_not_to(static: object, tmp_path: Path) -> None:
+    """``--encoder-from`` rewrites a reused encoder's uint8-rounded products (the model is re-fitted on it
+    anyway), says so in its info, and the artifact's content, not only its version, names the source."""
+    from dataclasses import replace
+
+    from moderator import load_model
+    from moderator.training.train import TrainConfig, fit_encoder
+
+    shipped = load_model()
+    path = replace(shipped, version="0.0.0-uint8", encoder=static).save(tmp_path, make_default=False)
+    cfg = TrainConfig(output=str(tmp_path), progress=False, encoder_from=str(path))
+    enc = fit_encoder(cfg, [])
+    assert enc is not None and enc.info["products_rewritten"] and enc.info["reused_from"] == "0.0.0-uint8"
+    assert enc.onnx_model == float_products(static.onnx_model)  # type: ignore[attr-defined]
+    assert "returns its sums as float32" in enc.info["quantization"]
+    kept = fit_encoder(replace(cfg, encoder_float_products=False), [])
+    assert kept is not None and kept.onnx_model == static.onnx_model  # type: ignore[attr-defined]
+    assert "products_rewritten" not in kept.info
+    assert cfg.to_dict()["encoder_from_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert "encoder_float_products" not in cfg.to_dict()
+    assert replace(cfg, encoder_float_products=False).to_dict()["encoder_float_products"] is False

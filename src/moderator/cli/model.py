@@ -28,6 +28,9 @@ from moderator import CATEGORIES
               help="Linear model only: skip fine-tuning the transformer encoder (no torch needed; ~1 min).")
 @click.option("--encoder-from", type=click.Path(dir_okay=False), default=None,
               help="Reuse the encoder of this model artifact instead of fine-tuning one (quick; no torch needed).")
+@click.option("--no-float-products", is_flag=True,
+              help="Round each int8 product of the encoder to uint8, as encoders trained before 2026-12-08 did "
+                   "(slower and coarser; to reproduce those). With --encoder-from: keep the reused graph as it is.")
 @click.option("--encoder-layers", type=click.IntRange(1, 6), default=None,
               help="Transformer layers of the encoder to keep (from the bottom; default: the trainer's).")
 @click.option("--encoder-ffn", type=click.IntRange(1, 1536), default=None,
@@ -62,6 +65,7 @@ from moderator import CATEGORIES
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(data_dir: str | None, output: str | None, seed: int | None, categories: str, sample: int | None,
                   feedback: str | None, feedback_weight: float, no_encoder: bool, encoder_from: str | None,
+                  no_float_products: bool,
                   encoder_layers: int | None, encoder_ffn: int | None, encoder_heads: int | None,
                   prune_after: int, encoder_epochs: int | None, distill_from: str | None,
                   distill_weight: float, distill_transfer: int, person_threat_twins: int, encoder_seed: int | None,
@@ -72,7 +76,8 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
     from moderator.training.train import TrainConfig, train
 
     cfg = TrainConfig(data_dir=data_dir, sample=sample, make_default=not no_default, progress=not quiet,
-                      extra_weight=feedback_weight, encoder=not no_encoder, encoder_from=encoder_from)
+                      extra_weight=feedback_weight, encoder=not no_encoder, encoder_from=encoder_from,
+                      encoder_float_products=not no_float_products)
     if output:
         cfg.output = output
     if seed is not None:

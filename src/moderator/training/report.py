@@ -309,7 +309,10 @@ def _encoder_lines(m: dict[str, Any]) -> list[str]:
         f" and run by onnxruntime. Fine-tuning took {enc['train_seconds']} s (torch {enc.get('torch')}).",
         *([f"Its graph was rewritten for the CPU afterwards (`scripts/fuse_encoder.py`, the same scores):"
            f" {enc['graph_rewrite']}."] if enc.get("graph_rewrite") else []),
-        *([f"Reused unchanged from model `{enc['reused_from']}` (`--encoder-from`)."]
+        *([f"Reused from model `{enc['reused_from']}` (`--encoder-from`)"
+           + (", its int8 products rewritten to return float32 (the same weights and activation scales, no"
+              " uint8 rounding of their outputs; `float_products`)." if enc.get("products_rewritten")
+              else " unchanged.")]
           if enc.get("reused_from") else []),
         *([f"Distilled from the encoder of model `{train_cfg.get('encoder_distill_from')}`"
            f" (`--distill-from`): each output learned its rows' labels and that encoder's probabilities, the"

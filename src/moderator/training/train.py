@@ -115,6 +115,9 @@ class TrainConfig:
     # Reuse the encoder of this model artifact instead of fine-tuning one (the linear model, thresholds and
     # report are still computed here): for iterating on the linear part, or on a machine too busy to fine-tune.
     encoder_from: str | None = None
+    # Int8 products that return float32 (EncoderConfig.float_products); with ``encoder_from``, the reused
+    # encoder's graph is rewritten so (training.encoder.float_products) when it still rounds them to uint8.
+    encoder_float_products: bool = True
     # Distil the encoder of this model artifact (the teacher) into the one fine-tuned here: its probabilities on
     # the encoder's training rows are soft targets at ``encoder_distill_weight`` (train_encoder's distill_weight),
     # so that a smaller encoder (``encoder_layers``) can learn what a larger one reads.
@@ -159,7 +162,10 @@ class TrainConfig:
                 "encoder_augment": self.encoder_augment,
                 **({"person_threat_twins": self.person_threat_twins} if self.person_threat_twins else {}),
                 **({"encoder_seed": self.encoder_seed} if self.encoder_seed is not None else {}),
-                "encoder_from": _encoder_source(self.encoder_from), "blend": self.blend,
+                "encoder_from": _encoder_source(self.encoder_from),
+                **({"encoder_from_sha256": _file_sha256(self.encoder_from)} if self.encoder_from else {}),
+                **({} if self.encoder_float_products else {"encoder_float_products": False}),
+                "blend": self.blend,
                 **({"encoder_distill_from": _encoder_source(self.encoder_distill_from),
                     "encoder_distill_weight": self.encoder_distill_weight} if self.encoder_distill_from else {}),
                 "augment": self.augment, "spam_negatives": self.spam_negatives,
@@ -514,6 +520,15 @@ def _encoder_source(path: str | None) -> str | None:
     return None if path is None else Path(path).stem
 
 
+def _file_sha256(path: str) -> str:
+    """The artifact's content hash: an encoder rewritten in place keeps its version, not its bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
                 teacher: EncoderScorer | None = None) -> EncoderScorer | None:
     """The encoder fine-tuned on :func:`encoder_training_rows` (or taken from ``cfg.encoder_from``), or None
@@ -528,7 +543,16 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
         reused = load_artifact(cfg.encoder_from).encoder
         if reused is None:
             raise ValueError(f"{cfg.encoder_from} has no encoder to reuse")
-        reused.info = {**reused.info, "reused_from": _encoder_source(cfg.encoder_from)}
+        info = {**reused.info, "reused_from": _encoder_source(cfg.encoder_from)}
+        if cfg.encoder_float_products and reused.batch_invariant:
+            from moderator.training.encoder import FLOAT_PRODUCTS, float_products
+
+            graph = float_products(reused.onnx_model)
+            if graph != reused.onnx_model:
+                info.update({"quantization": f"{info.get('quantization', '')}; {FLOAT_PRODUCTS}",
+                             "products_rewritten": True})
+                reused = replace(reused, onnx_model=graph)
+        reused.info = info
         return reused
     from moderator.training.encoder import EncoderConfig, train_encoder
 
@@ -548,7 +572,7 @@ def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
         vocabulary_texts=[e.text for e in train_rows],
         cfg=EncoderConfig(epochs=cfg.encoder_epochs, layers=cfg.encoder_layers, ffn=cfg.encoder_ffn,
                           heads=cfg.encoder_heads, prune_after=cfg.encoder_prune_after,
-                          head_lr=cfg.encoder_head_lr,
+                          head_lr=cfg.encoder_head_lr, float_products=cfg.encoder_float_products,
                           seed=cfg.seed if cfg.encoder_seed is None else cfg.encoder_seed),
         progress=(lambda it, desc, total: _bar(cfg, it, desc, total)), soft_targets=soft,
         distill_weight=cfg.encoder_distill_weight)
@@ -736,6 +760,7 @@ def describe(cfg: TrainConfig, model: ModerationModel, data: TrainingData, weak_
         "command": "python scripts/train.py" + ("" if cfg.seed == TrainConfig.seed else f" --seed {cfg.seed}")
                    + ("" if cfg.encoder else " --no-encoder")
                    + (f" --encoder-from models/{Path(cfg.encoder_from).name}" if cfg.encoder_from else "")
+                   + ("" if cfg.encoder_float_products else " --no-float-products")
                    + ("" if cfg.encoder_layers == TrainConfig.encoder_layers
                       else f" --encoder-layers {cfg.encoder_layers}")
                    + ("" if cfg.encoder_ffn == TrainConfig.encoder_ffn else f" --encoder-ffn {cfg.encoder_ffn}")
