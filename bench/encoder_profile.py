@@ -6,10 +6,10 @@ Runs the artifact's encoder graph (one intra-op thread, as the service runs it) 
 of ``bench/speed.py``'s seeded shuffle of the validation split, in the scorer's own length-sorted batches
 (``length_batches``), ``--rounds`` times after a warm-up round, with onnxruntime's profiler on. Reports, per
 operator type, its share of the graph's kernel time and microseconds per comment; and the work per comment:
-integer multiply-adds of the weight products (``QLinearMatMul``/``MatMulInteger``, multiply and add counted apart,
-from the weights' shapes and each batch's padded token count), so that the products' achieved rate (GOP/s) can
-be set against ``bench/gemm_peak.py``'s. Also the time outside the graph per comment: tokenizing, and the linear
-model. Keep the machine otherwise idle.
+integer multiply-adds of the weight products (``QLinearMatMul``, ``MatMulIntegerToFloat``, ``MatMulInteger``;
+multiply and add counted apart, from the weights' shapes and each batch's padded token count), so that the
+products' achieved rate (GOP/s) can be set against ``bench/gemm_peak.py``'s. Also the time outside the graph per
+comment: tokenizing, and the linear model. Keep the machine otherwise idle.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+INT8_PRODUCTS = ("QLinearMatMul", "MatMulIntegerToFloat", "MatMulInteger")
 
 
 def weight_products(onnx_bytes: bytes) -> list[tuple[str, int, int]]:
@@ -39,7 +40,7 @@ def weight_products(onnx_bytes: bytes) -> list[tuple[str, int, int]]:
     for node in model.graph.node:
         if node.op_type == "QLinearMatMul":
             w = node.input[3]
-        elif node.op_type in ("MatMul", "MatMulInteger"):
+        elif node.op_type in ("MatMul", "MatMulInteger", "MatMulIntegerToFloat"):
             w = node.input[1]
         else:
             continue
@@ -92,7 +93,7 @@ def profile(model: Any, texts: list[str], rounds: int) -> dict[str, Any]:
     macs_per_token = sum(k * n for _, k, n in products)
     ops_real = 2 * macs_per_token * real / len(texts)
     ops_padded = 2 * macs_per_token * padded / len(texts)
-    product_us = sum(per_comment.get(op, 0.0) for op in ("QLinearMatMul", "MatMulInteger"))
+    product_us = sum(per_comment.get(op, 0.0) for op in INT8_PRODUCTS)
 
     t0 = time.process_time()
     for _ in range(rounds):
