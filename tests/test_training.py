@@ -210,6 +210,29 @@ def test_the_model_card_names_the_teacher() -> None:
     assert "among them 10000 training rows the encoder is not otherwise fine-tuned on" in card
 
 
+def test_the_model_card_describes_a_reused_encoder_from_its_own_training() -> None:
+    """A reused encoder's card says where it came from, how its graph was rewritten, and what its outputs were
+    fine-tuned on by the run that trained it."""
+    from dataclasses import replace
+
+    from moderator.training.report import model_card
+
+    shipped = load_model()
+    meta = shipped.metadata
+    enc = {k: v for k, v in meta["encoder"].items() if k not in ("reused_from", "products_rewritten")}
+    fresh = model_card(replace(shipped, metadata={**meta, "encoder": enc}))
+    assert "Reused from" not in fresh and "(reused from" not in fresh
+    assert "samples of the other corpora (davidson_hate_offensive, olid, trac1_aggression, tweeteval_hate)" in fresh
+    reused = {**enc, "reused_from": "0.1.0-before", "products_rewritten": True}
+    card = model_card(replace(shipped, metadata={**meta, "encoder": reused}))
+    assert "Reused from model `0.1.0-before` (`--encoder-from`), its int8 products rewritten to return float32" in card
+    assert "The encoder's outputs (reused from `0.1.0-before`) are fine-tuned on the two comment-section" in card
+    old = {k: v for k, v in reused.items() if k not in ("auxiliary_outputs", "products_rewritten")}
+    card = model_card(replace(shipped, metadata={**meta, "encoder": old}))
+    assert "Reused from model `0.1.0-before` (`--encoder-from`) unchanged." in card
+    assert "The encoder (reused from `0.1.0-before`) is fine-tuned on Impermium and Stormfront only" in card
+
+
 def test_transfer_rows_are_other_training_rows_taught_only_by_the_teacher(tmp_path) -> None:
     from click.testing import CliRunner
 

@@ -176,13 +176,8 @@ def model_card(model: ModerationModel) -> str:
         " give negatives); repeated submissions are the duplicate detector's job.",
         "- Validation numbers are in-distribution; expect lower numbers on other sites.",
         *([
-            ("- The encoder is reused from `" + str(m["encoder"]["reused_from"]) + "` (fine-tuned on Impermium and"
-             " Stormfront only, without the team's rows)" if m["encoder"].get("reused_from") else
-             "- The encoder's outputs are fine-tuned on the two comment-section corpora (Impermium, Stormfront) and"
-             " the team's rows; samples of the other corpora ("
-             + json.dumps((m.get("config") or {}).get("encoder_sample", {}))
-             + ") train auxiliary outputs that shape its layers and are not served")
-            + ". ROC AUC against the linear model alone elsewhere: " + _encoder_deltas(m) + ".",
+            _encoder_rows_line(m["encoder"]) + ". ROC AUC against the linear model alone elsewhere: "
+            + _encoder_deltas(m) + ".",
             "- Explanations come from the linear half of a score: the encoder's half has no per-word attribution.",
             "- The service scores a submission with this full model whenever it can answer within its intake"
             " budget (`MODERATOR_ENCODER_MODE=auto`, `MODERATOR_INTAKE_BUDGET_MS`); under bursts it scores the"
@@ -195,6 +190,19 @@ def model_card(model: ModerationModel) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _encoder_rows_line(enc: dict[str, Any]) -> str:
+    """What the encoder's outputs were fine-tuned on, from the encoder's own training information (a reused
+    encoder carries that of the run that fine-tuned it)."""
+    reused = f" (reused from `{enc['reused_from']}`)" if enc.get("reused_from") else ""
+    aux = enc.get("auxiliary_outputs")
+    if aux is None:  # encoders from before auxiliary outputs: the two comment-section corpora alone
+        return f"- The encoder{reused} is fine-tuned on Impermium and Stormfront only"
+    corpora = sorted({key.split("/")[0] for key in aux})
+    return (f"- The encoder's outputs{reused} are fine-tuned on the two comment-section corpora (Impermium,"
+            f" Stormfront) and the team's rows; samples of the other corpora ({', '.join(corpora)}) train auxiliary"
+            " outputs that shape its layers and are not served")
 
 
 def _pct(x: float | None) -> str:
