@@ -508,6 +508,22 @@ def quantize_static_int8(fp32_onnx: bytes, calibration_ids: Sequence[Sequence[in
 _UNFUSED_OPS = (b"\x22\x03Erf", b"\x22\x05IsNaN")
 
 
+def _sole_consumer(graph: Any) -> Callable[[str, str], Any]:
+    """``only(name, op)`` for ``graph``: the single node reading tensor ``name`` if it is an ``op`` and ``name`` is
+    no graph output, else None (a pattern may be rewritten only where nothing else reads its intermediates)."""
+    consumers: dict[str, list[Any]] = {}
+    for n in graph.node:
+        for x in n.input:
+            consumers.setdefault(x, []).append(n)
+    outputs = {o.name for o in graph.output}
+
+    def only(name: str, op: str) -> Any:
+        users = consumers.get(name, [])
+        return users[0] if len(users) == 1 and users[0].op_type == op and name not in outputs else None
+
+    return only
+
+
 def needs_cpu_rewrite(onnx_model: bytes) -> bool:
     """Whether ``onnx_model`` may hold what :func:`fuse_for_cpu` rewrites, read off its bytes without parsing the
     graph. A false positive costs a rewrite that finds nothing."""
@@ -536,16 +552,8 @@ def fuse_for_cpu(onnx_model: bytes) -> bytes:
     consts.update({n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node
                    if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"})
     producer = {o: n for n in graph.node for o in n.output}
-    consumers: dict[str, list[Any]] = {}
-    for n in graph.node:
-        for x in n.input:
-            consumers.setdefault(x, []).append(n)
     outputs = {o.name for o in graph.output}
-
-    def only(name: str, op: str) -> Any:
-        """The single consumer of ``name`` if it is an ``op`` and ``name`` is no graph output, else None."""
-        users = consumers.get(name, [])
-        return users[0] if len(users) == 1 and users[0].op_type == op and name not in outputs else None
+    only = _sole_consumer(graph)
 
     def const_operand(node: Any, value: float) -> str | None:
         """The other input of a binary ``node`` whose one input is the scalar constant ``value``."""
@@ -615,16 +623,7 @@ def float_products(onnx_model: bytes, fold_bias: bool = True) -> bytes:
     model = onnx.load_from_string(onnx_model)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
-    consumers: dict[str, list[Any]] = {}
-    for n in graph.node:
-        for x in n.input:
-            consumers.setdefault(x, []).append(n)
-    outputs = {o.name for o in graph.output}
-
-    def only(name: str, op: str) -> Any:
-        users = consumers.get(name, [])
-        return users[0] if len(users) == 1 and users[0].op_type == op and name not in outputs else None
-
+    only = _sole_consumer(graph)
     replace: dict[int, Any] = {}
     drop: set[int] = set()
     for n in graph.node:
