@@ -9,7 +9,9 @@ this brings an artifact written before that up to date. The rewrite computes the
 evaluates the same erf formula; only float32 rounding can differ, and with it, rarely, a rounding step of a
 quantised activation), so the artifact keeps its version, thresholds and metrics: before writing, the script
 scores texts of varied length with both graphs and refuses if any probability moves by more than 0.01 (on the
-shipped model's graph none of 3,000 validation texts moved at all). The sidecar's ``artifact_bytes`` and
+graph of `0.1.0-983a879e59` none of 3,000 validation texts moved at all). Float outputs of the int8 products
+(``float_products``) are not applied here: they change the scores, so the rest of the model is fitted again on
+them (``scripts/train.py --encoder-from``). The sidecar's ``artifact_bytes`` and
 ``encoder.onnx_bytes`` are updated and ``encoder.graph_rewrite`` says what was done. The file is replaced
 atomically; a running service keeps the graph it loaded until it reloads.
 """
