@@ -29,7 +29,7 @@ from moderator import CATEGORIES
 @click.option("--encoder-from", type=click.Path(dir_okay=False), default=None,
               help="Reuse the encoder of this model artifact instead of fine-tuning one (quick; no torch needed).")
 @click.option("--no-float-products", is_flag=True,
-              help="Round each int8 product of the encoder to uint8, as encoders trained before 2026-12-08 did "
+              help="Round each int8 product of the encoder to uint8, as encoders before 0.1.0-22e38d33db did "
                    "(slower and coarser; to reproduce those). With --encoder-from: keep the reused graph as it is.")
 @click.option("--encoder-layers", type=click.IntRange(1, 6), default=None,
               help="Transformer layers of the encoder to keep (from the bottom; default: the trainer's).")

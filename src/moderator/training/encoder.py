@@ -22,7 +22,7 @@ Then, for the artifact (:class:`moderator.model.encoder.EncoderScorer`):
    float32 size (18.5 MB for six layers), scores ~2x faster on a CPU than float32, and makes a text's score
    independent of the batch it runs in (``batch_invariant``), so the runtime batches texts. Each int8 product
    returns its integer sums as float32 (:func:`float_products`) rather than rounding them to uint8 at a
-   calibrated scale: about a third faster on a CPU and measurably more accurate. Artifacts from
+   calibrated scale: faster on a CPU and measurably more accurate (``docs/benchmarks.md``). Artifacts from
    before held a *dynamically* quantised graph (activation scales from
    each run's whole tensor); :func:`batch_invariant_from` turns such an encoder into a static one without
    retraining (its int8 weights dequantised to float32, then quantised statically).
@@ -89,7 +89,7 @@ class EncoderConfig:
     # compare the two and to test that old artifacts still score)
     quantization: str = "static"
     # With "static": each int8 product returns its sums as float32 instead of rounding them to uint8
-    # (:func:`float_products`): finer and faster. False gives the graphs of models trained before 2026-12-08.
+    # (:func:`float_products`): finer and faster. False gives the graphs of models before 0.1.0-22e38d33db.
     float_products: bool = True
 
     def to_dict(self) -> dict[str, Any]:
