@@ -522,11 +522,8 @@ def _encoder_source(path: str | None) -> str | None:
 
 def _file_sha256(path: str) -> str:
     """The artifact's content hash: an encoder rewritten in place keeps its version, not its bytes."""
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def fit_encoder(cfg: TrainConfig, train_rows: Sequence[Example],
