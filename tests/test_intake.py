@@ -39,6 +39,32 @@ def test_intake_scorer_uses_the_full_model_until_its_queue_exceeds_the_budget() 
     assert relaxed.score(["a", "b"])[0] == "full"  # 2 x ~1 s within a 10 s budget
 
 
+def test_a_stale_estimate_is_measured_again_instead_of_starving_the_full_model() -> None:
+    now = [100.0]
+    scorer = IntakeScorer(BatchScorer(lambda: Model("full", 0.9)), BatchScorer(lambda: Model("fast", 0.1)), 0.02,
+                          clock=lambda: now[0])
+    scorer._measured(1, 0.5)  # one lone text took 0.5 s (a pause): a text now costs 0.5 s by the estimate
+    for _ in range(3):
+        assert scorer.score(["a"])[0] == "fast"
+    now[0] += 0.5  # still recent: the estimate stands
+    assert scorer.score(["a"])[0] == "fast"
+    now[0] += 1.0  # no full-model call for over STALE_AFTER, nothing queued: the next text re-measures it
+    assert scorer.score(["a"])[0] == "full"
+    assert scorer.expected_wait() < 0.02  # the stale 0.5 s was replaced by the new measurement, not blended
+    assert scorer.score(["a"])[0] == "full"
+    assert (scorer.full_calls, scorer.fast_calls) == (2, 4)
+
+
+def test_a_recent_slow_measurement_is_blended_into_the_estimate() -> None:
+    now = [100.0]
+    scorer = IntakeScorer(BatchScorer(lambda: Model("full", 0.9)), BatchScorer(lambda: Model("fast", 0.1)), 1.0,
+                          clock=lambda: now[0])
+    scorer._measured(1, 0.01)
+    now[0] += 0.1
+    scorer._measured(1, 0.11)
+    assert scorer.expected_wait() == pytest.approx(0.8 * 0.01 + 0.2 * 0.11)
+
+
 def test_auto_mode_shows_one_model_everywhere(make_service_fixture: Any, model: Any) -> None:
     svc = make_service_fixture(ENCODER_MODE="auto", REFINE=False)
     st = svc.state

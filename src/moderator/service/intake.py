@@ -15,38 +15,52 @@ threads' work (parsing, the linear features, the database commit) competing for 
 for the batch in flight. At a steady rate the full model keeps up and every submission gets it; in a burst or
 under a closed loop of clients, the queue grows until the estimate crosses the budget, and the excess takes the
 fast path, so intake latency and throughput stay close to those of the linear model.
+
+An estimate is only refreshed by full-model calls, so one slow call (a pause of the process, a burst of
+contention) could otherwise price a lone text above the budget and keep every later submission on the fast
+path, the estimate never measured again. So when the full model has nothing queued and its estimate is older
+than ``STALE_AFTER`` seconds, the next submission is scored by it whatever the estimate says, and that call's
+measurement replaces the stale estimate instead of being blended into it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from moderator.service.scoring import BatchScorer
 
 SMOOTHING = 0.2  # weight of the latest batch in the cost estimate
+STALE_AFTER = 1.0  # seconds without a full-model measurement after which the estimate is re-measured
 
 
 class IntakeScorer:
     """Chooses, per call, between the full model's batcher and the fast path's; the same ``score`` as a
     BatchScorer. ``full`` may be shared with other callers (``/v1/score``): its batches all feed the estimate."""
 
-    def __init__(self, full: BatchScorer, fast: BatchScorer, budget_seconds: float) -> None:
+    def __init__(self, full: BatchScorer, fast: BatchScorer, budget_seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.full = full
         self.fast = fast
         self.budget = float(budget_seconds)
+        self._clock = clock
         self._lock = threading.Lock()
         self._queued = 0  # texts handed to the full model's batcher and not yet answered
         self._cost = 0.0  # seconds per text of the full model, smoothed; 0 until measured
+        self._measured_at = clock()  # when _cost was last measured
         self.full_calls = 0
         self.fast_calls = 0
 
     def _measured(self, queued: int, seconds: float) -> None:
         """One full-model call answered in ``seconds`` with ``queued`` texts (its own included) ahead of it."""
         per_text = seconds / max(1, queued)
+        now = self._clock()
         with self._lock:
-            self._cost = per_text if self._cost == 0.0 else (1 - SMOOTHING) * self._cost + SMOOTHING * per_text
+            stale = now - self._measured_at > STALE_AFTER
+            self._cost = (per_text if self._cost == 0.0 or stale
+                          else (1 - SMOOTHING) * self._cost + SMOOTHING * per_text)
+            self._measured_at = now
 
     def expected_wait(self, n: int = 1) -> float:
         """Seconds until ``n`` more texts would be scored by the full model, by the current estimate."""
@@ -56,9 +70,11 @@ class IntakeScorer:
     def score(self, texts: Sequence[str]) -> tuple[str, list[dict[str, float]]]:
         """``(model version, scores)`` of the full model, or of the fast path when the full one is too busy."""
         n = len(texts)
+        now = self._clock()
         with self._lock:
             ahead = self._queued + n
-            use_full = ahead * self._cost <= self.budget
+            use_full = (ahead * self._cost <= self.budget
+                        or (self._queued == 0 and now - self._measured_at > STALE_AFTER))
             if use_full:
                 self._queued += n
                 self.full_calls += 1
