@@ -53,7 +53,8 @@ def scorer() -> BatchScorer:
     found = ext.get(SCORER)
     if found is None:
         st = state()
-        found = ext.setdefault(SCORER, BatchScorer(lambda: st.model))
+        lanes = max(1, int(current_app.config["ENCODER_BATCHES"]))
+        found = ext.setdefault(SCORER, BatchScorer(lambda: st.model, lanes=lanes))
     return found
 
 
