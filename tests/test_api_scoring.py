@@ -83,51 +83,6 @@ def test_batches_respect_the_size_limit() -> None:
     assert max(model.batches) <= 4 and sum(model.batches) == 18
 
 
-class OverlapModel(SlowModel):
-    """A SlowModel that records how many of its calls ran at the same time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._running = 0
-        self.most_at_once = 0
-
-    def predict_proba(self, texts: list[str]) -> list[dict[str, float]]:
-        with self._lock:
-            self._running += 1
-            self.most_at_once = max(self.most_at_once, self._running)
-        try:
-            return super().predict_proba(texts)
-        finally:
-            with self._lock:
-                self._running -= 1
-
-
-@pytest.mark.parametrize("lanes", [1, 2, 3])
-def test_lanes_bound_the_batches_running_at_once(lanes: int) -> None:
-    model = OverlapModel()
-    scorer = BatchScorer(lambda: model, max_texts=2, lanes=lanes)
-    inputs = [[f"text {i}"] for i in range(24)]
-    out = run_threads(scorer, inputs)
-    for texts, (version, probs) in zip(inputs, out, strict=True):  # each caller its own answer
-        assert version == "slow-1" and probs == [{"spam": len(texts[0]) / 100}]
-    assert sum(model.batches) == 24 and max(model.batches) <= 2
-    assert model.most_at_once == lanes  # 24 callers in batches of 2 keep every lane busy, never more
-
-
-def test_a_caller_whose_item_another_lane_took_waits_for_it() -> None:
-    model = OverlapModel()
-    scorer = BatchScorer(lambda: model, lanes=4)
-    out = run_threads(scorer, [[f"t{i}"] for i in range(12)])
-    assert [probs for _, probs in out] == [[{"spam": len(f"t{i}") / 100}] for i in range(12)]
-    assert sum(model.batches) == 12  # every text scored exactly once, whichever lane took it
-
-
-def test_lanes_must_be_positive() -> None:
-    with pytest.raises(ValueError):
-        BatchScorer(lambda: SlowModel(), lanes=0)
-
-
 @pytest.mark.parametrize("n", [1, 8])
 def test_service_scores_through_the_batcher(service: Any, n: int) -> None:
     texts = [f"comment number {i} about the weather" for i in range(n)]

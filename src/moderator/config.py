@@ -143,9 +143,6 @@ SETTINGS: tuple[Setting, ...] = (
             "milliseconds.", float),
     Setting("encoder_threads", "MODERATOR_ENCODER_THREADS", 1,
             "CPU threads each encoder call may use.", int),
-    Setting("encoder_batches", "MODERATOR_ENCODER_BATCHES", 2,
-            "Full-model batches one worker may score at once (each on its own core while the encoder runs: it "
-            "releases the GIL); 1 runs them one after another.", int),
     Setting("refine_interval", "MODERATOR_REFINE_INTERVAL", 1.0,
             "Seconds the background re-scorer waits when it finds nothing to do (auto and deferred modes).", float),
     Setting("bind", "MODERATOR_BIND", "127.0.0.1:8000", "Address `moderator serve` listens on (HOST:PORT)."),

@@ -30,8 +30,8 @@ class _Pending:
 
 
 class BatchScorer(LeaderBatcher[_Pending]):
-    def __init__(self, model: Callable[[], Any], max_texts: int = MAX_BATCH_TEXTS, lanes: int = 1) -> None:
-        super().__init__(lanes)
+    def __init__(self, model: Callable[[], Any], max_texts: int = MAX_BATCH_TEXTS) -> None:
+        super().__init__()
         self._model = model  # a getter, so that a hot-reloaded model is picked up
         self._max = max_texts
         self.calls = 0  # model calls made (for tests and profiling)

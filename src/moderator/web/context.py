@@ -53,8 +53,7 @@ def scorer() -> BatchScorer:
     found = ext.get(SCORER)
     if found is None:
         st = state()
-        lanes = max(1, int(current_app.config["ENCODER_BATCHES"]))
-        found = ext.setdefault(SCORER, BatchScorer(lambda: st.model, lanes=lanes))
+        found = ext.setdefault(SCORER, BatchScorer(lambda: st.model))
     return found
 
 
