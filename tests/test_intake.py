@@ -96,6 +96,7 @@ def test_auto_mode_falls_back_to_the_fast_path_and_refines_it(make_service_fixtu
 
     intake = svc.app.extensions[INTAKE]
     intake.budget = -1.0  # as if the full model's queue were over the budget: a burst
+    intake.stale_after = float("inf")  # and its estimate never re-measured, however slow the machine
     body = svc.submit(INSULT).get_json()
     lin = model.linear_view()
     assert body["model_version"] == f"{model.version}+linear"
@@ -103,6 +104,9 @@ def test_auto_mode_falls_back_to_the_fast_path_and_refines_it(make_service_fixtu
     # the fast path is judged by its own thresholds (the linear model's), not the full model's
     assert body["flags"] == list(st.fast_policy.evaluate(body["scores"], None, False).flags)
     assert st.fast_policy.thresholds == pytest.approx(model.linear_thresholds)
+    metrics = svc.call("GET", "/metrics", None).get_data(as_text=True)  # the warm-up by the full model, then this
+    assert 'moderator_intake_scored_total{path="full"} 1.0' in metrics
+    assert 'moderator_intake_scored_total{path="fast"} 1.0' in metrics
     refiner = Refiner(st.engine, st.sessionmaker, lambda: (st.full_model, st.full_policy), st.clock)
     assert refiner.run_once() >= 1
     got = svc.call("GET", f"/v1/comments/{body['id']}").get_json()

@@ -87,6 +87,9 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=self._registry)
         self.decisions = Counter("moderator_decisions", "Decisions by source (submission policy or moderator) "
                                  "and outcome", ["source", "outcome"], registry=self._registry)
+        self.intake = Counter("moderator_intake_scored", "Submissions by what scored them at intake: fast (the "
+                              "linear model, re-scored later by the full model) or full (scores that stay)", ["path"],
+                              registry=self._registry)
         self._registry.register(DEPENDENCY_UP)
         self._state = _StateCollector(queue_depth, model_version, refine_backlog)
 
@@ -96,6 +99,10 @@ class Metrics:
 
     def decision(self, source: str, outcome: str) -> None:
         self.decisions.labels(source, outcome).inc()
+
+    def scored_at_intake(self, path: str) -> None:
+        """One submission scored at intake by the ``"full"`` model or on the ``"fast"`` path."""
+        self.intake.labels(path).inc()
 
     def render(self) -> tuple[bytes, str]:
         if self._mp_dir:

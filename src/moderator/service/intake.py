@@ -40,10 +40,11 @@ class IntakeScorer:
     BatchScorer. ``full`` may be shared with other callers (``/v1/score``): its batches all feed the estimate."""
 
     def __init__(self, full: BatchScorer, fast: BatchScorer, budget_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, stale_after: float = STALE_AFTER) -> None:
         self.full = full
         self.fast = fast
         self.budget = float(budget_seconds)
+        self.stale_after = float(stale_after)
         self._clock = clock
         self._lock = threading.Lock()
         self._queued = 0  # texts handed to the full model's batcher and not yet answered
@@ -57,7 +58,7 @@ class IntakeScorer:
         per_text = seconds / max(1, queued)
         now = self._clock()
         with self._lock:
-            stale = now - self._measured_at > STALE_AFTER
+            stale = now - self._measured_at > self.stale_after
             self._cost = (per_text if self._cost == 0.0 or stale
                           else (1 - SMOOTHING) * self._cost + SMOOTHING * per_text)
             self._measured_at = now
@@ -74,7 +75,7 @@ class IntakeScorer:
         with self._lock:
             ahead = self._queued + n
             use_full = (ahead * self._cost <= self.budget
-                        or (self._queued == 0 and now - self._measured_at > STALE_AFTER))
+                        or (self._queued == 0 and now - self._measured_at > self.stale_after))
             if use_full:
                 self._queued += n
                 self.full_calls += 1

@@ -346,9 +346,11 @@ def submit(svc: Service, actor: audit.Actor, comment: Comment, idem: Idempotency
         return written
     stored, payload = written
     record_phase(svc, stored, comment, t, signature)
+    fast = version in svc.policies  # the fast path's version has its own policy (thresholds)
     if svc.metrics is not None:
         svc.metrics.decision("submission", payload["decision"])
-    if refiner is not None and stored.priority is not None and version in svc.policies:  # fast path: re-scored later
+        svc.metrics.scored_at_intake("fast" if fast else "full")
+    if refiner is not None and stored.priority is not None and fast:  # fast path: re-scored later
         refiner.wake()
     return Outcome(payload)
 
