@@ -7,10 +7,11 @@ module, kept disjoint from the hand-written evaluation sets in ``data/*_eval.jso
 ``tests/test_eval_disjoint.py`` checks):
 
 - ``benign_identity``: friendly, ordinary sentences and questions that name a group (about oneself, a
-  neighbour, a colleague, a community), counter-speech defending one, and news reports or quotations that
-  mention a hateful claim to reject it: no label but 0 for ``hate_speech`` and ``personal_attack``;
+  neighbour, a colleague, a community; for women and men by the noun, "I'm a woman who ..."), counter-speech
+  defending one, and news reports or quotations that mention a hateful claim to reject it: no label but 0 for
+  ``hate_speech`` and ``personal_attack``;
 - ``group_hate``: dehumanising generalisations, conspiracy tropes, calls for exclusion, incitement to and
-  wishes for violence against a group, with no slur: ``hate_speech`` 1;
+  wishes for violence against a group (women and men among them), with no slur: ``hate_speech`` 1;
 - ``group_threat``: threats of violence against a group (attacks planned on its homes, gatherings and
   businesses, arson, weapons, vehicles, mobs), each template filled with a sample of groups: ``hate_speech`` 1;
 - ``group_threat_twin``: each group threat's benign twin, same groups, same setting and incidental words, the
@@ -129,6 +130,53 @@ BENIGN_IDENTITY = (
     "The census shows the number of {pl} in the county grew slightly over the last ten years.",
     "Are there any {adj} parents here who would like to help with the school's reading club?",
     "Our local paper ran a lovely piece on the {adj} volunteers at the food bank this week.",
+)
+
+# Groups named by a noun rather than an adjective ("a woman", not "a female"): (singular, plural). The same
+# groups in benign and hateful rows, men as well as women, so that the noun itself predicts nothing here.
+GENDER_NOUNS: tuple[tuple[str, str], ...] = (("woman", "women"), ("man", "men"))
+
+# {n}, {a_n} ("a woman"), {ns}, {Ns}
+BENIGN_GENDERED = (
+    "I'm {a_n} who cycles to work, and the new bike lane on Park Street has made my mornings much safer.",
+    "As {a_n} in my seventies, I still read the paper cover to cover every Sunday.",
+    "The {n} at the ticket office found my lost wallet and handed it in, honest as anything.",
+    "A {n} from our street organised the litter pick this weekend and forty people turned up.",
+    "{Ns} in my running club raised two thousand pounds for the children's hospital.",
+    "Lots of {ns} have written in about the closure of the swimming pool, and they make good points.",
+    "The {ns} on the allotments share their spare courgettes with the whole village every August.",
+    "Our choir is looking for more {ns} to join, rehearsals are on Thursday evenings.",
+    "I'm {a_n} and a season ticket holder, and I think the club got the prices right this year.",
+    "Two {ns} from my estate opened a repair cafe and fixed my toaster for free.",
+    "{Ns} and their families packed the square for the lantern parade last night.",
+    "The {n} who runs the corner cafe remembers everyone's order, friendliest place in town.",
+    "Is there {a_n} here who coaches the under-twelves? My daughter wants to join a team.",
+    "{Ns} from all over the county came to the careers fair at the library.",
+    "As {a_n} who grew up on a farm, I found the piece on milk prices spot on.",
+    "The {ns} in our reading group picked a thriller this month and nobody could put it down.",
+    "Good on the {n} who stopped to help the lost toddler at the market, that's what community means.",
+    "The {ns} who volunteer at the animal shelter walked every dog twice today.",
+    "Congratulations to the {n} who won the village baking contest with a lemon tart.",
+    "My daughter hopes to be the first {n} in our family to go to university.",
+    "How many {ns} voted in the student union election? The turnout figures would be interesting.",
+    "i'm {a_n} in my 30s and i still can't afford a flat in this city, the rent piece was spot on",
+    "{Ns} make up most of the staff at our local surgery and they are run off their feet.",
+    "One {n} in the crowd started singing and soon the whole platform joined in.",
+)
+
+GENDERED_HATE = (
+    "Giving {ns} a say in anything was the worst mistake this country ever made.",
+    "{Ns} are worthless and exist only to serve their betters.",
+    "Never hire {a_n}, they are lazy, hysterical and useless by nature.",
+    "{Ns} are nothing but animals who should be kept on a leash.",
+    "Every {n} who talks back deserves to be beaten into silence.",
+    "{Ns} are parasites who have ruined this country.",
+    "Ban {ns} from the universities, they do not have the brains for it.",
+    "A {n} is only good for one thing and it isn't thinking.",
+    "{Ns} are vile creatures and the world would be cleaner without them.",
+    "Don't ever listen to {a_n}, every one of them is a lying manipulator.",
+    "{Ns} should be stripped of their rights and kept in their place.",
+    "I despise {ns}, the whole lot of them are filth.",
 )
 
 GROUP_HATE = (
@@ -750,6 +798,10 @@ def _fill(template: str, adj: str, plural: str) -> str:
     return template.format(adj=adj, a_adj=_a(adj), pl=plural, Pl=plural[0].upper() + plural[1:])
 
 
+def _fill_noun(template: str, noun: str, plural: str) -> str:
+    return template.format(n=noun, a_n=_a(noun), ns=plural, Ns=plural[0].upper() + plural[1:])
+
+
 def _address(opening: str, core: str) -> str:
     """``core`` after an optional ``opening`` ("Hey Imran, "), lower-cased after one unless it starts "I "."""
     return opening + (core[0].lower() + core[1:] if opening and core[:2] != "I " else core)
@@ -773,6 +825,12 @@ def augmentation_examples(seed: int = 20261126, person_twins: int = 0) -> list[E
                                "benign_identity"))
         for template in GROUP_HATE:
             out.append(Example(_fill(template, adj, plural), AUGMENT_CORPUS, {HATE: 1}, "group_hate"))
+    for noun, nouns in GENDER_NOUNS:
+        for template in BENIGN_GENDERED:
+            out.append(Example(_fill_noun(template, noun, nouns), AUGMENT_CORPUS, {HATE: 0, ATTACK: 0},
+                               "benign_identity"))
+        for template in GENDERED_HATE:
+            out.append(Example(_fill_noun(template, noun, nouns), AUGMENT_CORPUS, {HATE: 1}, "group_hate"))
     threat_rng = random.Random(seed + 1)  # its own stream: the other kinds' rows stay as they were
     for threat, twin in zip(GROUP_THREAT, GROUP_THREAT_TWIN, strict=True):
         for adj, plural in threat_rng.sample(GROUPS, GROUP_THREAT_GROUPS):
