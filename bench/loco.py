@@ -236,6 +236,8 @@ def main() -> None:
     ap.add_argument("--student", default=None, metavar="LAYERS,EPOCHS",
                     help="with --mode full: also distil each fold's encoder into one of LAYERS layers trained for "
                          "EPOCHS epochs (scripts/train.py --distill-from), reported as the column 'student'")
+    ap.add_argument("--identity-pooled", default=None, metavar="CATEGORIES",
+                    help="categories re-weighted over the corpora pooled too ('' for none; default: training's)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=str(RESULTS / "loco"))
     args = ap.parse_args()
@@ -265,7 +267,9 @@ def main() -> None:
                + (f" --corpora {args.corpora}" if args.corpora else "")
                + (f" --sample {args.sample}" if args.sample else "")
                + ("" if args.blend == "calibrated" else f" --blend {args.blend}")
-               + (f" --student {args.student}" if args.student else "") + f" --out {args.out}")
+               + (f" --student {args.student}" if args.student else "")
+               + (f" --identity-pooled '{args.identity_pooled}'" if args.identity_pooled is not None else "")
+               + f" --out {args.out}")
     commands = [c for c in results.get("commands", [results["command"]] if "command" in results else [])
                 if c != command]
     results.pop("command", None)
@@ -274,6 +278,8 @@ def main() -> None:
                                f"{datetime.now(UTC).date().isoformat()} on a shared 2-core machine",
                     "max_eval": args.max_eval})
     cfg = TrainConfig(data_dir=args.data_dir, sample=args.sample, blend=args.blend)
+    if args.identity_pooled is not None:
+        cfg.identity_reweight_pooled = tuple(c.strip() for c in args.identity_pooled.split(",") if c.strip())
     for left in folds:
         t = time.time()
         fold = run_fold(left, modes, cfg, args.max_eval, student)

@@ -63,6 +63,33 @@ def test_identity_weights_make_a_group_word_uninformative_within_a_corpus() -> N
     assert np.all(factors[~named] == 1.0)
 
 
+def test_pooled_identity_weights_balance_a_group_across_corpora() -> None:
+    """Women named at the base rate of each corpus, but mostly in the corpus with many positives: per corpus
+    nothing changes and the word still predicts the label pooled; the pooled pass balances it there too."""
+    rows, y = [], []
+    for i in range(100):  # "tweets": base rate 40%, rows naming women 40% positive, 50 of them
+        names = i < 50
+        rows.append(Example("women here" if names else "people here", "tweeteval_hate", {}, ""))
+        y.append(int(i % 5 < 2))
+    for i in range(200):  # "forum": base rate 5%, 10 rows naming women, none of them positive
+        names = i < 10
+        rows.append(Example("women there" if names else "people there", "stormfront_hate", {}, ""))
+        y.append(int(not names and i % 20 == 10))
+    y_arr, w = np.array(y), np.ones(len(rows))
+    named = np.array(["women" in r.text for r in rows])
+
+    def rate(f: np.ndarray, mask: np.ndarray) -> float:
+        return float((f[mask] * y_arr[mask]).sum() / f[mask].sum())
+
+    per_corpus = identity_weights(rows, y_arr, w)
+    pooled = identity_weights(rows, y_arr, w, pooled=True)
+    everyone = np.ones(len(rows), dtype=bool)
+    assert rate(per_corpus, named) > 1.5 * rate(per_corpus, everyone)  # still predictive pooled
+    # the pooled pass takes the rows naming women to the pooled base rate it starts from
+    assert rate(pooled, named) == pytest.approx(rate(per_corpus, everyone), abs=0.02)
+    assert np.all(pooled[~named] == 1.0)
+
+
 def test_identity_weights_leave_the_teams_rows_alone() -> None:
     rows = [Example("Muslims are welcome", AUGMENT_CORPUS, {}, "")] * 6 + [Example("hi", AUGMENT_CORPUS, {}, "")]
     f = identity_weights(rows, np.array([0, 0, 0, 0, 0, 1, 0]), np.ones(7))

@@ -54,6 +54,9 @@ from moderator import CATEGORIES
 @click.option("--person-threat-twins", type=click.IntRange(0, 7), default=0, show_default=True,
               help="Train on a friendly twin of each person threat under N of its 7 openings: fewer friendly "
                    "comments to the reader flagged, fewer threats caught (docs/benchmarks.md).")
+@click.option("--identity-pooled", default=None, metavar="CATEGORIES",
+              help="Comma-separated categories whose rows naming a group are balanced over the corpora pooled "
+                   "as well as within each ('' for none; default: the trainer's).")
 @click.option("--encoder-seed", type=int, default=None,
               help="Seed of the encoder's fine-tuning alone (default: --seed): the same rows in another order.")
 @click.option("--blend", type=click.Choice(["calibrated", "mean"]), default="calibrated", show_default=True,
@@ -68,7 +71,8 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
                   no_float_products: bool,
                   encoder_layers: int | None, encoder_ffn: int | None, encoder_heads: int | None,
                   prune_after: int, encoder_epochs: int | None, distill_from: str | None,
-                  distill_weight: float, distill_transfer: int, person_threat_twins: int, encoder_seed: int | None,
+                  distill_weight: float, distill_transfer: int, person_threat_twins: int, identity_pooled: str | None,
+                  encoder_seed: int | None,
                   blend: str, no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
     from moderator.training.datasets import DataMissingError
@@ -99,6 +103,12 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
         raise click.UsageError("--distill-transfer needs --distill-from: its rows are taught by the teacher alone")
     cfg.encoder_transfer = distill_transfer
     cfg.person_threat_twins = person_threat_twins
+    if identity_pooled is not None:
+        pooled = tuple(c.strip() for c in identity_pooled.split(",") if c.strip())
+        if set(pooled) - set(cfg.identity_reweight):
+            raise click.BadParameter(f"only {', '.join(cfg.identity_reweight)} are re-weighted",
+                                     param_hint="--identity-pooled")
+        cfg.identity_reweight_pooled = pooled
     cfg.encoder_seed = encoder_seed
     cfg.blend = blend
     cats = tuple(c.strip() for c in categories.split(",") if c.strip())

@@ -254,6 +254,10 @@ def _mitigation_lines(m: dict[str, Any]) -> list[str]:
         lines.append("- Identity re-weighting (after Dixon et al. 2018): within each corpus, rows naming a group"
                      " are re-weighted so that the group word does not predict the label, for "
                      + ", ".join(f"`{c}`" for c in cfg["identity_reweight"]) + ".")
+    if cfg.get("identity_reweight_pooled"):
+        lines.append("- Then once more over the corpora pooled, so that a group named mostly in a corpus with many"
+                     " positives does not predict the label across corpora either, for "
+                     + ", ".join(f"`{c}`" for c in cfg["identity_reweight_pooled"]) + ".")
     if cfg.get("identity_neutral"):
         lines.append("- Identity features neutralised (zero weight on word and character n-grams of group words)"
                      " for " + ", ".join(f"`{c}`" for c in cfg["identity_neutral"]) + ".")
