@@ -227,3 +227,25 @@ def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version
     assert seen[1].to_dict()["person_threat_twins"] == 7 and seen[1].to_dict()["encoder_seed"] == 1
     bad = CliRunner().invoke(main, ["train", "--person-threat-twins", "8", "--output", str(tmp_path)])
     assert bad.exit_code == 2 and "8 is not in the range 0<=x<=7" in bad.output
+
+
+def test_train_command_passes_identity_pooling_and_the_default_leaves_the_recipe_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import moderator.training.train as training
+
+    seen: list[TrainConfig] = []
+
+    def fake_train(cfg: TrainConfig) -> Any:
+        seen.append(cfg)
+        model = SimpleNamespace(version="fake", thresholds={}, metadata={"training_seconds": 0, "metrics": {}})
+        return model, tmp_path / "fake.joblib"
+
+    monkeypatch.setattr(training, "train", fake_train)
+    for args in ([], ["--identity-pooled", "hate_speech"], ["--identity-pooled", ""]):
+        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
+        assert r.exit_code == 0, r.output
+    assert [c.identity_reweight_pooled for c in seen] == [(), ("hate_speech",), ()]
+    assert "identity_reweight_pooled" not in seen[0].to_dict()
+    assert seen[1].to_dict()["identity_reweight_pooled"] == ["hate_speech"]
+    bad = CliRunner().invoke(main, ["train", "--identity-pooled", "spam", "--output", str(tmp_path)])
+    assert bad.exit_code == 2 and "only hate_speech, personal_attack are re-weighted" in bad.output
