@@ -206,8 +206,8 @@ def test_augmentation_is_deterministic_and_balanced_per_group() -> None:
         assert any(group in e.text for e in hate) and any(group in e.text for e in benign)
 
 
-def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _capture_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[TrainConfig]:
+    """Replace training by a recorder: the configs the train command would have trained, in order."""
     import moderator.training.train as training
 
     seen: list[TrainConfig] = []
@@ -218,6 +218,12 @@ def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version
         return model, tmp_path / "fake.joblib"
 
     monkeypatch.setattr(training, "train", fake_train)
+    return seen
+
+
+def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _capture_training(tmp_path, monkeypatch)
     for args in ([], ["--person-threat-twins", "7", "--encoder-seed", "1"]):
         r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
         assert r.exit_code == 0, r.output
@@ -231,16 +237,7 @@ def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version
 
 def test_train_command_passes_identity_pooling_and_the_default_leaves_the_recipe_alone(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moderator.training.train as training
-
-    seen: list[TrainConfig] = []
-
-    def fake_train(cfg: TrainConfig) -> Any:
-        seen.append(cfg)
-        model = SimpleNamespace(version="fake", thresholds={}, metadata={"training_seconds": 0, "metrics": {}})
-        return model, tmp_path / "fake.joblib"
-
-    monkeypatch.setattr(training, "train", fake_train)
+    seen = _capture_training(tmp_path, monkeypatch)
     for args in ([], ["--identity-pooled", "hate_speech"], ["--identity-pooled", ""]):
         r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
         assert r.exit_code == 0, r.output

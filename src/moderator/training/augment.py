@@ -819,18 +819,14 @@ def augmentation_examples(seed: int = 20261126, person_twins: int = 0) -> list[E
         raise ValueError(f"person_twins must be between 0 and {len(WHO)}, not {person_twins}")
     rng = random.Random(seed)
     out: list[Example] = []
-    for adj, plural in GROUPS:
-        for template in BENIGN_IDENTITY:
-            out.append(Example(_fill(template, adj, plural), AUGMENT_CORPUS, {HATE: 0, ATTACK: 0},
+    named = (*((_fill, g, BENIGN_IDENTITY, GROUP_HATE) for g in GROUPS),
+             *((_fill_noun, g, BENIGN_GENDERED, GENDERED_HATE) for g in GENDER_NOUNS))
+    for fill, (word, plural), benign, hateful in named:
+        for template in benign:
+            out.append(Example(fill(template, word, plural), AUGMENT_CORPUS, {HATE: 0, ATTACK: 0},
                                "benign_identity"))
-        for template in GROUP_HATE:
-            out.append(Example(_fill(template, adj, plural), AUGMENT_CORPUS, {HATE: 1}, "group_hate"))
-    for noun, nouns in GENDER_NOUNS:
-        for template in BENIGN_GENDERED:
-            out.append(Example(_fill_noun(template, noun, nouns), AUGMENT_CORPUS, {HATE: 0, ATTACK: 0},
-                               "benign_identity"))
-        for template in GENDERED_HATE:
-            out.append(Example(_fill_noun(template, noun, nouns), AUGMENT_CORPUS, {HATE: 1}, "group_hate"))
+        for template in hateful:
+            out.append(Example(fill(template, word, plural), AUGMENT_CORPUS, {HATE: 1}, "group_hate"))
     threat_rng = random.Random(seed + 1)  # its own stream: the other kinds' rows stay as they were
     for threat, twin in zip(GROUP_THREAT, GROUP_THREAT_TWIN, strict=True):
         for adj, plural in threat_rng.sample(GROUPS, GROUP_THREAT_GROUPS):
