@@ -238,6 +238,8 @@ def main() -> None:
                          "EPOCHS epochs (scripts/train.py --distill-from), reported as the column 'student'")
     ap.add_argument("--identity-pooled", default=None, metavar="CATEGORIES",
                     help="categories re-weighted over the corpora pooled too ('' for none; default: training's)")
+    ap.add_argument("--corpus-adjust", default=None, metavar="CATEGORIES",
+                    help="categories fitted with the corpus as a feature, scored with it averaged in (default: none)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=str(RESULTS / "loco"))
     args = ap.parse_args()
@@ -269,6 +271,7 @@ def main() -> None:
                + ("" if args.blend == "calibrated" else f" --blend {args.blend}")
                + (f" --student {args.student}" if args.student else "")
                + (f" --identity-pooled '{args.identity_pooled}'" if args.identity_pooled is not None else "")
+               + (f" --corpus-adjust '{args.corpus_adjust}'" if args.corpus_adjust is not None else "")
                + f" --out {args.out}")
     commands = [c for c in results.get("commands", [results["command"]] if "command" in results else [])
                 if c != command]
@@ -280,6 +283,8 @@ def main() -> None:
     cfg = TrainConfig(data_dir=args.data_dir, sample=args.sample, blend=args.blend)
     if args.identity_pooled is not None:
         cfg.identity_reweight_pooled = tuple(c.strip() for c in args.identity_pooled.split(",") if c.strip())
+    if args.corpus_adjust is not None:
+        cfg.corpus_adjust = tuple(c.strip() for c in args.corpus_adjust.split(",") if c.strip())
     for left in folds:
         t = time.time()
         fold = run_fold(left, modes, cfg, args.max_eval, student)

@@ -28,6 +28,8 @@ from moderator.training.datasets import Example
 from moderator.training.train import (
     TrainConfig,
     add_spam_negatives,
+    corpus_adjusted,
+    corpus_columns,
     encoder_training_rows,
     identity_weights,
     operating_threshold,
@@ -88,6 +90,42 @@ def test_pooled_identity_weights_balance_a_group_across_corpora() -> None:
     # the pooled pass takes the rows naming women to the pooled base rate it starts from
     assert rate(pooled, named) == pytest.approx(rate(per_corpus, everyone), abs=0.02)
     assert np.all(pooled[~named] == 1.0)
+
+
+def test_corpus_adjustment_takes_a_corpus_base_rate_out_of_a_words_weight() -> None:
+    """A word frequent in the corpus with many positives and uninformative within each corpus: fitted without
+    the corpus it learns that corpus's base rate; with the corpus as features, far less. The reduced model
+    scores what scikit-learn scores with the corpora's weight shares as their columns."""
+    import scipy.sparse as sp
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    from moderator.model.classifier import CategoryModel
+
+    rng = np.random.default_rng(0)
+    rows, feats, y = [], [], []
+    for corpus, n, base, word_share in (("tweeteval_hate", 600, 0.45, 0.6), ("stormfront_hate", 1400, 0.08, 0.05)):
+        for _ in range(n):
+            label = int(rng.random() < base)
+            rows.append(Example("", corpus, {}, ""))
+            feats.append([float(rng.random() < word_share), float(rng.random() < (0.7 if label else 0.2))])
+            y.append(label)
+    X, y_arr, w = sp.csr_matrix(np.array(feats)), np.array(y), np.ones(len(rows))
+
+    def fit(features: sp.csr_matrix) -> CalibratedClassifierCV:
+        lr = LogisticRegression(C=4.0, solver="liblinear", class_weight="balanced")
+        return CalibratedClassifierCV(lr, method="sigmoid", cv=3, ensemble=False).fit(features, y_arr, sample_weight=w)
+
+    plain = CategoryModel.from_calibrated((0, 2), fit(X))
+    onehot, prior = corpus_columns(rows, w)
+    assert onehot.shape == (2000, 2) and prior == pytest.approx([1400 / 2000, 600 / 2000])  # sorted by name
+    cal = fit(sp.hstack([X, onehot], format="csr"))
+    adjusted = corpus_adjusted(CategoryModel.from_calibrated((0, 2), cal), prior)
+    assert adjusted.coef_.shape == (2,)
+    assert plain.coef_[0] > 1.0 and abs(adjusted.coef_[0]) < 0.3 * plain.coef_[0]
+    assert adjusted.coef_[1] > 1.0  # the word that does carry the label keeps its weight
+    reference = cal.predict_proba(sp.hstack([X, sp.csr_matrix(np.tile(prior, (2000, 1)))], format="csr"))[:, 1]
+    assert np.allclose(adjusted.predict_proba(X), reference, atol=1e-5)
 
 
 def test_identity_weights_leave_the_teams_rows_alone() -> None:
@@ -235,7 +273,7 @@ def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version
     assert bad.exit_code == 2 and "8 is not in the range 0<=x<=7" in bad.output
 
 
-def test_train_command_passes_identity_pooling_and_the_default_leaves_the_recipe_alone(
+def test_train_command_passes_identity_pooling_and_corpus_adjustment_and_the_defaults_leave_the_recipe(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _capture_training(tmp_path, monkeypatch)
     for args in ([], ["--identity-pooled", "hate_speech"], ["--identity-pooled", ""]):
@@ -246,3 +284,10 @@ def test_train_command_passes_identity_pooling_and_the_default_leaves_the_recipe
     assert seen[1].to_dict()["identity_reweight_pooled"] == ["hate_speech"]
     bad = CliRunner().invoke(main, ["train", "--identity-pooled", "spam", "--output", str(tmp_path)])
     assert bad.exit_code == 2 and "only hate_speech, personal_attack are re-weighted" in bad.output
+    r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path),
+                                  "--corpus-adjust", "hate_speech"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1].corpus_adjust == ("hate_speech",) and seen[-1].to_dict()["corpus_adjust"] == ["hate_speech"]
+    assert "corpus_adjust" not in seen[0].to_dict()
+    bad = CliRunner().invoke(main, ["train", "--corpus-adjust", "threat", "--output", str(tmp_path)])
+    assert bad.exit_code == 2 and "unknown categories: threat" in bad.output

@@ -57,6 +57,9 @@ from moderator import CATEGORIES
 @click.option("--identity-pooled", default=None, metavar="CATEGORIES",
               help="Comma-separated categories whose rows naming a group are balanced over the corpora pooled "
                    "as well as within each ('' for none; default: the trainer's).")
+@click.option("--corpus-adjust", default=None, metavar="CATEGORIES",
+              help="Comma-separated categories whose linear classifier is fitted with each row's corpus as a "
+                   "feature and scores with the corpora averaged in ('' for none; default: the trainer's).")
 @click.option("--encoder-seed", type=int, default=None,
               help="Seed of the encoder's fine-tuning alone (default: --seed): the same rows in another order.")
 @click.option("--blend", type=click.Choice(["calibrated", "mean"]), default="calibrated", show_default=True,
@@ -72,6 +75,7 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
                   encoder_layers: int | None, encoder_ffn: int | None, encoder_heads: int | None,
                   prune_after: int, encoder_epochs: int | None, distill_from: str | None,
                   distill_weight: float, distill_transfer: int, person_threat_twins: int, identity_pooled: str | None,
+                  corpus_adjust: str | None,
                   encoder_seed: int | None,
                   blend: str, no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
@@ -109,6 +113,12 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
             raise click.BadParameter(f"only {', '.join(cfg.identity_reweight)} are re-weighted",
                                      param_hint="--identity-pooled")
         cfg.identity_reweight_pooled = pooled
+    if corpus_adjust is not None:
+        adjusted = tuple(c.strip() for c in corpus_adjust.split(",") if c.strip())
+        unknown = [c for c in adjusted if c not in CATEGORIES]
+        if unknown:
+            raise click.BadParameter(f"unknown categories: {', '.join(unknown)}", param_hint="--corpus-adjust")
+        cfg.corpus_adjust = adjusted
     cfg.encoder_seed = encoder_seed
     cfg.blend = blend
     cats = tuple(c.strip() for c in categories.split(",") if c.strip())

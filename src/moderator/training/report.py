@@ -258,6 +258,10 @@ def _mitigation_lines(m: dict[str, Any]) -> list[str]:
         lines.append("- Then once more over the corpora pooled, so that a group named mostly in a corpus with many"
                      " positives does not predict the label across corpora either, for "
                      + ", ".join(f"`{c}`" for c in cfg["identity_reweight_pooled"]) + ".")
+    if cfg.get("corpus_adjust"):
+        lines.append("- Corpus adjustment: the linear classifier is fitted with each row's corpus as features and"
+                     " scores with the corpora averaged in, so that no word carries a corpus's base rate, for "
+                     + ", ".join(f"`{c}`" for c in cfg["corpus_adjust"]) + ".")
     if cfg.get("identity_neutral"):
         lines.append("- Identity features neutralised (zero weight on word and character n-grams of group words)"
                      " for " + ", ".join(f"`{c}`" for c in cfg["identity_neutral"]) + ".")

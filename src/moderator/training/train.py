@@ -29,7 +29,7 @@ from scipy.special import logit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, StratifiedShuffleSplit
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
@@ -143,6 +143,11 @@ class TrainConfig:
     # predicts the label for a model that cannot see which corpus a comment came from, though within each
     # corpus it does not.
     identity_reweight_pooled: tuple[str, ...] = ()
+    # Categories whose linear classifier is fitted with each row's corpus as features of its own, then scores
+    # with the corpora averaged in (corpus_adjusted): a back-door adjustment for the corpus, which sets both a
+    # row's base rate and its vocabulary (Landeiro and Culotta 2016), so that a word common in a corpus with
+    # many positives does not carry that corpus's base rate into its weight.
+    corpus_adjust: tuple[str, ...] = ()
     identity_neutral: tuple[str, ...] = ("personal_attack",)
     # The thresholds' operating point on the comment-section corpora's validation rows: the highest recall
     # that flags at most this share of the clean comments (and other negatives) of each category, so that at
@@ -177,6 +182,7 @@ class TrainConfig:
                 "identity_reweight": list(self.identity_reweight), "identity_neutral": list(self.identity_neutral),
                 **({"identity_reweight_pooled": list(self.identity_reweight_pooled)}
                    if self.identity_reweight_pooled else {}),
+                **({"corpus_adjust": list(self.corpus_adjust)} if self.corpus_adjust else {}),
                 "operating_point": {"max_flag_rate": self.max_flag_rate, "prevalence": self.prevalence,
                                     "min_precision": self.min_precision}}
 
@@ -472,16 +478,45 @@ def fit_classifiers(cfg: TrainConfig, data: TrainingData, X: FeatureMatrices) ->
             Xc, Xv = Xc @ sp.diags(keep), Xv @ sp.diags(keep)
         base = LogisticRegression(C=cfg.C.get(cat, 4.0), solver="liblinear", max_iter=1000, class_weight="balanced")
         cal = CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False)
-        cal.fit(Xc, y, sample_weight=w)
-        classifiers[cat] = CategoryModel.from_calibrated((a, b), cal)
+        if cat in cfg.corpus_adjust:
+            # Shuffled folds: the default ones are contiguous, so each holds out most of a corpus whose
+            # column the other two folds never saw, and the calibration learns those columns' absence.
+            cal.set_params(cv=StratifiedKFold(3, shuffle=True, random_state=cfg.seed))
+            onehot, prior = corpus_columns(rows, w)
+            cal.fit(sp.hstack([Xc, onehot], format="csr"), y, sample_weight=w)
+            classifiers[cat] = corpus_adjusted(CategoryModel.from_calibrated((a, b), cal), prior)
+            reference = cal.predict_proba(sp.hstack([Xv, sp.csr_matrix(np.tile(prior, (Xv.shape[0], 1)))],
+                                                    format="csr"))[:, 1]
+        else:
+            cal.fit(Xc, y, sample_weight=w)
+            classifiers[cat] = CategoryModel.from_calibrated((a, b), cal)
+            reference = cal.predict_proba(Xv)[:, 1]
         if cat in cfg.identity_neutral:
             classifiers[cat].coef_ *= keep
-        reference = cal.predict_proba(Xv)[:, 1]
         reduced = classifiers[cat].predict_proba(X.validation)
         if not np.allclose(reference, reduced, atol=1e-4):  # float32 weights: tiny differences only
             raise RuntimeError(f"{cat}: reduced classifier disagrees with scikit-learn by "
                                f"{np.abs(reference - reduced).max():.2g}")
     return classifiers
+
+
+def corpus_columns(rows: Sequence[Example], w: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """One indicator column per corpus of ``rows`` (sorted by name), and each corpus's share of the weight
+    ``w``: the average a comment of unknown corpus is scored with (:func:`corpus_adjusted`)."""
+    names = sorted({e.corpus for e in rows})
+    col = np.array([names.index(e.corpus) for e in rows])
+    onehot = sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), col)), shape=(len(rows), len(names)))
+    prior = np.bincount(col, weights=w, minlength=len(names)) / w.sum()
+    return onehot, prior
+
+
+def corpus_adjusted(model: CategoryModel, prior: np.ndarray) -> CategoryModel:
+    """``model`` fitted with :func:`corpus_columns` appended to its features, scoring with the corpora averaged
+    in: their weights leave ``coef_`` and their prior-weighted mean joins the intercept (the back-door
+    adjustment, on the logit scale)."""
+    k = len(prior)
+    return CategoryModel(model.columns, model.coef_[:-k].copy(), model.intercept_ + float(prior @ model.coef_[-k:]),
+                         model.calib_a, model.calib_b)
 
 
 def encoder_training_rows(cfg: TrainConfig, train_rows: Sequence[Example], enc_cats: Sequence[str],
