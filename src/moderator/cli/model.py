@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from moderator import CATEGORIES
+
+
+def _category_list(text: str, allowed: Sequence[str], option: str, refusal: str = "unknown categories:",
+                   ) -> tuple[str, ...]:
+    """A comma-separated option's categories ('' for none), each one of ``allowed``."""
+    cats = tuple(c.strip() for c in text.split(",") if c.strip())
+    bad = [c for c in cats if c not in allowed]
+    if bad:
+        raise click.BadParameter(f"{refusal} {', '.join(bad)}", param_hint=option)
+    return cats
 
 
 @click.command("train")
@@ -108,24 +119,14 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
     cfg.encoder_transfer = distill_transfer
     cfg.person_threat_twins = person_threat_twins
     if identity_pooled is not None:
-        pooled = tuple(c.strip() for c in identity_pooled.split(",") if c.strip())
-        if set(pooled) - set(cfg.identity_reweight):
-            raise click.BadParameter(f"only {', '.join(cfg.identity_reweight)} are re-weighted",
-                                     param_hint="--identity-pooled")
-        cfg.identity_reweight_pooled = pooled
+        cfg.identity_reweight_pooled = _category_list(
+            identity_pooled, cfg.identity_reweight, "--identity-pooled",
+            f"only {', '.join(cfg.identity_reweight)} are re-weighted, not")
     if corpus_adjust is not None:
-        adjusted = tuple(c.strip() for c in corpus_adjust.split(",") if c.strip())
-        unknown = [c for c in adjusted if c not in CATEGORIES]
-        if unknown:
-            raise click.BadParameter(f"unknown categories: {', '.join(unknown)}", param_hint="--corpus-adjust")
-        cfg.corpus_adjust = adjusted
+        cfg.corpus_adjust = _category_list(corpus_adjust, CATEGORIES, "--corpus-adjust")
     cfg.encoder_seed = encoder_seed
     cfg.blend = blend
-    cats = tuple(c.strip() for c in categories.split(",") if c.strip())
-    unknown = [c for c in cats if c not in CATEGORIES]
-    if unknown:
-        raise click.BadParameter(f"unknown categories: {', '.join(unknown)}", param_hint="--categories")
-    cfg.categories = cats
+    cfg.categories = _category_list(categories, CATEGORIES, "--categories")
     if feedback:
         from moderator.training.feedback import FeedbackError, read_feedback
 
