@@ -273,7 +273,7 @@ def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version
     assert bad.exit_code == 2 and "8 is not in the range 0<=x<=7" in bad.output
 
 
-def test_train_command_passes_identity_pooling_and_corpus_adjustment_and_the_defaults_leave_the_recipe(
+def test_train_command_passes_identity_pooling_and_corpus_adjustment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _capture_training(tmp_path, monkeypatch)
     for args in ([], ["--identity-pooled", "hate_speech"], ["--identity-pooled", ""]):
@@ -284,10 +284,15 @@ def test_train_command_passes_identity_pooling_and_corpus_adjustment_and_the_def
     assert seen[1].to_dict()["identity_reweight_pooled"] == ["hate_speech"]
     bad = CliRunner().invoke(main, ["train", "--identity-pooled", "spam", "--output", str(tmp_path)])
     assert bad.exit_code == 2 and "only hate_speech, personal_attack are re-weighted" in bad.output
-    r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path),
-                                  "--corpus-adjust", "hate_speech"])
-    assert r.exit_code == 0, r.output
-    assert seen[-1].corpus_adjust == ("hate_speech",) and seen[-1].to_dict()["corpus_adjust"] == ["hate_speech"]
-    assert "corpus_adjust" not in seen[0].to_dict()
+    # hate_speech is corpus-adjusted by default; '' trains the earlier recipe, whose config (and so version
+    # hash) has no corpus_adjust key
+    assert seen[0].corpus_adjust == ("hate_speech",) and seen[0].to_dict()["corpus_adjust"] == ["hate_speech"]
+    for args, want in ((["--corpus-adjust", ""], ()), (["--corpus-adjust", "hate_speech,personal_attack"],
+                                                         ("hate_speech", "personal_attack"))):
+        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
+        assert r.exit_code == 0, r.output
+        assert seen[-1].corpus_adjust == want
+    assert "corpus_adjust" not in seen[-2].to_dict()
+    assert seen[-1].to_dict()["corpus_adjust"] == ["hate_speech", "personal_attack"]
     bad = CliRunner().invoke(main, ["train", "--corpus-adjust", "threat", "--output", str(tmp_path)])
     assert bad.exit_code == 2 and "unknown categories: threat" in bad.output

@@ -146,15 +146,18 @@ class TrainConfig:
     # Categories whose linear classifier is fitted with each row's corpus as features of its own, then scores
     # with the corpora averaged in (corpus_adjusted): a back-door adjustment for the corpus, which sets both a
     # row's base rate and its vocabulary (Landeiro and Culotta 2016), so that a word common in a corpus with
-    # many positives does not carry that corpus's base rate into its weight.
-    corpus_adjust: tuple[str, ...] = ()
+    # many positives does not carry that corpus's base rate into its weight. For hate_speech it gains on
+    # every corpus left out of training and on hate without slurs; for personal_attack it costs TRAC-1 and
+    # friendly comments to the reader (docs/benchmarks.md).
+    corpus_adjust: tuple[str, ...] = ("hate_speech",)
     identity_neutral: tuple[str, ...] = ("personal_attack",)
     # The thresholds' operating point on the comment-section corpora's validation rows: the highest recall
     # that flags at most this share of the clean comments (and other negatives) of each category, so that at
-    # most ~8% of clean comments get any flag. The precision this gives at ``prevalence`` violations is
-    # reported against ``min_precision``.
+    # most ~9% of clean comments get any flag. hate_speech, whose recall is the furthest below its target,
+    # gets the most of the 5%-per-category budget that leaves a margin for comments unlike the validation
+    # rows. The precision this gives at ``prevalence`` violations is reported against ``min_precision``.
     max_flag_rate: dict[str, float] = field(default_factory=lambda: {
-        "hate_speech": 0.03, "personal_attack": 0.03, "spam": 0.01, "obscenity": 0.01})
+        "hate_speech": 0.04, "personal_attack": 0.03, "spam": 0.01, "obscenity": 0.01})
     prevalence: float = 0.1
     min_precision: float = 0.7
 
