@@ -284,8 +284,8 @@ def test_train_command_passes_identity_pooling_and_corpus_adjustment(
     assert seen[1].to_dict()["identity_reweight_pooled"] == ["hate_speech"]
     bad = CliRunner().invoke(main, ["train", "--identity-pooled", "spam", "--output", str(tmp_path)])
     assert bad.exit_code == 2 and "only hate_speech, personal_attack are re-weighted" in bad.output
-    # hate_speech is corpus-adjusted by default; '' trains the earlier recipe, whose config (and so version
-    # hash) has no corpus_adjust key
+    # hate_speech is corpus-adjusted by default; '' trains without it, a config (and so version hash) with no
+    # corpus_adjust key
     assert seen[0].corpus_adjust == ("hate_speech",) and seen[0].to_dict()["corpus_adjust"] == ["hate_speech"]
     for args, want in ((["--corpus-adjust", ""], ()), (["--corpus-adjust", "hate_speech,personal_attack"],
                                                          ("hate_speech", "personal_attack"))):
@@ -296,3 +296,21 @@ def test_train_command_passes_identity_pooling_and_corpus_adjustment(
     assert seen[-1].to_dict()["corpus_adjust"] == ["hate_speech", "personal_attack"]
     bad = CliRunner().invoke(main, ["train", "--corpus-adjust", "threat", "--output", str(tmp_path)])
     assert bad.exit_code == 2 and "unknown categories: threat" in bad.output
+
+
+def test_train_command_sets_a_categorys_flag_budget_and_refuses_a_bad_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _capture_training(tmp_path, monkeypatch)
+    for args in ([], ["--flag-budget", "hate_speech=0.03"], ["--flag-budget", "spam=0.02, personal_attack=0.05"]):
+        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
+        assert r.exit_code == 0, r.output
+    assert [c.max_flag_rate for c in seen] == [
+        {"hate_speech": 0.04, "personal_attack": 0.03, "spam": 0.01, "obscenity": 0.01},
+        {"hate_speech": 0.03, "personal_attack": 0.03, "spam": 0.01, "obscenity": 0.01},
+        {"hate_speech": 0.04, "personal_attack": 0.05, "spam": 0.02, "obscenity": 0.01}]
+    # the budget is part of the config, so of the version hash
+    assert seen[1].to_dict()["operating_point"]["max_flag_rate"]["hate_speech"] == 0.03
+    for text, message in (("threat=0.1", "unknown category: threat"), ("hate_speech", "give category=share"),
+                          ("hate_speech=1.5", "give category=share"), ("spam=x", "give category=share")):
+        bad = CliRunner().invoke(main, ["train", "--flag-budget", text, "--output", str(tmp_path)])
+        assert bad.exit_code == 2 and message in bad.output, (text, bad.output)

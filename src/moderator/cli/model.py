@@ -22,6 +22,25 @@ def _category_list(text: str, allowed: Sequence[str], option: str, refusal: str 
     return cats
 
 
+def _flag_budget(text: str) -> dict[str, float]:
+    """``category=share,...``: the share of clean comment-section comments each named category may flag."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        cat, sep, share = part.partition("=")
+        cat = cat.strip()
+        try:
+            value = float(share) if sep else float("nan")
+        except ValueError:
+            value = float("nan")
+        if cat not in CATEGORIES:
+            raise click.BadParameter(f"unknown category: {cat}", param_hint="--flag-budget")
+        if not 0 < value < 1:
+            raise click.BadParameter(f"{part!r}: give category=share, a share between 0 and 1 (e.g. "
+                                     "hate_speech=0.03)", param_hint="--flag-budget")
+        out[cat] = value
+    return out
+
+
 @click.command("train")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Corpora directory (default: $MODERATOR_DATA_DIR or ../shared/data).")
@@ -71,6 +90,10 @@ def _category_list(text: str, allowed: Sequence[str], option: str, refusal: str 
 @click.option("--corpus-adjust", default=None, metavar="CATEGORIES",
               help="Comma-separated categories whose linear classifier is fitted with each row's corpus as a "
                    "feature and scores with the corpora averaged in ('' for none; default: the trainer's).")
+@click.option("--flag-budget", default=None, metavar="CATEGORY=SHARE,...",
+              help="The share of clean comment-section comments a category's threshold may flag, e.g. "
+                   "hate_speech=0.03 (the others keep the trainer's: hate_speech 0.04, personal_attack 0.03, "
+                   "spam and obscenity 0.01).")
 @click.option("--encoder-seed", type=int, default=None,
               help="Seed of the encoder's fine-tuning alone (default: --seed): the same rows in another order.")
 @click.option("--blend", type=click.Choice(["calibrated", "mean"]), default="calibrated", show_default=True,
@@ -86,7 +109,7 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
                   encoder_layers: int | None, encoder_ffn: int | None, encoder_heads: int | None,
                   prune_after: int, encoder_epochs: int | None, distill_from: str | None,
                   distill_weight: float, distill_transfer: int, person_threat_twins: int, identity_pooled: str | None,
-                  corpus_adjust: str | None,
+                  corpus_adjust: str | None, flag_budget: str | None,
                   encoder_seed: int | None,
                   blend: str, no_default: bool, report: bool, quiet: bool) -> None:
     """Train the classifier on the labelled corpora and write a versioned model."""
@@ -124,6 +147,8 @@ def train_command(data_dir: str | None, output: str | None, seed: int | None, ca
             f"only {', '.join(cfg.identity_reweight)} are re-weighted, not")
     if corpus_adjust is not None:
         cfg.corpus_adjust = _category_list(corpus_adjust, CATEGORIES, "--corpus-adjust")
+    if flag_budget is not None:
+        cfg.max_flag_rate = {**cfg.max_flag_rate, **_flag_budget(flag_budget)}
     cfg.encoder_seed = encoder_seed
     cfg.blend = blend
     cfg.categories = _category_list(categories, CATEGORIES, "--categories")
