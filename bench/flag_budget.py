@@ -27,7 +27,6 @@ from typing import Any
 from _common import write_results
 
 from moderator import load_model
-from moderator.model.classifier import ModerationModel
 from moderator.training.fairness import evaluate_fairness, score_views, summarize
 from moderator.training.operating_points import COMMENT_SECTION_CORPORA, flag_report
 from moderator.training.train import TrainConfig, label_validation, operating_thresholds, validation_rows
@@ -37,12 +36,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def _set_thresholds(model: ModerationModel, full: dict[str, float], intake: dict[str, float]) -> None:
-    """Both threshold sets of ``model``, its cached linear view dropped so that the view takes the new ones."""
-    model.thresholds, model.linear_thresholds = dict(full), dict(intake)
-    model.__dict__.pop("_linear_view", None)
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
@@ -81,40 +74,35 @@ def main() -> None:
     rows = [r for r in validation_rows(base) if r.corpus in COMMENT_SECTION_CORPORA]
     label_validation(rows, model)
     views = score_views(model, [r.text for r in rows])
-    stored = (dict(model.thresholds), dict(model.linear_thresholds or model.thresholds))
     out_rows: list[dict[str, Any]] = []
-    try:
-        for budget in budgets:
-            cfg = replace(base, max_flag_rate={**base.max_flag_rate, args.category: budget})
-            chosen: dict[str, dict[str, float]] = {}
-            points: dict[str, dict[str, Any]] = {}
-            for name, sc in views.items():
-                points[name] = operating_thresholds(cfg, rows, sc.matrix, sc.categories)[args.category]
-                chosen[name] = {**sc.thresholds, args.category: round(points[name]["threshold"], 4)}
-            _set_thresholds(model, chosen["full"], chosen["intake"])
-            fairness = evaluate_fairness(model)
-            summary = summarize(fairness)
-            for name, sc in views.items():
-                flags = flag_report(rows, sc.matrix, sc.categories, chosen[name])
-                v = fairness["views"][name]
-                out_rows.append({
-                    "view": name, "version": sc.version, "budget": budget,
-                    "threshold": chosen[name][args.category], "precision": points[name]["precision"],
-                    "clean_flagged": flags["all"]["clean_flag_rate"][args.category],
-                    "clean_any": flags["all"]["clean_flag_rate"]["any"],
-                    "recall": {c: e["recall"][args.category]["recall"] for c, e in flags.items()
-                               if c != "all" and args.category in e["recall"]},
-                    "terms": summary[name]["terms"],
-                    "terms_within_target": summary[name]["terms_meeting_flag_target"],
-                    "threats_caught": v["threats"]["caught"], "threats_person": v["threats"]["caught_person"],
-                    "threats_group": v["threats"]["caught_group"], "traps_flagged": v["threats"]["traps_flagged"],
-                    "friendly_flagged": v["friendly_address"]["flagged_any"],
-                })
-    finally:
-        _set_thresholds(model, *stored)
+    for budget in budgets:
+        cfg = replace(base, max_flag_rate={**base.max_flag_rate, args.category: budget})
+        chosen: dict[str, dict[str, float]] = {}
+        points: dict[str, dict[str, Any]] = {}
+        for name, sc in views.items():
+            points[name] = operating_thresholds(cfg, rows, sc.matrix, sc.categories)[args.category]
+            chosen[name] = {**sc.thresholds, args.category: round(points[name]["threshold"], 4)}
+        fairness = evaluate_fairness(model, thresholds=chosen)
+        summary = summarize(fairness)
+        for name, sc in views.items():
+            flags = flag_report(rows, sc.matrix, sc.categories, chosen[name])
+            v = fairness["views"][name]
+            out_rows.append({
+                "view": name, "version": sc.version, "budget": budget,
+                "threshold": chosen[name][args.category], "precision": points[name]["precision"],
+                "clean_flagged": flags["all"]["clean_flag_rate"][args.category],
+                "clean_any": flags["all"]["clean_flag_rate"]["any"],
+                "recall": {c: e["recall"][args.category]["recall"] for c, e in flags.items()
+                           if c != "all" and args.category in e["recall"]},
+                "terms": summary[name]["terms"],
+                "terms_within_target": summary[name]["terms_meeting_flag_target"],
+                "threats_caught": v["threats"]["caught"], "threats_person": v["threats"]["caught_person"],
+                "threats_group": v["threats"]["caught_group"], "traps_flagged": v["threats"]["traps_flagged"],
+                "friendly_flagged": v["friendly_address"]["flagged_any"],
+            })
     command = "python bench/flag_budget.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
     report = {"version": model.version, "category": args.category, "budgets": budgets, "rows": out_rows,
-              "stored_thresholds": {"full": stored[0], "intake": stored[1]}, "command": command,
+              "stored_thresholds": {name: sc.thresholds for name, sc in views.items()}, "command": command,
               "seconds": round(time.time() - t0, 1),
               "measured": f"{datetime.now(UTC).isoformat(timespec='seconds')}, python {platform.python_version()}"}
     write_results(args.out, report, markdown(report, command))

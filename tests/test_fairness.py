@@ -194,6 +194,21 @@ def test_evaluation_runs_on_the_shipped_model(model: Any) -> None:
         fz.summary_lines({**report, "summary": summary}))
 
 
+def test_evaluation_at_other_thresholds_leaves_the_model_as_it_was(model: Any) -> None:
+    threats = fz.load_jsonl(fz.THREAT_EVAL)[::5]
+    templates = [r for r in fz.load_jsonl(fz.IDENTITY_EVAL) if r["template"] in ("b07", "a03")]
+    stored = (dict(model.thresholds), dict(model.linear_view().thresholds))
+    at = fz.evaluate_fairness(model, (), templates, threats, [], address=[],
+                              thresholds={"intake": {"personal_attack": 1e-9, "hate_speech": 1e-9}})
+    intake, full = at["views"]["intake"], at["views"]["full"]
+    assert intake["thresholds"]["personal_attack"] == 1e-9 and intake["threats"]["caught"] == 1.0
+    assert intake["thresholds"]["spam"] == stored[1]["spam"]  # a view keeps the thresholds not named
+    assert full["thresholds"] == stored[0] and full["threats"]["caught"] < 1.0
+    assert (dict(model.thresholds), dict(model.linear_view().thresholds)) == stored
+    again = fz.evaluate_fairness(model, (), templates, threats, [], address=[])
+    assert again["views"]["intake"]["threats"]["caught"] < 1.0
+
+
 def test_training_metrics_reach_the_model_card(model: Any) -> None:
     from dataclasses import replace
 

@@ -259,12 +259,17 @@ def _capture_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[T
     return seen
 
 
+def _train_ok(tmp_path: Path, *args: str) -> None:
+    """``moderator train`` with ``args`` (training captured by :func:`_capture_training`) succeeds."""
+    r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
+    assert r.exit_code == 0, r.output
+
+
 def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _capture_training(tmp_path, monkeypatch)
     for args in ([], ["--person-threat-twins", "7", "--encoder-seed", "1"]):
-        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
-        assert r.exit_code == 0, r.output
+        _train_ok(tmp_path, *args)
     assert [(c.person_threat_twins, c.encoder_seed) for c in seen] == [(0, None), (7, 1)]
     # the defaults leave the config (and so the version of the shipped model's recipe) as it was
     assert not {"person_threat_twins", "encoder_seed"} & set(seen[0].to_dict())
@@ -277,8 +282,7 @@ def test_train_command_passes_identity_pooling_and_corpus_adjustment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _capture_training(tmp_path, monkeypatch)
     for args in ([], ["--identity-pooled", "hate_speech"], ["--identity-pooled", ""]):
-        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
-        assert r.exit_code == 0, r.output
+        _train_ok(tmp_path, *args)
     assert [c.identity_reweight_pooled for c in seen] == [(), ("hate_speech",), ()]
     assert "identity_reweight_pooled" not in seen[0].to_dict()
     assert seen[1].to_dict()["identity_reweight_pooled"] == ["hate_speech"]
@@ -289,8 +293,7 @@ def test_train_command_passes_identity_pooling_and_corpus_adjustment(
     assert seen[0].corpus_adjust == ("hate_speech",) and seen[0].to_dict()["corpus_adjust"] == ["hate_speech"]
     for args, want in ((["--corpus-adjust", ""], ()), (["--corpus-adjust", "hate_speech,personal_attack"],
                                                          ("hate_speech", "personal_attack"))):
-        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
-        assert r.exit_code == 0, r.output
+        _train_ok(tmp_path, *args)
         assert seen[-1].corpus_adjust == want
     assert "corpus_adjust" not in seen[-2].to_dict()
     assert seen[-1].to_dict()["corpus_adjust"] == ["hate_speech", "personal_attack"]
@@ -302,8 +305,7 @@ def test_train_command_sets_a_categorys_flag_budget_and_refuses_a_bad_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _capture_training(tmp_path, monkeypatch)
     for args in ([], ["--flag-budget", "hate_speech=0.03"], ["--flag-budget", "spam=0.02, personal_attack=0.05"]):
-        r = CliRunner().invoke(main, ["train", "--no-report", "--quiet", "--output", str(tmp_path), *args])
-        assert r.exit_code == 0, r.output
+        _train_ok(tmp_path, *args)
     assert [c.max_flag_rate for c in seen] == [
         {"hate_speech": 0.04, "personal_attack": 0.03, "spam": 0.01, "obscenity": 0.01},
         {"hate_speech": 0.03, "personal_attack": 0.03, "spam": 0.01, "obscenity": 0.01},

@@ -26,11 +26,11 @@ def _flag_budget(text: str) -> dict[str, float]:
     """``category=share,...``: the share of clean comment-section comments each named category may flag."""
     out: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        cat, sep, share = part.partition("=")
+        cat, _, share = part.partition("=")
         cat = cat.strip()
         try:
-            value = float(share) if sep else float("nan")
-        except ValueError:
+            value = float(share)
+        except ValueError:  # no "=", or not a number
             value = float("nan")
         if cat not in CATEGORIES:
             raise click.BadParameter(f"unknown category: {cat}", param_hint="--flag-budget")

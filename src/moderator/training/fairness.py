@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -287,13 +287,16 @@ def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
                       threats: Sequence[dict[str, Any]] | None = None,
                       hate: Sequence[dict[str, Any]] | None = None,
                       operating: bool = False,
-                      address: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+                      address: Sequence[dict[str, Any]] | None = None,
+                      thresholds: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
     """Identity, threat and hate-without-slur evaluation of ``model``'s intake and full views.
 
     ``val_rows``: the validation split (as training made it, with its weak obscenity labels); the identity
     metrics read its rows labelled for an identity category. With none, the identity AUCs use the templates
     alone. ``templates``, ``threats``, ``hate`` and ``address`` default to the files in ``data/`` (tests pass
     subsets).
+    ``thresholds``: per view (``intake``, ``full``), thresholds to evaluate at instead of the model's (those
+    it names; e.g. a threshold chosen at another operating point).
     With ``operating``, the report also holds ``operating_points``
     (:func:`moderator.training.operating_points.operating_points` on the comment-section rows of
     ``val_rows``), scored in the same pass: every text is scored once by each view.
@@ -313,7 +316,8 @@ def evaluate_fairness(model: ModerationModel, val_rows: Sequence[Example] = (),
     val = [r for r, k in zip(wanted, ident, strict=True) if k]
     texts = [r["text"] for r in templates] + [r["text"] for r in threats] + [r["text"] for r in hate] \
         + [r.text for r in wanted] + [r["text"] for r in address]
-    views = score_views(model, texts)
+    views = {name: replace(sc, thresholds={**sc.thresholds, **(thresholds or {}).get(name, {})})
+             for name, sc in score_views(model, texts).items()}
     masks = term_masks([r.text for r in val], terms)
     a, b, c = len(templates), len(templates) + len(threats), len(templates) + len(threats) + len(hate)
     out: dict[str, Any] = {"version": model.version, "validation_rows": len(val), "template_rows": len(templates),
