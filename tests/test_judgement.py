@@ -265,6 +265,12 @@ def _train_ok(tmp_path: Path, *args: str) -> None:
     assert r.exit_code == 0, r.output
 
 
+def _train_refused(tmp_path: Path, args: list[str], message: str) -> None:
+    """``moderator train`` with ``args`` stops with a usage error saying ``message``."""
+    r = CliRunner().invoke(main, ["train", *args, "--output", str(tmp_path)])
+    assert r.exit_code == 2 and message in r.output, (args, r.output)
+
+
 def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _capture_training(tmp_path, monkeypatch)
@@ -274,8 +280,7 @@ def test_train_command_passes_twins_and_encoder_seed_to_training_and_the_version
     # the defaults leave the config (and so the version of the shipped model's recipe) as it was
     assert not {"person_threat_twins", "encoder_seed"} & set(seen[0].to_dict())
     assert seen[1].to_dict()["person_threat_twins"] == 7 and seen[1].to_dict()["encoder_seed"] == 1
-    bad = CliRunner().invoke(main, ["train", "--person-threat-twins", "8", "--output", str(tmp_path)])
-    assert bad.exit_code == 2 and "8 is not in the range 0<=x<=7" in bad.output
+    _train_refused(tmp_path, ["--person-threat-twins", "8"], "8 is not in the range 0<=x<=7")
 
 
 def test_train_command_passes_identity_pooling_and_corpus_adjustment(
@@ -286,8 +291,7 @@ def test_train_command_passes_identity_pooling_and_corpus_adjustment(
     assert [c.identity_reweight_pooled for c in seen] == [(), ("hate_speech",), ()]
     assert "identity_reweight_pooled" not in seen[0].to_dict()
     assert seen[1].to_dict()["identity_reweight_pooled"] == ["hate_speech"]
-    bad = CliRunner().invoke(main, ["train", "--identity-pooled", "spam", "--output", str(tmp_path)])
-    assert bad.exit_code == 2 and "only hate_speech, personal_attack are re-weighted" in bad.output
+    _train_refused(tmp_path, ["--identity-pooled", "spam"], "only hate_speech, personal_attack are re-weighted")
     # hate_speech is corpus-adjusted by default; '' trains without it, a config (and so version hash) with no
     # corpus_adjust key
     assert seen[0].corpus_adjust == ("hate_speech",) and seen[0].to_dict()["corpus_adjust"] == ["hate_speech"]
@@ -297,8 +301,7 @@ def test_train_command_passes_identity_pooling_and_corpus_adjustment(
         assert seen[-1].corpus_adjust == want
     assert "corpus_adjust" not in seen[-2].to_dict()
     assert seen[-1].to_dict()["corpus_adjust"] == ["hate_speech", "personal_attack"]
-    bad = CliRunner().invoke(main, ["train", "--corpus-adjust", "threat", "--output", str(tmp_path)])
-    assert bad.exit_code == 2 and "unknown categories: threat" in bad.output
+    _train_refused(tmp_path, ["--corpus-adjust", "threat"], "unknown categories: threat")
 
 
 def test_train_command_sets_a_categorys_flag_budget_and_refuses_a_bad_one(
@@ -314,5 +317,4 @@ def test_train_command_sets_a_categorys_flag_budget_and_refuses_a_bad_one(
     assert seen[1].to_dict()["operating_point"]["max_flag_rate"]["hate_speech"] == 0.03
     for text, message in (("threat=0.1", "unknown category: threat"), ("hate_speech", "give category=share"),
                           ("hate_speech=1.5", "give category=share"), ("spam=x", "give category=share")):
-        bad = CliRunner().invoke(main, ["train", "--flag-budget", text, "--output", str(tmp_path)])
-        assert bad.exit_code == 2 and message in bad.output, (text, bad.output)
+        _train_refused(tmp_path, ["--flag-budget", text], message)
